@@ -1,0 +1,72 @@
+// The agent's files (ARCHITECTURE.md "Identity and trust"): everything lives in one config directory
+// (default /etc/pi-agent, mode 0700) so tests and demos never need root or /etc.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ConfigError, formatIssues } from '../shared/cli.js';
+import { SerialSchema } from '../shared/schemas.js';
+
+export const DEFAULT_CONFIG_DIR = '/etc/pi-agent';
+
+export const AgentConfigSchema = z.strictObject({
+  /** https://HOST:PORT of pi-hub; MQTT goes to wss://HOST:PORT/mqtt. */
+  hub: z.url({ protocol: /^https$/ }),
+  serial: SerialSchema,
+  trustDomain: z.string().min(1),
+  userId: z.string().min(1),
+  /** Seconds between stats messages. */
+  statsIntervalSec: z.number().min(1).max(3600).default(5),
+  /** The user a command runs as when its module does not say (ARCHITECTURE.md: `pi`). */
+  defaultUser: z.string().min(1).max(32).default('pi'),
+  /** Commands running at once; more wait in a queue of `maxQueued`, beyond that they are refused. */
+  maxConcurrent: z.number().int().min(1).max(64).default(2),
+  maxQueued: z.number().int().min(0).max(1024).default(8),
+  /** Reconnect backoff (exponential with full jitter, capped). */
+  reconnectMinMs: z.number().int().min(10).default(1000),
+  reconnectMaxMs: z.number().int().min(100).default(60_000),
+  /** After the hub refused this Pi's certificate (revoked): how long between slow retries. */
+  refusedRetrySec: z.number().min(1).default(600),
+  /** Where the command log and the seen-request ids live; default $STATE_DIRECTORY or <config-dir>/state. */
+  stateDir: z.string().optional(),
+});
+export type AgentConfig = z.infer<typeof AgentConfigSchema>;
+export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
+
+export interface AgentPaths {
+  dir: string;
+  config: string;
+  key: string;
+  cert: string;
+  chain: string;
+  modules: string;
+  state: string;
+}
+
+export function agentPaths(dir: string, stateDir?: string): AgentPaths {
+  return {
+    dir,
+    config: join(dir, 'agent.json'),
+    key: join(dir, 'key.pem'),
+    cert: join(dir, 'cert.pem'),
+    chain: join(dir, 'ca.pem'),
+    modules: join(dir, 'modules'),
+    state: stateDir ?? process.env.STATE_DIRECTORY ?? join(dir, 'state'),
+  };
+}
+
+/** Reads and validates agent.json; a missing or bad file is a ConfigError (exit 78). */
+export function loadAgentConfig(dir: string): AgentConfig {
+  const file = join(dir, 'agent.json');
+  if (!existsSync(file)) {
+    throw new ConfigError(`this Pi is not connected: ${file} does not exist`, 'run: sudo pi-agent connect --hub https://HOST:PORT --api-key KEY --fingerprint SHA256');
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${file}: ${(err as Error).message}`);
+  }
+  const r = AgentConfigSchema.safeParse(raw);
+  if (!r.success) throw new ConfigError(formatIssues(r.error, `${file}: `).join('\n'));
+  return r.data;
+}

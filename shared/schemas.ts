@@ -1,0 +1,220 @@
+// Message and API schemas shared by pi-hub and pi-agent. Each schema is the single source of its type.
+// Every MQTT payload carries "v": 1 (ARCHITECTURE.md, "Topics and payloads").
+import { z } from 'zod';
+import { REQUEST_ID_RE, SERIAL_RE } from './topics.js';
+
+const V = z.literal(1);
+const Ts = z.number().int().nonnegative();
+const Bytes = z.number().nonnegative();
+
+export const SerialSchema = z.string().regex(SERIAL_RE, 'a serial is 1–64 of A–Z, a–z, 0–9, _ and -');
+export const RequestIdSchema = z.string().regex(REQUEST_ID_RE, 'an id is 1–64 of A–Z, a–z, 0–9, _ and -');
+/** Module, command, check and parameter names. */
+export const NameSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'a name is 1–64 of a–z, 0–9, _ and -, starting with a letter or digit');
+
+// ---- presence and stats -------------------------------------------------------------------------
+
+export const StatusSchema = z.strictObject({
+  v: V,
+  online: z.boolean(),
+  ts: Ts,
+  agentVersion: z.string().max(64).optional(),
+});
+export type Status = z.infer<typeof StatusSchema>;
+
+/** `vcgencmd get_throttled`, decoded (bits 0–3 now, 16–19 since boot). */
+export const ThrottledSchema = z.strictObject({
+  raw: z.number().int().nonnegative(),
+  underVoltageNow: z.boolean(),
+  freqCappedNow: z.boolean(),
+  throttledNow: z.boolean(),
+  softTempLimitNow: z.boolean(),
+  underVoltageEver: z.boolean(),
+  freqCappedEver: z.boolean(),
+  throttledEver: z.boolean(),
+  softTempLimitEver: z.boolean(),
+});
+export type Throttled = z.infer<typeof ThrottledSchema>;
+
+export const StatsSchema = z.strictObject({
+  v: V,
+  ts: Ts,
+  cpu: z.strictObject({ load: z.number().nonnegative(), tempC: z.number().nullable().optional() }),
+  mem: z.strictObject({ total: Bytes, used: Bytes }),
+  disk: z.array(z.strictObject({ mount: z.string().max(256), size: Bytes, used: Bytes })).max(64),
+  net: z.array(z.strictObject({ iface: z.string().max(64), rxBytes: Bytes, txBytes: Bytes })).max(64),
+  uptimeSec: z.number().nonnegative(),
+  throttled: ThrottledSchema.nullable().optional(),
+});
+export type Stats = z.infer<typeof StatsSchema>;
+
+// ---- manifest: what this Pi allows ----------------------------------------------------------------
+
+/** A command parameter: it may only fill one whole argv element (ARCHITECTURE.md, "Command modules"). */
+export const ParamSpecSchema = z.union([
+  z.strictObject({ title: z.string().max(80).optional(), enum: z.array(z.string().min(1).max(256)).min(1).max(256) }),
+  z.strictObject({
+    title: z.string().max(80).optional(),
+    type: z.literal('integer'),
+    min: z.number().int().optional(),
+    max: z.number().int().optional(),
+  }),
+  z.strictObject({
+    title: z.string().max(80).optional(),
+    pattern: z.string().min(2).max(512)
+      .refine((p) => p.startsWith('^') && p.endsWith('$') && !p.endsWith('\\$'), 'a pattern must be anchored: start with ^ and end with $')
+      .refine((p) => { try { new RegExp(p); return true; } catch { return false; } }, 'not a valid regular expression'),
+    maxLength: z.number().int().min(1).max(4096).optional(),
+  }),
+]);
+export type ParamSpec = z.infer<typeof ParamSpecSchema>;
+
+export const ManifestCommandSchema = z.strictObject({
+  name: NameSchema,
+  title: z.string().max(120),
+  user: z.string().max(64),
+  confirm: z.boolean(),
+  timeoutSec: z.number().positive(),
+  params: z.record(NameSchema, ParamSpecSchema),
+});
+export const ManifestCheckSchema = z.strictObject({ name: NameSchema, title: z.string().max(120) });
+
+export const ManifestModuleSchema = z.strictObject({
+  id: NameSchema,
+  title: z.string().max(120),
+  kind: z.enum(['commands', 'doctor']),
+  commands: z.array(ManifestCommandSchema),
+  checks: z.array(ManifestCheckSchema),
+});
+
+export const ManifestSchema = z.strictObject({
+  v: V,
+  ts: Ts,
+  agentVersion: z.string().max(64),
+  device: z.strictObject({ model: z.string().max(200).nullable(), hostname: z.string().max(255) }),
+  modules: z.array(ManifestModuleSchema).max(256),
+  /** Present when at least one doctor module is loaded: request `{module:"doctor", command:"run"}`. */
+  doctor: z.boolean(),
+  gpio: z.array(z.strictObject({
+    bcm: z.number().int().min(0).max(59),
+    name: z.string().max(80),
+    modes: z.array(z.enum(['in', 'out', 'pwm'])),
+  })).max(60),
+});
+export type Manifest = z.infer<typeof ManifestSchema>;
+export type ManifestModule = z.infer<typeof ManifestModuleSchema>;
+
+// ---- commands --------------------------------------------------------------------------------------
+
+export const ParamValueSchema = z.union([z.string().max(4096), z.number().int()]);
+
+export const CmdRequestSchema = z.strictObject({
+  v: V,
+  id: RequestIdSchema,
+  module: NameSchema,
+  command: NameSchema,
+  params: z.record(NameSchema, ParamValueSchema).optional(),
+  /** Stamped by the hub with the authenticated user; whatever a client sends here is overwritten. */
+  by: z.string().max(128).optional(),
+});
+export type CmdRequest = z.infer<typeof CmdRequestSchema>;
+
+export const ERROR_CODES = [
+  'invalid_request', // the payload failed its schema
+  'unknown_module', // no such module, or not loaded
+  'unknown_command', // not in the module, or "enabled": false
+  'invalid_params', // a parameter failed its declared type
+  'busy', // the queue is full
+  'spawn_failed', // the program could not be started
+  'timeout', // killed after timeoutSec
+  'shutting_down', // the agent is stopping
+] as const;
+export const ErrorCodeSchema = z.enum(ERROR_CODES);
+export type ErrorCode = z.infer<typeof ErrorCodeSchema>;
+
+export const CmdResultSchema = z.strictObject({
+  v: V,
+  id: RequestIdSchema,
+  ok: z.boolean(),
+  exitCode: z.number().int().nullable(),
+  signal: z.string().max(16).nullable(),
+  stdout: z.string(),
+  stderr: z.string(),
+  truncated: z.boolean(),
+  durationMs: z.number().nonnegative(),
+  error: z.strictObject({ code: ErrorCodeSchema, message: z.string().max(1000) }).optional(),
+});
+export type CmdResult = z.infer<typeof CmdResultSchema>;
+
+// ---- GPIO ------------------------------------------------------------------------------------------
+
+export const GpioModeSchema = z.enum(['in', 'out', 'pwm']);
+export const PwmSchema = z.strictObject({ duty: z.number().min(0).max(1), freqHz: z.number().positive().max(100_000) });
+
+export const GpioSetSchema = z.strictObject({
+  v: V,
+  mode: GpioModeSchema.optional(),
+  value: z.union([z.literal(0), z.literal(1)]).optional(),
+  pwm: PwmSchema.optional(),
+  by: z.string().max(128).optional(),
+});
+export type GpioSet = z.infer<typeof GpioSetSchema>;
+
+export const GpioStateSchema = z.strictObject({
+  v: V,
+  mode: GpioModeSchema,
+  value: z.union([z.literal(0), z.literal(1)]),
+  pwm: PwmSchema.optional(),
+  ts: Ts,
+});
+export type GpioState = z.infer<typeof GpioStateSchema>;
+
+// ---- doctor ----------------------------------------------------------------------------------------
+
+export const CheckStatusSchema = z.enum(['pass', 'warn', 'fail', 'skip']);
+export type CheckStatus = z.infer<typeof CheckStatusSchema>;
+
+export const CheckResultSchema = z.strictObject({
+  module: NameSchema,
+  name: NameSchema,
+  title: z.string().max(120),
+  status: CheckStatusSchema,
+  detail: z.string().max(1000),
+  value: z.number().nullable().optional(),
+  durationMs: z.number().nonnegative(),
+});
+export type CheckResult = z.infer<typeof CheckResultSchema>;
+
+export const DoctorReportSchema = z.strictObject({
+  v: V,
+  ts: Ts,
+  ok: z.boolean(),
+  checks: z.array(CheckResultSchema).max(256),
+});
+export type DoctorReport = z.infer<typeof DoctorReportSchema>;
+
+// ---- HTTP API --------------------------------------------------------------------------------------
+
+export const EnrollRequestSchema = z.strictObject({
+  serial: SerialSchema,
+  csr: z.string().min(64).max(16_384),
+});
+export type EnrollRequest = z.infer<typeof EnrollRequestSchema>;
+
+export const RenewRequestSchema = z.strictObject({ csr: z.string().min(64).max(16_384) });
+export type RenewRequest = z.infer<typeof RenewRequestSchema>;
+
+export const IssuedCertificateSchema = z.strictObject({
+  serial: SerialSchema,
+  userId: z.string(),
+  trustDomain: z.string(),
+  /** PEM of the device certificate. */
+  certificate: z.string(),
+  /** PEM of the issuing CA then the root CA. */
+  chain: z.string(),
+  notAfter: z.string(),
+});
+export type IssuedCertificate = z.infer<typeof IssuedCertificateSchema>;
+
+export const ApiErrorSchema = z.strictObject({ error: z.strictObject({ code: z.string(), message: z.string() }) });
+export type ApiError = z.infer<typeof ApiErrorSchema>;
