@@ -1,0 +1,271 @@
+// Turns `cmd/req` payloads into exactly one `cmd/res` each: validated, looked up in the modules in
+// force (nothing else runs, whatever the hub says), queued within limits, run, logged. A QoS 1
+// redelivery of an id already seen is not run again — also across a restart, since the ids are
+// persisted before anything runs (a `reboot` redelivered after the reboot must not reboot again).
+import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatIssues } from '../shared/cli.js';
+import type { Logger } from '../shared/log.js';
+import { CmdRequestSchema, type CmdRequest, type CmdResult, type DoctorReport, type ErrorCode } from '../shared/schemas.js';
+import { REQUEST_ID_RE } from '../shared/topics.js';
+import { formatDoctorReport, type Doctor } from './doctor.js';
+import { execute, type ExecOptions } from './executor.js';
+import { buildArgv } from './modules/params.js';
+import type { CommandSource } from './modules/registry.js';
+import { DOCTOR_ID } from './modules/schema.js';
+
+export interface CommandServiceOptions {
+  registry: CommandSource;
+  /** Holds seen-ids.json and commands.log. */
+  stateDir: string;
+  logger: Logger;
+  maxConcurrent?: number;
+  maxQueued?: number;
+  /** Runs `{module:"doctor", command:"run"}`; without it that request is an unknown module. */
+  doctor?: Doctor;
+  /** Receives every doctor report (the daemon publishes it, retained, on `devices/<serial>/doctor`). */
+  onDoctorReport?: (report: DoctorReport) => void;
+  exec?: Omit<ExecOptions, 'signal'>;
+  /** How many recent ids are remembered. */
+  seenIdsMax?: number;
+}
+
+export const SEEN_IDS_FILE = 'seen-ids.json';
+export const COMMAND_LOG_FILE = 'commands.log';
+export const DEFAULT_SEEN_IDS_MAX = 10_000;
+
+/** What is known of a request: all of it, or of an invalid one, its id and whatever fields had the right shape. */
+type RequestInfo = Pick<CmdRequest, 'id'> & Partial<Omit<CmdRequest, 'id'>>;
+
+interface Job {
+  req: CmdRequest;
+  run: (signal: AbortSignal) => Promise<CmdResult>;
+  resolve: (r: CmdResult) => void;
+}
+
+export class CommandService {
+  private readonly opts: CommandServiceOptions & { maxConcurrent: number; maxQueued: number; seenIdsMax: number };
+  private readonly log: Logger;
+  private seen = new Set<string>();
+  private readonly queue: Job[] = [];
+  private readonly running = new Map<Job, { controller: AbortController; done: Promise<void> }>();
+  private stopping = true;
+
+  constructor(options: CommandServiceOptions) {
+    this.opts = { maxConcurrent: 2, maxQueued: 8, seenIdsMax: DEFAULT_SEEN_IDS_MAX, ...options };
+    this.log = options.logger;
+  }
+
+  start(): void {
+    mkdirSync(this.opts.stateDir, { recursive: true, mode: 0o700 });
+    this.seen = this.loadSeen();
+    this.stopping = false;
+  }
+
+  /** Kills what runs (its whole group), answers what waits with `shutting_down`; resolves when all answered. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const job of this.queue.splice(0)) this.finish(job.req, job.resolve, refusal(job.req.id, 'shutting_down', 'the agent is stopping'));
+    for (const { controller } of this.running.values()) controller.abort();
+    await Promise.all([...this.running.values()].map((r) => r.done));
+  }
+
+  /** One result per request id, or null when no id can be found or the id was already answered. */
+  async submit(payload: Buffer): Promise<CmdResult | null> {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(payload.toString('utf8'));
+    } catch {
+      this.log.warn('ignored a command request that is not JSON', { bytes: payload.length });
+      return null;
+    }
+    const parsed = CmdRequestSchema.safeParse(raw);
+    if (!parsed.success) {
+      const id = idOf(raw);
+      if (id === null) {
+        this.log.warn('ignored a command request without a usable id', { problem: formatIssues(parsed.error)[0] });
+        return null;
+      }
+      if (!this.firstTime(id)) return null;
+      const partial = partialOf(raw, id);
+      this.record('request', partial);
+      return this.answer(partial, refusal(id, 'invalid_request', formatIssues(parsed.error).join('; ')));
+    }
+    const req = parsed.data;
+    if (!this.firstTime(req.id)) return null;
+    this.record('request', req);
+    this.log.info('command request', { id: req.id, by: req.by, module: req.module, command: req.command });
+    if (this.stopping) return this.answer(req, refusal(req.id, 'shutting_down', 'the agent is stopping'));
+    const job = this.prepare(req);
+    if ('error' in job) return this.answer(req, job.error);
+    return this.enqueue(req, job.run);
+  }
+
+  /** Looks the request up and checks its parameters; nothing outside the modules in force gets past here. */
+  private prepare(req: CmdRequest): { run: Job['run'] } | { error: CmdResult } {
+    if (req.module === DOCTOR_ID) {
+      const doctor = this.opts.doctor;
+      const modules = this.opts.registry.doctorModules();
+      if (!doctor || modules.length === 0) return { error: refusal(req.id, 'unknown_module', 'no doctor module is loaded on this Pi') };
+      if (req.command !== 'run') return { error: refusal(req.id, 'unknown_command', `the doctor has no command "${req.command}" (only "run")`) };
+      if (req.params && Object.keys(req.params).length > 0) return { error: refusal(req.id, 'invalid_params', 'the doctor takes no parameters') };
+      return { run: (signal) => this.runDoctor(req, doctor, signal) };
+    }
+    const found = this.opts.registry.lookup(req.module, req.command);
+    if (!found.ok) return { error: refusal(req.id, found.code, found.message) };
+    const cmd = found.command;
+    const argv = buildArgv(cmd.argv, cmd.params, req.params);
+    if (!argv.ok) return { error: refusal(req.id, 'invalid_params', argv.message) };
+    return {
+      run: async (signal) => {
+        const r = await execute({ argv: argv.argv, user: cmd.user, timeoutMs: cmd.timeoutSec * 1000 }, { ...this.opts.exec, signal });
+        if (!r.ok) return { ...refusal(req.id, 'spawn_failed', r.message), durationMs: r.durationMs };
+        const result: CmdResult = {
+          v: 1, id: req.id, ok: r.exitCode === 0 && !r.timedOut && !r.aborted,
+          exitCode: r.exitCode, signal: r.signal, stdout: r.stdout, stderr: r.stderr, truncated: r.truncated, durationMs: r.durationMs,
+        };
+        if (r.timedOut) result.error = { code: 'timeout', message: `killed after ${cmd.timeoutSec} s` };
+        else if (r.aborted) result.error = { code: 'shutting_down', message: 'killed: the agent is stopping' };
+        return result;
+      },
+    };
+  }
+
+  private async runDoctor(req: CmdRequest, doctor: Doctor, signal: AbortSignal): Promise<CmdResult> {
+    const started = performance.now();
+    const report = await doctor.run(this.opts.registry.doctorModules(), { signal });
+    try {
+      this.opts.onDoctorReport?.(report);
+    } catch (err) {
+      this.log.error('doctor report callback failed', { error: (err as Error).message });
+    }
+    return {
+      v: 1, id: req.id, ok: true, exitCode: 0, signal: null, stdout: formatDoctorReport(report), stderr: '',
+      truncated: false, durationMs: Math.round(performance.now() - started),
+    };
+  }
+
+  private enqueue(req: CmdRequest, run: Job['run']): Promise<CmdResult> {
+    return new Promise<CmdResult>((resolve) => {
+      const job: Job = { req, run, resolve };
+      if (this.running.size < this.opts.maxConcurrent) this.startJob(job);
+      else if (this.queue.length < this.opts.maxQueued) this.queue.push(job);
+      else this.finish(req, resolve, refusal(req.id, 'busy', `${this.running.size} commands running and ${this.queue.length} waiting; try again later`));
+    });
+  }
+
+  private startJob(job: Job): void {
+    const controller = new AbortController();
+    const done = job.run(controller.signal)
+      .catch((err: unknown) => refusal(job.req.id, 'spawn_failed', (err as Error).message))
+      .then((result) => {
+        this.running.delete(job);
+        this.finish(job.req, job.resolve, result);
+        const next = this.stopping ? undefined : this.queue.shift();
+        if (next) this.startJob(next);
+      });
+    this.running.set(job, { controller, done });
+  }
+
+  private answer(req: RequestInfo, result: CmdResult): CmdResult {
+    this.finish(req, () => undefined, result);
+    return result;
+  }
+
+  private finish(req: RequestInfo, resolve: (r: CmdResult) => void, result: CmdResult): void {
+    this.record('result', req, result);
+    const fields = { id: result.id, module: req.module, command: req.command, ok: result.ok, exitCode: result.exitCode, signal: result.signal, durationMs: result.durationMs, error: result.error?.code };
+    if (result.ok) this.log.info('command result', fields);
+    else this.log.warn('command result', { ...fields, message: result.error?.message });
+    resolve(result);
+  }
+
+  // ---- redelivery -------------------------------------------------------------------------------
+
+  /** Remembers `id` (persisted before anything runs); false when it was seen already. */
+  private firstTime(id: string): boolean {
+    if (this.seen.has(id)) {
+      this.log.warn('ignored a redelivered command request (id already answered)', { id });
+      return false;
+    }
+    this.seen.add(id);
+    while (this.seen.size > this.opts.seenIdsMax) this.seen.delete(this.seen.values().next().value!);
+    this.saveSeen();
+    return true;
+  }
+
+  private loadSeen(): Set<string> {
+    const file = join(this.opts.stateDir, SEEN_IDS_FILE);
+    try {
+      const data = JSON.parse(readFileSync(file, 'utf8')) as { ids?: unknown };
+      if (!Array.isArray(data.ids)) throw new Error('no "ids" array');
+      const ids = data.ids.filter((x): x is string => typeof x === 'string' && REQUEST_ID_RE.test(x));
+      return new Set(ids.slice(-this.opts.seenIdsMax));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn('cannot read the seen request ids; starting afresh', { file, error: (err as Error).message });
+      return new Set();
+    }
+  }
+
+  /** Atomic and durable: write a temporary file, fsync, rename over the old one. */
+  private saveSeen(): void {
+    const file = join(this.opts.stateDir, SEEN_IDS_FILE);
+    const tmp = `${file}.${process.pid}.tmp`;
+    try {
+      const fd = openSync(tmp, 'w', 0o600);
+      try {
+        writeSync(fd, JSON.stringify({ v: 1, ids: [...this.seen] }));
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, file);
+    } catch (err) {
+      this.log.error('cannot persist the seen request ids: a redelivery after a restart could run again', { file, error: (err as Error).message });
+    }
+  }
+
+  // ---- the agent's own command log ----------------------------------------------------------------
+
+  private record(event: 'request' | 'result', req: RequestInfo, result?: CmdResult): void {
+    const line: Record<string, unknown> = {
+      ts: new Date().toISOString(), event, id: req.id, by: req.by ?? null, module: req.module ?? null, command: req.command ?? null, params: req.params ?? {},
+    };
+    if (result) {
+      Object.assign(line, { ok: result.ok, exitCode: result.exitCode, signal: result.signal, durationMs: result.durationMs, error: result.error?.code ?? null });
+    }
+    try {
+      appendFileSync(join(this.opts.stateDir, COMMAND_LOG_FILE), `${JSON.stringify(line)}\n`, { mode: 0o600 });
+    } catch (err) {
+      this.log.error('cannot append to the command log', { error: (err as Error).message });
+    }
+  }
+}
+
+function refusal(id: string, code: ErrorCode, message: string): CmdResult {
+  return {
+    v: 1, id, ok: false, exitCode: null, signal: null, stdout: '', stderr: '', truncated: false, durationMs: 0,
+    error: { code, message: message.slice(0, 1000) },
+  };
+}
+
+/** The id of a request that failed its schema, if it has a usable one (its result needs a topic). */
+function idOf(raw: unknown): string | null {
+  if (typeof raw !== 'object' || raw === null) return null;
+  const id = (raw as { id?: unknown }).id;
+  return typeof id === 'string' && REQUEST_ID_RE.test(id) ? id : null;
+}
+
+/** What can be logged of an invalid request: only fields of the right shape. */
+function partialOf(raw: unknown, id: string): RequestInfo {
+  const r = raw as Record<string, unknown>;
+  const str = (v: unknown) => (typeof v === 'string' ? v.slice(0, 128) : undefined);
+  const out: RequestInfo = { id };
+  const module = str(r.module);
+  const command = str(r.command);
+  const by = str(r.by);
+  if (module !== undefined) out.module = module;
+  if (command !== undefined) out.command = command;
+  if (by !== undefined) out.by = by;
+  return out;
+}

@@ -1,0 +1,83 @@
+// Bodies of `pi-agent modules [check]` and `pi-agent doctor` (ARCHITECTURE.md, "Command lines").
+// agent/cli.ts parses --config-dir and the agent config and hands the rest of argv here.
+import { join } from 'node:path';
+import { EXIT, parseFlags, UsageError } from '../../shared/cli.js';
+import type { ParamSpec } from '../../shared/schemas.js';
+import { Doctor, defaultDoctorModule, formatDoctorReport } from '../doctor.js';
+import { formatProblem, loadContext, loadModulesDir, type LoadedModule } from './loader.js';
+
+export interface ModulesContext { configDir: string; defaultUser: string }
+export interface DoctorContext { configDir: string; hubUrl: string | null; defaultUser: string }
+
+/** Where output goes (tests pass their own). */
+export interface Output { out: (s: string) => void; err: (s: string) => void }
+const STDIO: Output = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+
+export const MODULES_USAGE = `usage: pi-agent modules [check] [--config-dir DIR]
+
+  pi-agent modules         what each module allows, and the user each command runs as
+  pi-agent modules check   validate every file in <config-dir>/modules; exit 1 on any problem
+`;
+export const DOCTOR_USAGE = `usage: pi-agent doctor [--json] [--config-dir DIR]
+
+  Runs the checks of the doctor modules on this Pi and prints a table; exit 1 if a check failed.
+`;
+
+function describeParam(name: string, p: ParamSpec): string {
+  if ('enum' in p) return `${name}: ${p.enum.join('|')}`;
+  if ('type' in p) return `${name}: integer${p.min !== undefined || p.max !== undefined ? ` ${p.min ?? ''}..${p.max ?? ''}` : ''}`;
+  return `${name}: ${p.pattern}`;
+}
+
+function describeModules(modules: readonly LoadedModule[]): string {
+  if (modules.length === 0) return 'no modules: this Pi allows no commands\n';
+  const lines: string[] = [];
+  for (const m of modules) {
+    lines.push(`${m.id} — ${m.title}${m.kind === 'doctor' ? ' (doctor)' : ''}    ${m.file}`);
+    for (const c of m.commands.values()) {
+      lines.push(`  ${c.name.padEnd(16)} as ${c.user.name.padEnd(10)} ${c.argv.join(' ')}`);
+      const extra = [c.title, ...(c.confirm ? ['asks to confirm'] : []), `timeout ${c.timeoutSec} s`, ...Object.entries(c.params).map(([n, p]) => describeParam(n, p))];
+      lines.push(`  ${''.padEnd(16)}    ${extra.join('; ')}`);
+    }
+    for (const c of m.checks) {
+      lines.push(`  ${c.name.padEnd(16)} ${c.type === 'builtin' ? `built-in ${c.spec.builtin}` : `as ${c.user.name.padEnd(10)} ${c.argv.join(' ')}`}`);
+    }
+    if (m.commands.size === 0 && m.checks.length === 0) lines.push('  (nothing enabled)');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export async function modulesCommand(args: string[], ctx: ModulesContext, io: Output = STDIO): Promise<number> {
+  const { values, positionals } = parseFlags(args, {}, true);
+  if (values.help) { io.out(MODULES_USAGE); return EXIT.OK; }
+  const [sub, ...rest] = positionals;
+  if (rest.length > 0 || (sub !== undefined && sub !== 'check')) throw new UsageError(`unexpected argument "${rest[0] ?? sub}"`, MODULES_USAGE.trimEnd());
+  const dir = join(ctx.configDir, 'modules');
+  const { modules, problems } = await loadModulesDir(dir, loadContext(ctx.defaultUser));
+  if (sub === 'check') {
+    for (const p of problems) io.err(`${formatProblem(p)}\n`);
+    if (problems.length > 0) return EXIT.FAILURE;
+    io.out(`${modules.length} module${modules.length === 1 ? '' : 's'} OK in ${dir}\n`);
+    return EXIT.OK;
+  }
+  io.out(describeModules(modules));
+  for (const p of problems) io.err(`${formatProblem(p)} (not loaded)\n`);
+  return EXIT.OK;
+}
+
+export async function doctorCommand(args: string[], ctx: DoctorContext, io: Output = STDIO): Promise<number> {
+  const { values, positionals } = parseFlags(args, { json: { type: 'boolean' } }, true);
+  if (values.help) { io.out(DOCTOR_USAGE); return EXIT.OK; }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`, DOCTOR_USAGE.trimEnd());
+  const dir = join(ctx.configDir, 'modules');
+  const { modules, problems } = await loadModulesDir(dir, loadContext(ctx.defaultUser));
+  for (const p of problems) io.err(`${formatProblem(p)} (not loaded)\n`);
+  let doctors = modules.filter((m) => m.kind === 'doctor');
+  if (doctors.length === 0) {
+    io.err(`no doctor module in ${dir}: running the built-in checks\n`);
+    doctors = [defaultDoctorModule()];
+  }
+  const report = await new Doctor({ configDir: ctx.configDir, hubUrl: ctx.hubUrl }).run(doctors);
+  io.out(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatDoctorReport(report));
+  return report.ok ? EXIT.OK : EXIT.FAILURE;
+}

@@ -1,0 +1,156 @@
+// Turns module files into what the agent runs: schema-checked, users resolved, disabled entries
+// gone. Every problem names the file, the JSON path and the reason (ARCHITECTURE.md, "Command
+// modules"); whether the last good version stays in force is the registry's business.
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { ManifestModule, ParamSpec } from '../../shared/schemas.js';
+import { cachedResolver, type SystemUser, type UserLookup } from '../users.js';
+import { parseModuleText, type BuiltinCheckDef, type PassSpec } from './schema.js';
+
+export interface ModuleProblem { file: string; path: string; message: string }
+
+export interface LoadedCommand {
+  module: string;
+  name: string;
+  title: string;
+  argv: readonly string[];
+  params: Readonly<Record<string, ParamSpec>>;
+  user: SystemUser;
+  confirm: boolean;
+  timeoutSec: number;
+}
+
+interface CheckBase { module: string; name: string; title: string }
+export type LoadedCheck =
+  | (CheckBase & { type: 'builtin'; spec: BuiltinCheckDef })
+  | (CheckBase & { type: 'command'; argv: readonly string[]; user: SystemUser; timeoutSec: number; pass: PassSpec });
+
+export interface LoadedModule {
+  file: string;
+  id: string;
+  title: string;
+  kind: 'commands' | 'doctor';
+  /** Enabled commands only. */
+  commands: ReadonlyMap<string, LoadedCommand>;
+  /** Enabled checks only. */
+  checks: readonly LoadedCheck[];
+}
+
+export type LoadResult = { ok: true; module: LoadedModule } | { ok: false; problems: ModuleProblem[] };
+
+export interface LoadContext {
+  /** The user a command runs as when it names none (agent.json `defaultUser`). */
+  defaultUser: string;
+  resolveUser: (name: string) => Promise<UserLookup>;
+  /** The agent's own uid: only root may run commands as another user. */
+  daemonUid: number;
+}
+
+export const MAX_MODULE_FILE_BYTES = 1024 * 1024;
+
+export function loadContext(defaultUser: string, resolveUser?: (name: string) => Promise<UserLookup>): LoadContext {
+  return { defaultUser, resolveUser: cachedResolver(resolveUser), daemonUid: process.getuid?.() ?? 0 };
+}
+
+/** `*.json` in the directory, sorted, without JSON Schema files (module.schema.json lives there too). */
+export async function listModuleFiles(dir: string): Promise<string[]> {
+  const names = await readdir(dir);
+  return names.filter((n) => n.endsWith('.json') && !n.endsWith('.schema.json') && !n.startsWith('.')).sort().map((n) => join(dir, n));
+}
+
+async function userFor(declared: string | undefined, path: string, file: string, ctx: LoadContext, problems: ModuleProblem[]): Promise<SystemUser | null> {
+  const name = declared ?? ctx.defaultUser;
+  const where = declared === undefined ? `${path} (default user "${name}")` : `${path}.user`;
+  const r = await ctx.resolveUser(name);
+  if (!r.ok) {
+    problems.push({ file, path: where, message: r.message });
+    return null;
+  }
+  if (ctx.daemonUid !== 0 && r.user.uid !== ctx.daemonUid) {
+    problems.push({ file, path: where, message: `runs as "${name}" but pi-agent is not running as root (uid ${ctx.daemonUid}), so it cannot switch to another user: run pi-agent as root or drop "user"` });
+    return null;
+  }
+  return r.user;
+}
+
+/** Validates a module's text; `file` only labels the problems. */
+export async function loadModuleText(text: string, file: string, ctx: LoadContext): Promise<LoadResult> {
+  const parsed = parseModuleText(text);
+  if (!parsed.ok) return { ok: false, problems: parsed.problems.map((p) => ({ file, ...p })) };
+  const m = parsed.module;
+  const problems: ModuleProblem[] = [];
+  const commands = new Map<string, LoadedCommand>();
+  const checks: LoadedCheck[] = [];
+  if (m.kind === 'commands') {
+    for (const [name, c] of Object.entries(m.commands)) {
+      if (!c.enabled) continue; // does not exist, so its user need not either
+      const user = await userFor(c.user, `commands.${name}`, file, ctx, problems);
+      if (user) commands.set(name, { module: m.id, name, title: c.title, argv: c.run, params: c.params, user, confirm: c.confirm, timeoutSec: c.timeoutSec });
+    }
+  } else {
+    for (const [name, c] of Object.entries(m.checks)) {
+      if (!c.enabled) continue;
+      if (c.builtin !== undefined) {
+        checks.push({ module: m.id, name, title: c.title, type: 'builtin', spec: c });
+        continue;
+      }
+      const user = await userFor(c.user, `checks.${name}`, file, ctx, problems);
+      if (user) checks.push({ module: m.id, name, title: c.title, type: 'command', argv: c.run, user, timeoutSec: c.timeoutSec, pass: c.pass });
+    }
+  }
+  if (problems.length > 0) return { ok: false, problems };
+  return { ok: true, module: { file, id: m.id, title: m.title, kind: m.kind, commands, checks } };
+}
+
+export async function loadModuleFile(file: string, ctx: LoadContext): Promise<LoadResult> {
+  try {
+    const st = await stat(file);
+    if (!st.isFile()) return { ok: false, problems: [{ file, path: '(root)', message: 'not a regular file' }] };
+    if (st.size > MAX_MODULE_FILE_BYTES) return { ok: false, problems: [{ file, path: '(root)', message: `larger than ${MAX_MODULE_FILE_BYTES} bytes` }] };
+    return await loadModuleText(await readFile(file, 'utf8'), file, ctx);
+  } catch (err) {
+    return { ok: false, problems: [{ file, path: '(root)', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }] };
+  }
+}
+
+/** The problem a module gets when an earlier file (by name) already took its id. */
+export function duplicateIdProblem(module: LoadedModule, holder: LoadedModule): ModuleProblem {
+  return { file: module.file, path: 'id', message: `module id "${module.id}" is already used by ${basename(holder.file)}` };
+}
+
+/** Loads a whole directory once, without any previous state (`pi-agent modules check`, `pi-agent doctor`). */
+export async function loadModulesDir(dir: string, ctx: LoadContext): Promise<{ modules: LoadedModule[]; problems: ModuleProblem[] }> {
+  let files: string[];
+  try {
+    files = await listModuleFiles(dir);
+  } catch (err) {
+    return { modules: [], problems: [{ file: dir, path: '(root)', message: `cannot read the modules directory: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }] };
+  }
+  const modules: LoadedModule[] = [];
+  const problems: ModuleProblem[] = [];
+  for (const file of files) {
+    const r = await loadModuleFile(file, ctx);
+    if (!r.ok) { problems.push(...r.problems); continue; }
+    const holder = modules.find((m) => m.id === r.module.id);
+    if (holder) problems.push(duplicateIdProblem(r.module, holder));
+    else modules.push(r.module);
+  }
+  return { modules, problems };
+}
+
+export function toManifestModule(m: LoadedModule): ManifestModule {
+  return {
+    id: m.id,
+    title: m.title,
+    kind: m.kind,
+    commands: [...m.commands.values()].map((c) => ({
+      name: c.name, title: c.title, user: c.user.name, confirm: c.confirm, timeoutSec: c.timeoutSec, params: { ...c.params },
+    })),
+    checks: m.checks.map((c) => ({ name: c.name, title: c.title })),
+  };
+}
+
+export function formatProblem(p: ModuleProblem): string {
+  return `${p.file}: ${p.path}: ${p.message}`;
+}
+
