@@ -24,6 +24,7 @@ function describe(value: ParamValue): string {
 
 /** Validates one value against its spec and returns the exact argv element it becomes. */
 export function checkParam(name: string, spec: ParamSpec, value: ParamValue): One {
+  if (typeof value !== 'string' && typeof value !== 'number') return { ok: false, message: `parameter "${name}": expected a string or an integer` };
   if (typeof value === 'string' && CONTROL_RE.test(value)) {
     return { ok: false, message: `parameter "${name}": control characters (NUL, newline, …) are not allowed` };
   }

@@ -20,9 +20,9 @@ const Title = z.string().min(1).max(120);
 const UserName = z.string().regex(USER_NAME_RE, 'a user name is 1–32 of a–z, 0–9, _ and -, starting with a letter or _')
   .describe('The user the program runs as (uid, gid and supplementary groups). Default: the agent\'s defaultUser (pi).');
 const Arg = z.string().max(4096).refine((s) => !s.includes('\0'), 'an argument may not contain NUL');
-const Program = z.string().max(4096).regex(/^\/[^\0]*$/, 'run[0] must be the absolute path of the program (run is an argv array, never a shell string)');
+const Program = z.string({ error: (iss) => (iss.input === undefined ? 'run needs at least the program: ["/absolute/path", ...arguments]' : undefined) }).max(4096).regex(/^\/[^\0]*$/, 'run[0] must be the absolute path of the program (run is an argv array, never a shell string)');
 
-const Argv = z.tuple([Program], Arg)
+const Argv = z.tuple([Program], Arg, { error: (iss) => (iss.code === 'invalid_type' ? 'run is an argv array such as ["/usr/bin/systemctl", "reboot"], never a shell string' : undefined) })
   .refine((a) => a.length <= MAX_ARGS, `at most ${MAX_ARGS} arguments`)
   .describe('argv: the absolute path of the program, then its arguments. No shell. A parameter fills a whole element written exactly "{name}".');
 
@@ -50,6 +50,11 @@ function checkPlaceholders(run: readonly string[], params: Record<string, unknow
   }
 }
 
+// The shared ParamSpecSchema's own branches, with a message for a value that fits none of them.
+const ParamSpec = z.union(ParamSpecSchema.options, {
+  error: 'a parameter is {"enum": [...]}, {"type": "integer", "min"?: N, "max"?: N} or {"pattern": "^...$", "maxLength"?: N}',
+});
+
 export const CommandSchema = z.strictObject({
   title: Title,
   run: Argv,
@@ -57,7 +62,7 @@ export const CommandSchema = z.strictObject({
   confirm: z.boolean().default(false).describe('The dashboard asks before it sends the request.'),
   enabled: Enabled,
   timeoutSec: TimeoutSec,
-  params: z.record(NameSchema, ParamSpecSchema).default({})
+  params: z.record(NameSchema, ParamSpec).default({})
     .describe('Each parameter is {"enum": [...]}, {"type": "integer", "min", "max"} or {"pattern": "^…$", "maxLength"}.'),
 }).superRefine((c, ctx) => checkPlaceholders(c.run ?? [], c.params ?? {}, ctx));
 export type CommandDef = z.infer<typeof CommandSchema>;
@@ -180,7 +185,9 @@ export function schemaProblems(issues: readonly Issue[], prefix: readonly Proper
         continue;
       }
     }
-    out.push({ path: formatPath(path), message: issue.message });
+    // A bad record key: the key's own rule says more than "Invalid key in record".
+    const message = issue.code === 'invalid_key' && issue.issues[0] ? `invalid name: ${issue.issues[0].message}` : issue.message;
+    out.push({ path: formatPath(path), message });
   }
   return out;
 }
