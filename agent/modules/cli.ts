@@ -37,7 +37,7 @@ function describeModules(modules: readonly LoadedModule[]): string {
     for (const c of m.commands.values()) {
       lines.push(`  ${c.name.padEnd(16)} as ${c.user.name.padEnd(10)} ${c.argv.join(' ')}`);
       const extra = [c.title, ...(c.confirm ? ['asks to confirm'] : []), `timeout ${c.timeoutSec} s`, ...Object.entries(c.params).map(([n, p]) => describeParam(n, p))];
-      lines.push(`  ${''.padEnd(16)}    ${extra.join('; ')}`);
+      lines.push(`${' '.repeat(19)}${extra.join('; ')}`);
     }
     for (const c of m.checks) {
       lines.push(`  ${c.name.padEnd(16)} ${c.type === 'builtin' ? `built-in ${c.spec.builtin}` : `as ${c.user.name.padEnd(10)} ${c.argv.join(' ')}`}`);

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { doctorCommand, modulesCommand, type Output } from '../../../../agent/modules/cli.js';
+import { UsageError } from '../../../../shared/cli.js';
+import { DoctorReportSchema } from '../../../../shared/schemas.js';
+
+function capture(): Output & { stdout: string; stderr: string } {
+  const o = { stdout: '', stderr: '', out: (s: string) => { o.stdout += s; }, err: (s: string) => { o.stderr += s; } };
+  return o;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'pifleet-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const modules = join(dir, 'modules');
+mkdirSync(modules);
+const ctx = { configDir: dir, defaultUser: 'nobody' };
+
+describe('pi-agent modules', () => {
+  it('lists what each module allows and as whom', async () => {
+    writeFileSync(join(modules, 'a.json'), JSON.stringify({ id: 'svc', title: 'Services', commands: {
+      restart: { title: 'Restart', run: ['/usr/bin/systemctl', 'restart', '{svc}'], user: 'root', confirm: true, params: { svc: { enum: ['ssh', 'cron'] } } },
+      who: { title: 'Who', run: ['/usr/bin/id'] },
+      gone: { title: 'Gone', run: ['/usr/bin/id'], enabled: false },
+    } }));
+    const io = capture();
+    assert.equal(await modulesCommand([], ctx, io), 0);
+    assert.equal(io.stdout, [
+      `svc — Services    ${join(modules, 'a.json')}`,
+      '  restart          as root       /usr/bin/systemctl restart {svc}',
+      '                   Restart; asks to confirm; timeout 30 s; svc: ssh|cron',
+      '  who              as nobody     /usr/bin/id',
+      '                   Who; timeout 30 s',
+      '',
+    ].join('\n'));
+    assert.equal(io.stderr, '');
+  });
+
+  it('check: prints file: path: reason for every problem and exits 1', async () => {
+    writeFileSync(join(modules, 'b.json'), JSON.stringify({ id: 'b', title: 'B', commands: { x: { title: 'X', run: ['/bin/echo', 'a{msg}'] } } }));
+    const io = capture();
+    assert.equal(await modulesCommand(['check'], ctx, io), 1);
+    assert.equal(io.stderr, `${join(modules, 'b.json')}: commands.x.run.1: a parameter may only fill a whole argument: "{msg}" must be an element of run on its own\n`);
+    rmSync(join(modules, 'b.json'));
+    const ok = capture();
+    assert.equal(await modulesCommand(['check'], ctx, ok), 0);
+    assert.equal(ok.stdout, `1 module OK in ${modules}\n`);
+  });
+
+  it('bad usage is a UsageError', async () => {
+    await assert.rejects(modulesCommand(['chekc'], ctx, capture()), UsageError);
+    await assert.rejects(modulesCommand(['--nope'], ctx, capture()), UsageError);
+  });
+});
+
+describe('pi-agent doctor', () => {
+  it('falls back to the built-in checks, prints the report, exits 1 when a check fails', async () => {
+    const io = capture();
+    const code = await doctorCommand(['--json'], { ...ctx, hubUrl: null }, io);
+    const report = DoctorReportSchema.parse(JSON.parse(io.stdout));
+    assert.deepEqual(report.checks.map((c) => c.name), ['disk', 'temperature', 'throttling', 'clock', 'hub', 'certificate']);
+    assert.equal(report.checks.find((c) => c.name === 'certificate')?.status, 'fail', 'no cert.pem in the config dir');
+    assert.equal(code, 1);
+    assert.match(io.stderr, /no doctor module in .*: running the built-in checks/);
+  });
+});
