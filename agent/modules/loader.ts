@@ -124,7 +124,10 @@ export async function loadModulesDir(dir: string, ctx: LoadContext): Promise<{ m
   try {
     files = await listModuleFiles(dir);
   } catch (err) {
-    return { modules: [], problems: [{ file: dir, path: '(root)', message: `cannot read the modules directory: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }] };
+    const code = (err as NodeJS.ErrnoException).code;
+    // No directory means no modules, as for the daemon; only an unreadable one is a problem.
+    if (code === 'ENOENT') return { modules: [], problems: [] };
+    return { modules: [], problems: [{ file: dir, path: '(root)', message: `cannot read the modules directory: ${code ?? (err as Error).message}` }] };
   }
   const modules: LoadedModule[] = [];
   const problems: ModuleProblem[] = [];

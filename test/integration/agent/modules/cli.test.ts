@@ -49,6 +49,12 @@ describe('pi-agent modules', () => {
     assert.equal(ok.stdout, `1 module OK in ${modules}\n`);
   });
 
+  it('check: no modules directory is no modules, not an error (as for the daemon)', async () => {
+    const io = capture();
+    assert.equal(await modulesCommand(['check'], { ...ctx, configDir: join(dir, 'absent') }, io), 0);
+    assert.equal(io.stdout, `0 modules OK in ${join(dir, 'absent', 'modules')}\n`);
+  });
+
   it('bad usage is a UsageError', async () => {
     await assert.rejects(modulesCommand(['chekc'], ctx, capture()), UsageError);
     await assert.rejects(modulesCommand(['--nope'], ctx, capture()), UsageError);
