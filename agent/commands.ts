@@ -2,9 +2,10 @@
 // force (nothing else runs, whatever the hub says), queued within limits, run, logged. A QoS 1
 // redelivery of an id already seen is not run again — also across a restart, since the ids are
 // persisted before anything runs (a `reboot` redelivered after the reboot must not reboot again).
-import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatIssues } from '../shared/cli.js';
+import { ensureDir, writeFileAtomic } from '../shared/fs.js';
 import type { Logger } from '../shared/log.js';
 import { CmdRequestSchema, type CmdRequest, type CmdResult, type DoctorReport, type ErrorCode } from '../shared/schemas.js';
 import { REQUEST_ID_RE } from '../shared/topics.js';
@@ -57,7 +58,7 @@ export class CommandService {
   }
 
   start(): void {
-    mkdirSync(this.opts.stateDir, { recursive: true, mode: 0o700 });
+    ensureDir(this.opts.stateDir, 0o700);
     this.seen = this.loadSeen();
     this.stopping = false;
   }
@@ -207,19 +208,11 @@ export class CommandService {
     }
   }
 
-  /** Atomic and durable: write a temporary file, fsync, rename over the old one. */
+  /** Atomic and durable (temp file, fsync, rename). */
   private saveSeen(): void {
     const file = join(this.opts.stateDir, SEEN_IDS_FILE);
-    const tmp = `${file}.${process.pid}.tmp`;
     try {
-      const fd = openSync(tmp, 'w', 0o600);
-      try {
-        writeSync(fd, JSON.stringify({ v: 1, ids: [...this.seen] }));
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, file);
+      writeFileAtomic(file, JSON.stringify({ v: 1, ids: [...this.seen] }), 0o600);
     } catch (err) {
       this.log.error('cannot persist the seen request ids: a redelivery after a restart could run again', { file, error: (err as Error).message });
     }

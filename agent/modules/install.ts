@@ -1,7 +1,8 @@
 // Puts the shipped modules (the repository's modules/: core.json, doctor.json, module.schema.json, …)
 // into <config-dir>/modules. An existing file is never overwritten: these are the owner's conffiles.
-import { constants } from 'node:fs';
-import { chmod, copyFile, mkdir, readdir } from 'node:fs/promises';
+import { constants, existsSync } from 'node:fs';
+import { chmod, copyFile, readdir } from 'node:fs/promises';
+import { ensureDir } from '../../shared/fs.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,7 +14,9 @@ export interface InstallResult { installed: string[]; kept: string[] }
 export async function installDefaultModules(configDir: string, sourceDir: string = SHIPPED_MODULES_DIR): Promise<InstallResult> {
   const target = join(configDir, 'modules');
   // Explicit chmod: the umask must not make the directory unreadable to `pi-agent modules` users.
-  if (await mkdir(target, { recursive: true, mode: 0o755 }) !== undefined) await chmod(target, 0o755);
+  const existed = existsSync(target);
+  ensureDir(target, 0o755);
+  if (!existed) await chmod(target, 0o755);
   const result: InstallResult = { installed: [], kept: [] };
   const names = (await readdir(sourceDir)).filter((n) => n.endsWith('.json')).sort();
   for (const name of names) {

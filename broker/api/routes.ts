@@ -1,0 +1,169 @@
+// /api/v1: enrollment (API key), renewal and disconnect (device certificate over mTLS), the device
+// list for the dashboard (user certificate or API key), and the CA's public part.
+import type { Logger } from '../../shared/log.js';
+import { EnrollRequestSchema, type IssuedCertificate, RenewRequestSchema } from '../../shared/schemas.js';
+import { VERSION } from '../../shared/version.js';
+import { parseApiKey, verifyHash } from '../secrets.js';
+import type { AuditWriter } from '../audit-writer.js';
+import { type CertificateAuthority, CsrError, type IssuedCert } from '../ca.js';
+import type { DeviceTracker } from '../device-tracker.js';
+import type { Identity, IdentityResolver } from '../identity.js';
+import { resolveIdentity } from '../identity.js';
+import type { SessionRegistry } from '../sessions.js';
+import type { Store } from '../store/store.js';
+import { type Ctx, HttpError, Router, bearerToken, readJson } from './http.js';
+import { RateLimiter } from './rate-limit.js';
+
+export interface ApiDeps {
+  store: Store;
+  ca: CertificateAuthority;
+  sessions: SessionRegistry;
+  tracker: DeviceTracker;
+  audit: AuditWriter;
+  resolvers: IdentityResolver[];
+  deviceCertLifetimeMs: number;
+  log: Logger;
+}
+
+export function createApi(d: ApiDeps): Router {
+  const byIp = new RateLimiter(10, 6_000); // 10 at once, then one every 6 s per address
+  const byKey = new RateLimiter(20, 3_000);
+
+  const limit = (limiter: RateLimiter, key: string) => {
+    const wait = limiter.take(key);
+    if (wait > 0) throw new HttpError(429, 'rate_limited', 'too many requests; try again later', { 'retry-after': String(Math.ceil(wait / 1000)) });
+  };
+
+  /** The API key in the bearer token, verified; 401 for anything else. */
+  const apiKeyOf = async (ctx: Ctx) => {
+    const token = bearerToken(ctx);
+    if (!token) throw new HttpError(401, 'unauthorized', 'send the API key as a bearer token');
+    const parsed = parseApiKey(token);
+    if (!parsed) throw new HttpError(401, 'unauthorized', 'that is not an API key (pk_<id>_<secret>)');
+    limit(byKey, parsed.id);
+    const key = d.store.apiKeys.byId(parsed.id);
+    // The same answer for unknown, wrong and revoked: a caller learns nothing about which keys exist.
+    if (!key || !(await verifyHash(key.secretHash, parsed.secret)) || key.revokedAt !== null) {
+      throw new HttpError(401, 'unauthorized', 'unknown or revoked API key');
+    }
+    d.store.apiKeys.touch(key.id);
+    return key;
+  };
+
+  const certIdentity = (ctx: Ctx): Identity => {
+    const who = resolveIdentity(d.resolvers, ctx.socket, ctx.req);
+    if (!who.ok) throw new HttpError(401, 'unauthorized', who.reason);
+    return who.identity;
+  };
+
+  const issued = (cert: IssuedCert, serial: string, userId: string): IssuedCertificate => ({
+    serial, userId, trustDomain: d.ca.trustDomain, certificate: cert.pem, chain: d.ca.chainPem, notAfter: cert.notAfter.toISOString(),
+  });
+
+  const sign = async (csr: string, serial: string, userId: string) => {
+    try {
+      return await d.ca.issueDevice(csr, serial, userId, d.deviceCertLifetimeMs);
+    } catch (err) {
+      if (err instanceof CsrError) throw new HttpError(400, 'invalid_csr', err.message);
+      throw err;
+    }
+  };
+
+  const router = new Router(d.log);
+
+  router.on('GET', '/api/v1/health', async () => ({ body: { ok: true, version: VERSION } }));
+
+  router.on('GET', '/api/v1/ca', async () => ({
+    body: { fingerprint: d.ca.fingerprint, root: d.ca.rootPem, chain: d.ca.chainPem, trustDomain: d.ca.trustDomain },
+  }));
+
+  router.on('POST', '/api/v1/enroll', async (ctx) => {
+    limit(byIp, ctx.ip);
+    const key = await apiKeyOf(ctx);
+    const body = await readJson(ctx, EnrollRequestSchema);
+    const existing = d.store.devices.bySerial(body.serial);
+    if (existing && existing.removedAt === null && existing.userId !== key.userId && stillEnrolled(d.store, existing.certSerial)) {
+      throw new HttpError(409, 'serial_taken', `serial ${body.serial} is enrolled by another user`);
+    }
+    const cert = await sign(body.csr, body.serial, key.userId);
+    let replaced: string | null = null;
+    d.store.db.transaction(() => {
+      d.store.certs.add({
+        serial: cert.serial, kind: 'device', userId: key.userId, deviceSerial: body.serial, apiKeyId: key.id,
+        notBefore: cert.notBefore.getTime(), notAfter: cert.notAfter.getTime(), pem: cert.pem,
+      });
+      // The same user enrolling the serial again replaces, and revokes, the old certificates.
+      for (const old of d.store.certs.list(key.userId)) {
+        if (old.deviceSerial === body.serial && old.serial !== cert.serial && old.revokedAt === null && d.store.certs.revoke(old.serial, 'replaced by a new enrollment')) {
+          replaced = old.serial;
+        }
+      }
+      d.store.devices.enroll(body.serial, key.userId, key.id, cert.serial);
+    }).immediate();
+    if (replaced) d.sessions.cut([replaced], 'replaced by a new enrollment');
+    d.audit.add({ userId: key.userId, actor: `apikey:${key.id}`, deviceSerial: body.serial, action: 'enroll', detail: { cert: cert.serial, ip: ctx.ip } });
+    d.log.info('device enrolled', { serial: body.serial, user: key.userId, key: key.id, cert: cert.serial });
+    return { status: 201, body: issued(cert, body.serial, key.userId) };
+  });
+
+  router.on('POST', '/api/v1/renew', async (ctx) => {
+    limit(byIp, ctx.ip);
+    const id = certIdentity(ctx);
+    if (id.kind !== 'device' || !id.certSerial) throw new HttpError(403, 'forbidden', 'renewal needs a device certificate');
+    const body = await readJson(ctx, RenewRequestSchema);
+    const old = d.store.certs.bySerial(id.certSerial)!;
+    const cert = await sign(body.csr, id.serial, id.userId);
+    d.store.db.transaction(() => {
+      d.store.certs.add({
+        serial: cert.serial, kind: 'device', userId: id.userId, deviceSerial: id.serial, apiKeyId: old.apiKeyId,
+        notBefore: cert.notBefore.getTime(), notAfter: cert.notAfter.getTime(), pem: cert.pem,
+      });
+      // The old certificate stays valid until it expires: the agent switches without a gap.
+      d.store.certs.markRenewed(old.serial, cert.serial);
+      d.store.devices.setCertificate(id.serial, cert.serial);
+    }).immediate();
+    d.audit.add({ userId: id.userId, actor: `device:${id.serial}`, deviceSerial: id.serial, action: 'renew', detail: { old: old.serial, cert: cert.serial } });
+    d.log.info('device certificate renewed', { serial: id.serial, cert: cert.serial });
+    return { status: 201, body: issued(cert, id.serial, id.userId) };
+  });
+
+  router.on('POST', '/api/v1/disconnect', async (ctx) => {
+    const id = certIdentity(ctx);
+    if (id.kind !== 'device') throw new HttpError(403, 'forbidden', 'only a device can disconnect itself');
+    const revoked: string[] = [];
+    d.store.db.transaction(() => {
+      for (const c of d.store.certs.list(id.userId)) {
+        if (c.deviceSerial === id.serial && c.revokedAt === null && d.store.certs.revoke(c.serial, 'disconnected by the device')) revoked.push(c.serial);
+      }
+      d.store.devices.markRemoved(id.serial);
+    }).immediate();
+    d.audit.add({ userId: id.userId, actor: `device:${id.serial}`, deviceSerial: id.serial, action: 'disconnect', detail: { revoked } });
+    // Answer first: cutting the MQTT session does not touch this HTTPS connection.
+    setImmediate(() => d.sessions.cut(revoked, 'disconnected'));
+    return { body: { ok: true, revoked: revoked.length } };
+  });
+
+  router.on('GET', '/api/v1/devices', async (ctx) => {
+    let userId: string;
+    if (bearerToken(ctx)) {
+      userId = (await apiKeyOf(ctx)).userId;
+    } else {
+      const id = certIdentity(ctx);
+      if (id.kind !== 'user') throw new HttpError(403, 'forbidden', 'the device list needs a user certificate or an API key');
+      userId = id.userId;
+    }
+    d.tracker.flush();
+    const devices = d.store.devices.list(userId).map((x) => ({
+      serial: x.serial, online: x.online, enrolledAt: x.enrolledAt, lastSeenAt: x.lastSeenAt,
+      status: x.lastStatus, stats: x.lastStats, manifest: x.manifest,
+    }));
+    return { body: { devices } };
+  });
+
+  return router;
+}
+
+function stillEnrolled(store: Store, certSerial: string | null): boolean {
+  const c = certSerial ? store.certs.bySerial(certSerial) : null;
+  return c !== null && c.revokedAt === null && c.notAfter > Date.now();
+}

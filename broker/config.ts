@@ -1,0 +1,116 @@
+// pi-hub's settings: flags override the environment, which overrides the config file
+// (<data-dir>/hub.json, or the file PI_HUB_CONFIG names), which overrides the defaults.
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ConfigError, formatIssues } from '../shared/cli.js';
+
+export const DEFAULT_DATA_DIR = '/var/lib/pi-hub';
+
+export const ClientAuthSchema = z.enum(['none', 'want', 'need']);
+export type ClientAuth = z.infer<typeof ClientAuthSchema>;
+
+const Port = z.coerce.number().int().min(0).max(65535);
+
+export const HubConfigFileSchema = z.strictObject({
+  host: z.string().min(1).optional(),
+  port: Port.optional(),
+  mqttsPort: Port.optional(),
+  clientAuth: ClientAuthSchema.optional(),
+  /** Extra names and addresses the server certificate must cover (the hub's public DNS name…). */
+  serverNames: z.array(z.string().min(1).max(253)).optional(),
+  /** SPIFFE trust domain, fixed when the CA is created. */
+  trustDomain: z.string().regex(/^[a-z0-9.-]{1,255}$/).optional(),
+  deviceCertDays: z.number().positive().max(825).optional(),
+  userCertDays: z.number().positive().max(825).optional(),
+  caPassphraseFile: z.string().optional(),
+});
+export type HubConfigFile = z.infer<typeof HubConfigFileSchema>;
+
+export interface HubConfig {
+  dataDir: string;
+  host: string;
+  port: number;
+  mqttsPort: number;
+  clientAuth: ClientAuth;
+  serverNames: string[];
+  trustDomain: string;
+  deviceCertLifetimeMs: number;
+  userCertLifetimeMs: number;
+  caPassphrase: string | undefined;
+}
+
+const DAY = 86_400_000;
+
+export function dataDirFrom(flag: string | undefined): string {
+  return flag ?? process.env.PI_HUB_DATA_DIR ?? DEFAULT_DATA_DIR;
+}
+
+function readConfigFile(dataDir: string): HubConfigFile {
+  const file = process.env.PI_HUB_CONFIG ?? join(dataDir, 'hub.json');
+  if (!existsSync(file)) return {};
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${file}: ${(err as Error).message}`);
+  }
+  const r = HubConfigFileSchema.safeParse(raw);
+  if (!r.success) throw new ConfigError(formatIssues(r.error, `${file}: `).join('\n'));
+  return r.data;
+}
+
+/**
+ * The CA passphrase: PI_HUB_CA_PASSPHRASE, else the file PI_HUB_CA_PASSPHRASE_FILE or caPassphraseFile
+ * names, else systemd's credential `ca-passphrase` (LoadCredential=ca-passphrase:/path).
+ */
+export function caPassphrase(file?: HubConfigFile): string | undefined {
+  if (process.env.PI_HUB_CA_PASSPHRASE) return process.env.PI_HUB_CA_PASSPHRASE;
+  const credDir = process.env.CREDENTIALS_DIRECTORY;
+  const path = process.env.PI_HUB_CA_PASSPHRASE_FILE ?? file?.caPassphraseFile
+    ?? (credDir && existsSync(join(credDir, 'ca-passphrase')) ? join(credDir, 'ca-passphrase') : undefined);
+  if (!path) return undefined;
+  try {
+    return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new ConfigError(`cannot read the CA passphrase file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+export interface ServeFlags { dataDir?: string; host?: string; port?: string; mqttsPort?: string; clientAuth?: string }
+
+export function resolveHubConfig(flags: ServeFlags): HubConfig {
+  const dataDir = dataDirFrom(flags.dataDir);
+  const file = readConfigFile(dataDir);
+  const pick = <T>(schema: z.ZodType<T>, name: string, ...values: Array<unknown>): T | undefined => {
+    for (const v of values) {
+      if (v === undefined) continue;
+      const r = schema.safeParse(v);
+      if (!r.success) throw new ConfigError(`${name}: ${r.error.issues[0]!.message} (got ${JSON.stringify(v)})`);
+      return r.data;
+    }
+    return undefined;
+  };
+  const host = pick(z.string().min(1), '--host', flags.host, process.env.PI_HUB_HOST, file.host) ?? '127.0.0.1';
+  const names = new Set(['localhost', '127.0.0.1', '::1', hostname(), ...(file.serverNames ?? [])]);
+  if (!['0.0.0.0', '::'].includes(host)) names.add(host);
+  const testLifetime = process.env.PI_HUB_TEST_DEVICE_CERT_SECONDS; // test-only: certificates of seconds
+  return {
+    dataDir,
+    host,
+    port: pick(Port, '--port', flags.port, process.env.PI_HUB_PORT, file.port) ?? 8443,
+    mqttsPort: pick(Port, '--mqtts-port', flags.mqttsPort, process.env.PI_HUB_MQTTS_PORT, file.mqttsPort) ?? 8883,
+    clientAuth: pick(ClientAuthSchema, '--client-auth', flags.clientAuth, process.env.PI_HUB_CLIENT_AUTH, file.clientAuth) ?? 'want',
+    serverNames: [...names],
+    trustDomain: file.trustDomain ?? 'pifleet.local',
+    deviceCertLifetimeMs: testLifetime ? Number(testLifetime) * 1000 : (file.deviceCertDays ?? 30) * DAY,
+    userCertLifetimeMs: (file.userCertDays ?? 365) * DAY,
+    caPassphrase: caPassphrase(file),
+  };
+}
+
+/** Settings the CLI needs without serving (cert lifetimes, passphrase). */
+export function cliHubConfig(dataDirFlag: string | undefined): HubConfig {
+  return resolveHubConfig({ dataDir: dataDirFlag });
+}

@@ -1,0 +1,73 @@
+// pi-hub serve: wires the data directory, the CA, the store-backed services, the broker, the API and
+// the listeners, and stops them in the reverse order.
+import { readFileSync } from 'node:fs';
+import { createLogger, type Logger } from '../shared/log.js';
+import { VERSION } from '../shared/version.js';
+import { createApi } from './api/routes.js';
+import { AuditWriter } from './audit-writer.js';
+import { HubBroker } from './broker.js';
+import { caPaths, ensureServerCert } from './ca.js';
+import type { HubConfig } from './config.js';
+import { openHubData } from './data-dir.js';
+import { DeviceTracker } from './device-tracker.js';
+import { CertificateResolver } from './identity.js';
+import { HubServer } from './server.js';
+import { SessionRegistry } from './sessions.js';
+
+export interface RunningHub {
+  port: number;
+  mqttsPort: number;
+  fingerprint: string;
+  stop(): Promise<void>;
+}
+
+export async function startHub(config: HubConfig, log: Logger = createLogger('pi-hub')): Promise<RunningHub> {
+  const data = await openHubData(config.dataDir, config.trustDomain);
+  const ca = await data.loadCa(config.caPassphrase);
+  if (await ensureServerCert(config.dataDir, ca, config.serverNames)) log.info('issued a server certificate', { names: config.serverNames.join(',') });
+  const paths = caPaths(config.dataDir);
+  const store = data.store;
+
+  const sessions = new SessionRegistry(store, log.child('sessions'));
+  const tracker = new DeviceTracker(store, log.child('devices'));
+  const audit = new AuditWriter(store, log.child('audit'));
+  const broker = new HubBroker({ sessions, tracker, audit, log: log.child('mqtt') });
+  const resolvers = [new CertificateResolver(store, data.trustDomain)];
+  const api = createApi({ store, ca, sessions, tracker, audit, resolvers, deviceCertLifetimeMs: config.deviceCertLifetimeMs, log: log.child('api') });
+  const server = new HubServer(broker, resolvers, api.listener, log.child('server'));
+
+  sessions.start();
+  tracker.start();
+  audit.start();
+  await broker.start();
+  const ports = await server.listen({
+    host: config.host,
+    port: config.port,
+    mqttsPort: config.mqttsPort,
+    clientAuth: config.clientAuth,
+    tls: { key: readFileSync(paths.serverKey, 'utf8'), cert: readFileSync(paths.serverCert, 'utf8'), ca: [ca.rootPem, ca.issuingPem] },
+  });
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  log.info(`listening https://${host}:${ports.port} mqtts://${host}:${ports.mqttsPort}`, {
+    version: VERSION, clientAuth: config.clientAuth, fingerprint: ca.fingerprint, dataDir: config.dataDir,
+  });
+  if (config.host === '127.0.0.1' || config.host === '::1') {
+    log.info('only this machine can connect; pass --host 0.0.0.0 (or set "host" in hub.json) to accept Pis from the network');
+  }
+
+  let stopped = false;
+  return {
+    ...ports,
+    fingerprint: ca.fingerprint,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await broker.stop();
+      await server.close();
+      sessions.stop();
+      tracker.stop();
+      audit.stop();
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,60 @@
+// Who is on the other end of a connection, decided from the TLS client certificate before MQTT
+// CONNECT. A device certificate (CN = serial, SAN spiffe://<td>/user/<id>/device/<serial>) is that
+// device; a user certificate (SAN spiffe://<td>/user/<id>) is that user. Resolvers form a list so the
+// dashboard's session cookie can be added at the WebSocket upgrade without touching the broker.
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { commonName, parseSpiffeId, uriSans } from '../shared/pki.js';
+import type { Principal } from './mountpoint.js';
+import type { Store } from './store/store.js';
+
+export type Identity = Principal & {
+  /** How it was established; a session (dashboard) has no certificate. */
+  via: 'certificate' | 'session';
+  certSerial: string | null;
+  /** ms since epoch: the session is cut when the certificate expires. */
+  notAfter: number | null;
+  /** For logs and the audit log: `alice`, or the device serial. */
+  label: string;
+};
+
+export type IdentityResult = { ok: true; identity: Identity } | { ok: false; reason: string };
+
+export interface IdentityResolver {
+  resolve(socket: TLSSocket, req: IncomingMessage | null): IdentityResult | null; // null: not mine, ask the next
+}
+
+export class CertificateResolver implements IdentityResolver {
+  constructor(private readonly store: Store, private readonly trustDomain: string) {}
+
+  resolve(socket: TLSSocket): IdentityResult | null {
+    const cert = socket.getPeerX509Certificate?.();
+    if (!cert) return null;
+    if (!socket.authorized) return { ok: false, reason: `certificate refused: ${String(socket.authorizationError)}` };
+    const serial = cert.serialNumber.toLowerCase();
+    const record = this.store.certs.bySerial(serial);
+    if (!record) return { ok: false, reason: `certificate ${serial} was not issued by this hub` };
+    if (record.revokedAt !== null) return { ok: false, reason: `certificate ${serial} is revoked (${record.revokeReason ?? 'revoked'})` };
+    const ids = uriSans(cert).map(parseSpiffeId).filter((x) => x !== null);
+    if (ids.length !== 1) return { ok: false, reason: 'certificate carries no single SPIFFE id' };
+    const id = ids[0]!;
+    if (id.trustDomain !== this.trustDomain) return { ok: false, reason: `certificate is for trust domain ${id.trustDomain}` };
+    if (id.userId !== record.userId || id.kind !== record.kind) return { ok: false, reason: 'certificate does not match its record' };
+    const user = this.store.users.byId(id.userId);
+    if (!user) return { ok: false, reason: `user ${id.userId} does not exist` };
+    const notAfter = new Date(cert.validTo).getTime();
+    if (id.kind === 'device') {
+      if (commonName(cert) !== id.serial || record.deviceSerial !== id.serial) return { ok: false, reason: 'device certificate CN does not match its SPIFFE id' };
+      return { ok: true, identity: { kind: 'device', userId: id.userId, serial: id.serial, via: 'certificate', certSerial: serial, notAfter, label: id.serial } };
+    }
+    return { ok: true, identity: { kind: 'user', userId: id.userId, via: 'certificate', certSerial: serial, notAfter, label: user.name } };
+  }
+}
+
+export function resolveIdentity(resolvers: IdentityResolver[], socket: TLSSocket, req: IncomingMessage | null): IdentityResult {
+  for (const r of resolvers) {
+    const result = r.resolve(socket, req);
+    if (result) return result;
+  }
+  return { ok: false, reason: 'no client certificate' };
+}

@@ -1,0 +1,48 @@
+// Passwords and API-key secrets are stored only as argon2id hashes (ARCHITECTURE.md).
+// Each argon2 run takes tens of MiB and ~50–100 ms, so runs are limited to two at a time: a burst of
+// logins or enrollments queues instead of exhausting memory.
+import { randomBytes } from 'node:crypto';
+import argon2 from 'argon2';
+
+/** Passwords: argon2id with the library's defaults (64 MiB, t=3, p=4). */
+const PASSWORD_OPTS = { type: argon2.argon2id, memoryCost: 65536, timeCost: 3, parallelism: 4 } as const;
+/** API-key secrets are 256 random bits, not guessable words: OWASP's minimum argon2id profile suffices. */
+const SECRET_OPTS = { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
+
+let running = 0;
+const waiting: Array<() => void> = [];
+async function limited<T>(fn: () => Promise<T>): Promise<T> {
+  if (running >= 2) await new Promise<void>((r) => waiting.push(r));
+  running++;
+  try {
+    return await fn();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
+export const hashPassword = (pw: string) => limited(() => argon2.hash(pw, PASSWORD_OPTS));
+export const hashSecret = (secret: string) => limited(() => argon2.hash(secret, SECRET_OPTS));
+
+export async function verifyHash(hash: string, plain: string): Promise<boolean> {
+  try {
+    return await limited(() => argon2.verify(hash, plain));
+  } catch {
+    return false; // a malformed stored hash is a refusal, not a crash
+  }
+}
+
+export const API_KEY_RE = /^pk_([a-z0-9]{12})_([0-9a-f]{64})$/;
+
+export function newApiKey(): { id: string; secret: string; key: string } {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  const id = Array.from(randomBytes(12), (b) => alphabet[b % 36]).join('');
+  const secret = randomBytes(32).toString('hex');
+  return { id, secret, key: `pk_${id}_${secret}` };
+}
+
+export function parseApiKey(key: string): { id: string; secret: string } | null {
+  const m = API_KEY_RE.exec(key.trim());
+  return m ? { id: m[1]!, secret: m[2]! } : null;
+}

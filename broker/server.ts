@@ -1,0 +1,103 @@
+// pi-hub's listeners. One HTTPS port carries /mqtt (MQTT over WebSocket into the broker), /api/v1 and
+// later the dashboard; a second port speaks MQTT over TLS for clients without WebSocket. Both use
+// TLS 1.3 only, the same client-certificate policy, identity resolution and broker hooks.
+import { once } from 'node:events';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import tls, { type TLSSocket } from 'node:tls';
+import { WebSocketServer } from 'ws';
+import type { Logger } from '../shared/log.js';
+import { coalescingWebSocketStream } from '../shared/ws-stream.js';
+import type { HubBroker } from './broker.js';
+import type { ClientAuth } from './config.js';
+import { type IdentityResolver, resolveIdentity } from './identity.js';
+
+export interface TlsMaterial { key: string; cert: string; ca: string[] }
+
+export interface ListenOptions {
+  host: string;
+  port: number;
+  mqttsPort: number;
+  clientAuth: ClientAuth;
+  tls: TlsMaterial;
+}
+
+export type RequestHandler = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void;
+
+export class HubServer {
+  private httpsServer: https.Server | null = null;
+  private mqttsServer: tls.Server | null = null;
+  private wss: WebSocketServer | null = null;
+
+  constructor(
+    private readonly broker: HubBroker,
+    private readonly resolvers: IdentityResolver[],
+    private readonly api: RequestHandler,
+    private readonly log: Logger,
+  ) {}
+
+  private tlsOptions(o: ListenOptions): tls.TlsOptions {
+    return {
+      key: o.tls.key,
+      cert: o.tls.cert,
+      ca: o.tls.ca,
+      minVersion: 'TLSv1.3',
+      requestCert: o.clientAuth !== 'none',
+      rejectUnauthorized: o.clientAuth === 'need',
+    };
+  }
+
+  async listen(o: ListenOptions): Promise<{ port: number; mqttsPort: number }> {
+    const wss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      maxPayload: 1024 * 1024,
+      handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
+    });
+    this.wss = wss;
+    const server = https.createServer(this.tlsOptions(o), this.api);
+    this.httpsServer = server;
+    server.on('upgrade', (req, socket, head) => {
+      const path = (req.url ?? '').split('?')[0];
+      if (path !== '/mqtt') {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      const who = resolveIdentity(this.resolvers, socket as TLSSocket, req);
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        const stream = coalescingWebSocketStream(ws);
+        stream.on('error', () => {}); // aedes reports errors on its client
+        this.broker.handle(stream, req, who, remoteOf(socket as TLSSocket));
+      });
+    });
+    server.on('tlsClientError', (err) => this.log.debug('TLS handshake failed', { error: err.message }));
+    server.listen(o.port, o.host);
+    await once(server, 'listening');
+
+    const mqtts = tls.createServer(this.tlsOptions(o), (socket) => {
+      socket.setNoDelay(true);
+      socket.on('error', () => {});
+      this.broker.handle(socket, null, resolveIdentity(this.resolvers, socket, null), remoteOf(socket));
+    });
+    mqtts.on('tlsClientError', (err) => this.log.debug('TLS handshake failed', { error: err.message }));
+    this.mqttsServer = mqtts;
+    mqtts.listen(o.mqttsPort, o.host);
+    await once(mqtts, 'listening');
+    return { port: (server.address() as AddressInfo).port, mqttsPort: (mqtts.address() as AddressInfo).port };
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.wss?.clients ?? []) c.terminate();
+    this.wss?.close();
+    const closeServer = (s: https.Server | tls.Server | null) => new Promise<void>((resolve) => {
+      if (!s) return resolve();
+      s.close(() => resolve());
+      (s as https.Server).closeAllConnections?.();
+    });
+    await Promise.all([closeServer(this.httpsServer), closeServer(this.mqttsServer)]);
+  }
+}
+
+function remoteOf(socket: TLSSocket): string {
+  return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+}

@@ -1,0 +1,59 @@
+import type { Db } from './db.js';
+
+export interface ApiKey {
+  id: string;
+  userId: string;
+  name: string | null;
+  secretHash: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+interface Row { id: string; user_id: number; name: string | null; secret_hash: string; created_at: number; last_used_at: number | null; revoked_at: number | null }
+const toKey = (r: Row): ApiKey => ({
+  id: r.id, userId: String(r.user_id), name: r.name, secretHash: r.secret_hash,
+  createdAt: r.created_at, lastUsedAt: r.last_used_at, revokedAt: r.revoked_at,
+});
+
+export class ApiKeys {
+  constructor(private readonly db: Db) {}
+
+  add(id: string, userId: string, name: string | null, secretHash: string): ApiKey {
+    this.db.prepare('INSERT INTO api_keys (id, user_id, name, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)')
+      .run(id, userId, name, secretHash, Date.now());
+    return this.byId(id)!;
+  }
+
+  byId(id: string): ApiKey | null {
+    const r = this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(id) as Row | undefined;
+    return r ? toKey(r) : null;
+  }
+
+  list(userId?: string): ApiKey[] {
+    const rows = userId === undefined
+      ? this.db.prepare('SELECT * FROM api_keys ORDER BY created_at').all()
+      : this.db.prepare('SELECT * FROM api_keys WHERE user_id = ? ORDER BY created_at').all(userId);
+    return (rows as Row[]).map(toKey);
+  }
+
+  touch(id: string): void {
+    this.db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?').run(Date.now(), id);
+  }
+
+  /**
+   * Revokes the key and every device certificate issued with it (ARCHITECTURE.md "Revocation").
+   * Returns the number of certificates revoked, or null if the key does not exist.
+   */
+  revoke(id: string): { certificates: number } | null {
+    return this.db.transaction(() => {
+      const now = Date.now();
+      const key = this.db.prepare('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?').run(now, id);
+      if (key.changes === 0) return null;
+      const certs = this.db.prepare(
+        "UPDATE certificates SET revoked_at = ?, revoke_reason = 'api key revoked' WHERE api_key_id = ? AND revoked_at IS NULL",
+      ).run(now, id);
+      return { certificates: certs.changes };
+    }).immediate();
+  }
+}

@@ -1,0 +1,105 @@
+// SQLite (better-sqlite3) in WAL mode so the CLI can work on the data directory while the hub runs.
+// Migrations are versioned with PRAGMA user_version; each runs once, in a transaction.
+import Database from 'better-sqlite3';
+
+export type Db = Database.Database;
+
+const MIGRATIONS: string[] = [
+  // 1: users, API keys, certificates, devices, audit log, settings
+  `
+  CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  CREATE TABLE users (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    name          TEXT NOT NULL UNIQUE,
+    password_hash TEXT,
+    is_admin      INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL
+  );
+  CREATE TABLE api_keys (
+    id           TEXT PRIMARY KEY,
+    user_id      INTEGER NOT NULL REFERENCES users(id),
+    name         TEXT,
+    secret_hash  TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    last_used_at INTEGER,
+    revoked_at   INTEGER
+  );
+  CREATE INDEX api_keys_user ON api_keys(user_id);
+  CREATE TABLE certificates (
+    serial        TEXT PRIMARY KEY,          -- hex, the X.509 serial number
+    kind          TEXT NOT NULL CHECK (kind IN ('device', 'user')),
+    user_id       INTEGER NOT NULL REFERENCES users(id),
+    device_serial TEXT,                       -- the Pi's serial (CN) for device certificates
+    api_key_id    TEXT REFERENCES api_keys(id),
+    not_before    INTEGER NOT NULL,
+    not_after     INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL,
+    renewed_by    TEXT,                       -- serial of the certificate that replaced it by renewal
+    revoked_at    INTEGER,
+    revoke_reason TEXT,
+    pem           TEXT NOT NULL
+  );
+  CREATE INDEX certificates_revoked ON certificates(revoked_at);
+  CREATE INDEX certificates_device ON certificates(device_serial);
+  CREATE INDEX certificates_api_key ON certificates(api_key_id);
+  CREATE TABLE devices (
+    serial       TEXT PRIMARY KEY,
+    user_id      INTEGER NOT NULL REFERENCES users(id),
+    api_key_id   TEXT REFERENCES api_keys(id),
+    cert_serial  TEXT,
+    enrolled_at  INTEGER NOT NULL,
+    removed_at   INTEGER,
+    last_seen_at INTEGER,
+    online       INTEGER NOT NULL DEFAULT 0,
+    last_status  TEXT,
+    last_stats   TEXT,
+    manifest     TEXT
+  );
+  CREATE INDEX devices_user ON devices(user_id);
+  CREATE TABLE audit_log (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts            INTEGER NOT NULL,
+    user_id       INTEGER,
+    actor         TEXT NOT NULL,             -- who: 'user:alice', 'device:<serial>', 'cli'
+    device_serial TEXT,
+    action        TEXT NOT NULL,             -- 'cmd.req', 'cmd.res', 'gpio.set', 'enroll', 'revoke', …
+    detail        TEXT NOT NULL              -- JSON
+  );
+  CREATE INDEX audit_device ON audit_log(device_serial, ts);
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function openDb(file: string, { readonly = false } = {}): Db {
+  const db = new Database(file, { readonly, fileMustExist: readonly });
+  db.pragma('busy_timeout = 5000');
+  if (!readonly) {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+  }
+  db.pragma('foreign_keys = ON');
+  if (!readonly) migrate(db);
+  return db;
+}
+
+export function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(`the database is at schema version ${current}, newer than this pi-hub (${MIGRATIONS.length}); upgrade pi-hub`);
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    }).immediate();
+  }
+}
+
+/** Changes whenever another connection (the CLI) commits: a cheap poll for "something changed". */
+export function dataVersion(db: Db): number {
+  return db.pragma('data_version', { simple: true }) as number;
+}

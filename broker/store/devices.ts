@@ -1,0 +1,86 @@
+import type { Db } from './db.js';
+
+export interface Device {
+  serial: string;
+  userId: string;
+  apiKeyId: string | null;
+  certSerial: string | null;
+  enrolledAt: number;
+  removedAt: number | null;
+  lastSeenAt: number | null;
+  online: boolean;
+  lastStatus: unknown;
+  lastStats: unknown;
+  manifest: unknown;
+}
+
+interface Row {
+  serial: string; user_id: number; api_key_id: string | null; cert_serial: string | null; enrolled_at: number;
+  removed_at: number | null; last_seen_at: number | null; online: number;
+  last_status: string | null; last_stats: string | null; manifest: string | null;
+}
+const json = (s: string | null): unknown => (s === null ? null : JSON.parse(s));
+const toDevice = (r: Row): Device => ({
+  serial: r.serial, userId: String(r.user_id), apiKeyId: r.api_key_id, certSerial: r.cert_serial,
+  enrolledAt: r.enrolled_at, removedAt: r.removed_at, lastSeenAt: r.last_seen_at, online: r.online === 1,
+  lastStatus: json(r.last_status), lastStats: json(r.last_stats), manifest: json(r.manifest),
+});
+
+export class Devices {
+  constructor(private readonly db: Db) {}
+
+  bySerial(serial: string): Device | null {
+    const r = this.db.prepare('SELECT * FROM devices WHERE serial = ?').get(serial) as Row | undefined;
+    return r ? toDevice(r) : null;
+  }
+
+  /** Records an enrollment (new or repeated) of `serial` by `userId` with a new certificate. */
+  enroll(serial: string, userId: string, apiKeyId: string | null, certSerial: string): void {
+    this.db.prepare(`INSERT INTO devices (serial, user_id, api_key_id, cert_serial, enrolled_at)
+      VALUES (@serial, @userId, @apiKeyId, @certSerial, @now)
+      ON CONFLICT(serial) DO UPDATE SET user_id = @userId, api_key_id = @apiKeyId, cert_serial = @certSerial,
+        enrolled_at = @now, removed_at = NULL, online = 0, last_status = NULL, last_stats = NULL, manifest = NULL`)
+      .run({ serial, userId, apiKeyId, certSerial, now: Date.now() });
+  }
+
+  setCertificate(serial: string, certSerial: string): void {
+    this.db.prepare('UPDATE devices SET cert_serial = ? WHERE serial = ?').run(certSerial, serial);
+  }
+
+  markRemoved(serial: string): void {
+    this.db.prepare('UPDATE devices SET removed_at = ?, online = 0 WHERE serial = ?').run(Date.now(), serial);
+  }
+
+  list(userId?: string): Device[] {
+    const rows = userId === undefined
+      ? this.db.prepare('SELECT * FROM devices WHERE removed_at IS NULL ORDER BY serial').all()
+      : this.db.prepare('SELECT * FROM devices WHERE removed_at IS NULL AND user_id = ? ORDER BY serial').all(userId);
+    return (rows as Row[]).map(toDevice);
+  }
+
+  /** Writes what devices reported since the last flush, in one transaction (see DeviceTracker). */
+  applyReports(reports: Iterable<DeviceReport>): void {
+    const status = this.db.prepare('UPDATE devices SET last_status = ?, online = ?, last_seen_at = ? WHERE serial = ? AND user_id = ?');
+    const stats = this.db.prepare('UPDATE devices SET last_stats = ?, last_seen_at = ? WHERE serial = ? AND user_id = ?');
+    const manifest = this.db.prepare('UPDATE devices SET manifest = ?, last_seen_at = ? WHERE serial = ? AND user_id = ?');
+    const seen = this.db.prepare('UPDATE devices SET last_seen_at = ? WHERE serial = ? AND user_id = ?');
+    this.db.transaction(() => {
+      for (const r of reports) {
+        if (r.status !== undefined) status.run(JSON.stringify(r.status), r.online ? 1 : 0, r.seenAt, r.serial, r.userId);
+        if (r.stats !== undefined) stats.run(JSON.stringify(r.stats), r.seenAt, r.serial, r.userId);
+        if (r.manifest !== undefined) manifest.run(JSON.stringify(r.manifest), r.seenAt, r.serial, r.userId);
+        if (r.status === undefined && r.stats === undefined && r.manifest === undefined) seen.run(r.seenAt, r.serial, r.userId);
+      }
+    })();
+  }
+}
+
+export interface DeviceReport {
+  serial: string;
+  userId: string;
+  seenAt: number;
+  online?: boolean;
+  status?: unknown;
+  stats?: unknown;
+  manifest?: unknown;
+}

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import type { Db } from './db.js';
+
+export const UserNameSchema = z.string().regex(/^[a-z][a-z0-9_.-]{0,31}$/, 'a user name is 1–32 of a–z, 0–9, _ . -, starting with a letter');
+
+export interface User {
+  id: string;
+  name: string;
+  isAdmin: boolean;
+  createdAt: number;
+  passwordHash: string | null;
+}
+
+interface Row { id: number; name: string; is_admin: number; created_at: number; password_hash: string | null }
+const toUser = (r: Row): User => ({ id: String(r.id), name: r.name, isAdmin: r.is_admin === 1, createdAt: r.created_at, passwordHash: r.password_hash });
+
+export class Users {
+  constructor(private readonly db: Db) {}
+
+  add(name: string, passwordHash: string | null, isAdmin: boolean): User {
+    const info = this.db.prepare('INSERT INTO users (name, password_hash, is_admin, created_at) VALUES (?, ?, ?, ?)')
+      .run(name, passwordHash, isAdmin ? 1 : 0, Date.now());
+    return this.byId(String(info.lastInsertRowid))!;
+  }
+
+  byName(name: string): User | null {
+    const r = this.db.prepare('SELECT * FROM users WHERE name = ?').get(name) as Row | undefined;
+    return r ? toUser(r) : null;
+  }
+
+  byId(id: string): User | null {
+    const r = this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
+    return r ? toUser(r) : null;
+  }
+
+  list(): User[] {
+    return (this.db.prepare('SELECT * FROM users ORDER BY id').all() as Row[]).map(toUser);
+  }
+
+  setPassword(id: string, passwordHash: string): void {
+    this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(passwordHash, id);
+  }
+}
