@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+// pi-agent: the daemon on each Pi and its command line (ARCHITECTURE.md, "Command lines").
+import { CliError, EXIT, UsageError, parseFlags, runMain, validate } from '../shared/cli.js';
+import { VERSION } from '../shared/version.js';
+import { DEFAULT_CONFIG_DIR, loadAgentConfig } from './config.js';
+
+const HELP = `pi-agent ${VERSION} — connects this Raspberry Pi to a pifleet hub
+
+usage:
+  pi-agent connect --hub https://HOST:PORT --api-key KEY --fingerprint SHA256 [--serial S] [--force]
+  pi-agent run [--sim]              the daemon (systemd runs this)
+  pi-agent status                   hub, serial, certificate expiry, whether the daemon is connected
+  pi-agent modules [check]          what this Pi allows; check validates the module files
+  pi-agent doctor [--json]          run the health checks here
+  pi-agent disconnect               revoke this Pi's certificate at the hub and forget the identity
+
+Every command takes --config-dir DIR (default ${DEFAULT_CONFIG_DIR}) and --help.
+`;
+
+const CONFIG_DIR = { 'config-dir': { type: 'string' } } as const;
+const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+const configDirOf = (v: { 'config-dir'?: string }) => v['config-dir'] ?? process.env.PI_AGENT_CONFIG_DIR ?? DEFAULT_CONFIG_DIR;
+
+/** Settings the local commands need; without agent.json they still work on the modules alone. */
+function localContext(configDir: string): { defaultUser: string; hubUrl: string | null } {
+  try {
+    const c = loadAgentConfig(configDir);
+    return { defaultUser: c.defaultUser, hubUrl: c.hub };
+  } catch (err) {
+    if (err instanceof CliError && /not connected/.test(err.message)) return { defaultUser: 'pi', hubUrl: null };
+    throw err;
+  }
+}
+
+/** Pulls --config-dir out of argv and leaves the rest to the subcommand's own parser. */
+function splitConfigDir(args: string[]): { configDir: string; rest: string[] } {
+  const rest: string[] = [];
+  let dir: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--config-dir') {
+      dir = args[++i];
+      if (dir === undefined) throw new UsageError("option '--config-dir <value>' argument missing");
+    } else if (a.startsWith('--config-dir=')) dir = a.slice('--config-dir='.length);
+    else rest.push(a);
+  }
+  return { configDir: configDirOf({ 'config-dir': dir }), rest };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...args] = argv.filter((a) => a !== '--debug');
+  switch (cmd) {
+    case undefined: case 'help': case '--help': case '-h':
+      out(HELP);
+      return cmd === undefined ? EXIT.USAGE : EXIT.OK;
+    case 'version': case '--version':
+      out(VERSION);
+      return EXIT.OK;
+    case 'connect': {
+      const { values } = parseFlags(args, {
+        ...CONFIG_DIR, hub: { type: 'string' }, 'api-key': { type: 'string' }, fingerprint: { type: 'string' },
+        serial: { type: 'string' }, force: { type: 'boolean' },
+      });
+      if (values.help) { out(HELP); return EXIT.OK; }
+      if (!values.hub || !values['api-key'] || !values.fingerprint) {
+        throw new UsageError('connect needs --hub, --api-key and --fingerprint', 'usage: pi-agent connect --hub https://HOST:PORT --api-key KEY --fingerprint SHA256');
+      }
+      const { HubUrlSchema, ApiKeyArgSchema, connect } = await import('./enroll.js');
+      const hub = validate(HubUrlSchema, values.hub, '--hub');
+      const apiKey = validate(ApiKeyArgSchema, values['api-key'].trim(), '--api-key');
+      out(await connect({ hub, apiKey, fingerprint: values.fingerprint, configDir: configDirOf(values), serial: values.serial, force: values.force ?? false }));
+      return EXIT.OK;
+    }
+    case 'run': {
+      const { values } = parseFlags(args, { ...CONFIG_DIR, sim: { type: 'boolean' } });
+      if (values.help) { out(HELP); return EXIT.OK; }
+      const { runDaemon } = await import('./daemon.js');
+      return runDaemon({ configDir: configDirOf(values), sim: values.sim ?? false });
+    }
+    case 'status': {
+      const { values } = parseFlags(args, CONFIG_DIR);
+      if (values.help) { out(HELP); return EXIT.OK; }
+      const { statusText } = await import('./enroll.js');
+      out(statusText(configDirOf(values)));
+      return EXIT.OK;
+    }
+    case 'disconnect': {
+      const { values } = parseFlags(args, CONFIG_DIR);
+      if (values.help) { out(HELP); return EXIT.OK; }
+      const { disconnect } = await import('./enroll.js');
+      out(await disconnect(configDirOf(values)));
+      return EXIT.OK;
+    }
+    case 'modules': {
+      const { configDir, rest } = splitConfigDir(args);
+      const { modulesCommand } = await import('./modules/cli.js');
+      return modulesCommand(rest, { configDir, defaultUser: localContext(configDir).defaultUser });
+    }
+    case 'doctor': {
+      const { configDir, rest } = splitConfigDir(args);
+      const { doctorCommand } = await import('./modules/cli.js');
+      const ctx = localContext(configDir);
+      return doctorCommand(rest, { configDir, hubUrl: ctx.hubUrl, defaultUser: ctx.defaultUser });
+    }
+    default:
+      throw new UsageError(`unknown command: ${cmd}`, 'run pi-agent --help');
+  }
+}
+
+await runMain('pi-agent', main);

@@ -1,0 +1,182 @@
+// The agent's MQTT connection: wss with this Pi's certificate, client id = serial, a persistent session
+// (QoS 1 requests sent while the Pi is away wait for it at the hub), a retained will {online:false},
+// reconnects with capped exponential backoff and full jitter, a slow retry once the hub has refused the
+// certificate, and a switch to renewed credentials without a gap in the session.
+import { EventEmitter } from 'node:events';
+import { MqttClient, type IClientOptions, type IClientPublishOptions } from 'mqtt';
+import WebSocket from 'ws';
+import type { Logger } from '../shared/log.js';
+import { coalescingWebSocketStream } from '../shared/ws-stream.js';
+
+export interface Credentials { key: string; cert: string; ca: string }
+
+export interface MqttLinkOptions {
+  /** wss://HOST:PORT/mqtt */
+  url: string;
+  clientId: string;
+  credentials: () => Credentials;
+  will: { topic: string; payload: () => string };
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  /** After the hub refused this Pi (CONNACK 5, revoked or unknown certificate). */
+  refusedRetryMs: number;
+  log: Logger;
+  /** Called on every (re)connect, before queued publishes go out: subscribe and announce here. */
+  onConnect: (client: MqttClient, sessionPresent: boolean) => Promise<void> | void;
+  /** The agent's own checks, e.g. whether its certificate has expired; a message explains a refusal. */
+  diagnose?: () => string | null;
+}
+
+export interface LinkEvents {
+  message: [topic: string, payload: Buffer];
+  up: [];
+  down: [];
+}
+
+/** Full jitter: a random delay in [0, min(max, min·2^attempt)] (AWS Architecture Blog, "Exponential Backoff And Jitter"). */
+export function backoffDelay(attempt: number, minMs: number, maxMs: number, random = Math.random): number {
+  const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
+  return Math.max(minMs / 2, Math.round(random() * ceiling));
+}
+
+export class MqttLink extends EventEmitter<LinkEvents> {
+  private client: MqttClient | null = null;
+  private attempt = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = true;
+  private refused = false;
+  private switching: Promise<void> | null = null;
+
+  constructor(private readonly o: MqttLinkOptions) { super(); }
+
+  get connected(): boolean { return this.client?.connected === true; }
+
+  start(): void {
+    this.stopped = false;
+    this.client = this.newClient();
+  }
+
+  private options(): IClientOptions {
+    return {
+      protocolVersion: 4, // aedes speaks MQTT 3.1.1 only
+      clientId: this.o.clientId,
+      clean: false,
+      keepalive: 30,
+      reconnectPeriod: 0, // reconnects are ours: backoff with jitter, and a slow pace once refused
+      connectTimeout: 15_000,
+      queueQoSZero: false, // stats taken while offline are stale: drop them instead of queueing without bound
+      resubscribe: false, // onConnect subscribes
+      will: { topic: this.o.will.topic, payload: Buffer.from(this.o.will.payload()), qos: 1, retain: true },
+    };
+  }
+
+  private newClient(): MqttClient {
+    const build = () => {
+      const c = this.o.credentials();
+      const ws = new WebSocket(this.o.url, ['mqtt'], {
+        key: c.key, cert: c.cert, ca: c.ca, minVersion: 'TLSv1.3', perMessageDeflate: false, handshakeTimeout: 15_000,
+      });
+      ws.on('error', () => {}); // surfaced through the stream
+      return coalescingWebSocketStream(ws);
+    };
+    const client = new MqttClient(build as never, this.options());
+    client.on('connect', (connack) => {
+      this.attempt = 0;
+      if (this.refused) this.o.log.info('the hub accepts this Pi again');
+      this.refused = false;
+      Promise.resolve(this.o.onConnect(client, connack.sessionPresent)).then(
+        () => this.emit('up'),
+        (err: Error) => this.o.log.error('setting up the connection failed', { error: err.message }),
+      );
+    });
+    client.on('message', (topic, payload) => this.emit('message', topic, payload));
+    client.on('error', (err: Error & { code?: number | string }) => {
+      if (err.code === 5 || err.code === 4) {
+        if (!this.refused) {
+          const why = this.o.diagnose?.() ?? 'its certificate is revoked or unknown there';
+          this.o.log.error(`the hub refused this Pi: ${why}. Connect it again: sudo pi-agent connect --hub URL --api-key KEY --fingerprint SHA256 --force`);
+        }
+        this.refused = true;
+      } else {
+        this.o.log.warn('connection error', { error: err.message, code: err.code });
+      }
+    });
+    client.on('close', () => {
+      if (client !== this.client) return; // an old client after a switch
+      this.emit('down');
+      if (!this.stopped && !this.switching) this.scheduleReconnect(client);
+    });
+    return client;
+  }
+
+  private scheduleReconnect(client: MqttClient): void {
+    if (this.timer) return;
+    let delay: number;
+    if (this.refused) {
+      delay = Math.round(this.o.refusedRetryMs * (0.8 + 0.4 * Math.random()));
+    } else {
+      delay = backoffDelay(this.attempt++, this.o.reconnectMinMs, this.o.reconnectMaxMs);
+      const why = this.o.diagnose?.();
+      if (why) this.o.log.warn(why);
+    }
+    this.o.log.info('disconnected; reconnecting', { inMs: delay, attempt: this.attempt });
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.stopped || client !== this.client) return;
+      // Keep the stores: QoS 1 results not yet acknowledged are sent again after the reconnect.
+      client.reconnect({ incomingStore: client.incomingStore, outgoingStore: client.outgoingStore });
+    }, delay);
+  }
+
+  /** Publishes now, or when the link is back (QoS 1); QoS 0 while offline is dropped. */
+  async publish(topic: string, payload: string | Buffer, opts: IClientPublishOptions): Promise<void> {
+    if (this.switching) await this.switching;
+    const client = this.client;
+    if (!client || this.stopped) throw new Error('the MQTT link is stopped');
+    if ((opts.qos ?? 0) === 0 && !client.connected) return;
+    await client.publishAsync(topic, payload, opts);
+  }
+
+  /**
+   * Renewed credentials: end the session gracefully (DISCONNECT after in-flight messages are
+   * acknowledged, so no will fires and nothing is lost) and open a new connection with them. The
+   * persistent session at the hub keeps requests that arrive in between.
+   */
+  switchCredentials(): Promise<void> {
+    if (this.switching) return this.switching;
+    const old = this.client;
+    this.switching = (async () => {
+      if (old) {
+        if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+        if (old.connected) await endClient(old, false);
+        else await endClient(old, true);
+      }
+      if (!this.stopped) this.client = this.newClient();
+      this.o.log.info('switched to the renewed certificate');
+    })().finally(() => { this.switching = null; });
+    return this.switching;
+  }
+
+  /** Publishes `last` (e.g. {online:false}) if connected, then ends the session cleanly. */
+  async stop(last?: { topic: string; payload: string }): Promise<void> {
+    this.stopped = true;
+    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+    if (this.switching) await this.switching.catch(() => {});
+    const c = this.client;
+    if (!c) return;
+    if (c.connected && last) {
+      await Promise.race([
+        c.publishAsync(last.topic, last.payload, { qos: 1, retain: true }).catch(() => {}),
+        new Promise((r) => setTimeout(r, 3_000)),
+      ]);
+    }
+    await endClient(c, !c.connected);
+  }
+}
+
+function endClient(c: MqttClient, force: boolean): Promise<void> {
+  return Promise.race([
+    new Promise<void>((resolve) => c.end(force, {}, () => resolve())),
+    new Promise<void>((resolve) => setTimeout(() => { c.end(true); resolve(); }, 5_000)),
+  ]);
+}
