@@ -1,0 +1,165 @@
+// The three brokers under test, each a separate process on the broker's CPU, all with the same
+// certificates (issued by one pi-hub CA) and the same endpoints shape:
+//
+// - pi-hub: the real `pi-hub serve`, with a user and 10 devices enrolled through its API;
+// - aedes: bench/aedes-server.ts, stock Aedes with no hooks and stock WebSocket streams;
+// - mosquitto: the Debian package, configured by bench/mosquitto.ts.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TestHub } from '../test/helpers/hub.js';
+import { Daemon, HUB_CLI } from '../test/helpers/process.js';
+import type { Endpoints } from './clients.js';
+import { assertLoopbackOnly, freePort, spawnBroker } from './isolate.js';
+import { mosquittoVersion, writeMosquittoConfig } from './mosquitto.js';
+import type { BenchOptions, ContenderName } from './options.js';
+import { packageVersion } from './versions.js';
+import type { Device, Job } from './workloads.js';
+
+const AEDES_SERVER = fileURLToPath(new URL('./aedes-server.js', import.meta.url));
+
+export interface Fixture {
+  dataDir: string;
+  caPem: string;
+  serverCert: string;
+  serverKey: string;
+  user: Job['user'];
+  devices: Device[];
+}
+
+export interface Contender {
+  name: ContenderName;
+  label: string;
+  pid: number;
+  endpoints: Endpoints;
+  /** Listening addresses, as checked with ss. */
+  listening: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * A pi-hub data directory with a CA, a user "bench" with a certificate, and `devices` devices
+ * enrolled through the API (with keys made here, as pi-agent does). The setup hub is stopped after.
+ */
+export async function prepareFixture(devices: number): Promise<Fixture> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'pifleet-bench-hub-'));
+  const hub = await TestHub.start({ dataDir });
+  try {
+    await hub.addUser('bench');
+    const key = await hub.apiKey('bench');
+    const user = await hub.userCert('bench');
+    const enrolled: Device[] = [];
+    for (let i = 0; i < devices; i++) {
+      const d = await hub.enrollDevice(key, `bench-pi-${String(i).padStart(2, '0')}`);
+      enrolled.push({ key: d.key, cert: d.cert, serial: d.serial });
+    }
+    return {
+      dataDir,
+      caPem: hub.caPem,
+      serverCert: join(dataDir, 'tls', 'server.crt'),
+      serverKey: join(dataDir, 'tls', 'server.key'),
+      user: { key: user.key, cert: user.cert },
+      devices: enrolled,
+    };
+  } finally {
+    await hub.stop();
+  }
+}
+
+export function removeFixture(f: Fixture): void {
+  rmSync(f.dataDir, { recursive: true, force: true });
+}
+
+const endpoints = (f: Fixture, wssUrl: string, mqttsPort: number): Endpoints => ({
+  wssUrl, mqttsPort, host: '127.0.0.1', ca: f.caPem, servername: 'localhost',
+});
+
+function nodeFlags(o: BenchOptions): string[] {
+  return o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [];
+}
+
+async function started(daemon: Daemon, name: ContenderName, label: string, re: RegExp, toEndpoints: (m: RegExpExecArray) => Endpoints): Promise<Contender> {
+  let m: RegExpExecArray;
+  try {
+    m = await daemon.waitForLine(re, 30_000, 0);
+  } catch (err) {
+    await daemon.stop('SIGKILL');
+    throw err;
+  }
+  const contender: Contender = {
+    name, label, pid: daemon.pid, endpoints: toEndpoints(m), listening: [],
+    stop: async () => { await daemon.stop(); },
+  };
+  try {
+    contender.listening = assertLoopbackOnly([daemon.pid]);
+  } catch (err) {
+    await daemon.stop('SIGKILL');
+    throw err;
+  }
+  return contender;
+}
+
+export async function startPiHub(f: Fixture, o: BenchOptions, pin: boolean): Promise<Contender> {
+  const args = [...nodeFlags(o), HUB_CLI, 'serve', '--data-dir', f.dataDir, '--host', '127.0.0.1', '--port', '0', '--mqtts-port', '0'];
+  const daemon = new Daemon(spawnBroker(process.execPath, args, pin), 'pi-hub');
+  return started(daemon, 'pi-hub', 'pi-hub', /listening https:\/\/127\.0\.0\.1:(\d+) mqtts:\/\/127\.0\.0\.1:(\d+).*fingerprint=/,
+    (m) => endpoints(f, `wss://127.0.0.1:${m[1]}/mqtt`, Number(m[2])));
+}
+
+export async function startAedes(f: Fixture, o: BenchOptions, pin: boolean): Promise<Contender> {
+  const caFile = join(f.dataDir, 'bench-ca.pem');
+  writeFileSync(caFile, f.caPem);
+  const args = [...nodeFlags(o), AEDES_SERVER, '--key', f.serverKey, '--cert', f.serverCert, '--ca', caFile];
+  const daemon = new Daemon(spawnBroker(process.execPath, args, pin), 'aedes');
+  return started(daemon, 'aedes', `bare Aedes ${packageVersion('aedes')}`, /listening (wss:\S+) mqtts:\/\/127\.0\.0\.1:(\d+)/,
+    (m) => endpoints(f, m[1]!, Number(m[2])));
+}
+
+export async function startMosquitto(f: Fixture, o: BenchOptions, pin: boolean): Promise<Contender | string> {
+  const version = mosquittoVersion(o.mosquitto);
+  if (!version) return `${o.mosquitto} is not installed: Mosquitto skipped`;
+  const wsPort = await freePort();
+  const mqttsPort = await freePort();
+  const { dir, conf } = writeMosquittoConfig({ caPem: f.caPem, serverCert: f.serverCert, serverKey: f.serverKey }, wsPort, mqttsPort);
+  const daemon = new Daemon(spawnBroker(o.mosquitto, ['-c', conf], pin), 'mosquitto');
+  // Mosquitto prints nothing when it is ready: wait for both ports to accept.
+  const accepts = (port: number) => new Promise<boolean>((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+  const end = Date.now() + 10_000;
+  while (!((await accepts(wsPort)) && (await accepts(mqttsPort)))) {
+    if (!daemon.running || Date.now() > end) {
+      await daemon.stop('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`mosquitto did not start: ${daemon.log.slice(-2000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  let listening: string[];
+  try {
+    listening = assertLoopbackOnly([daemon.pid]);
+  } catch (err) {
+    await daemon.stop('SIGKILL');
+    throw err;
+  }
+  return {
+    name: 'mosquitto', label: `Mosquitto ${version}`, pid: daemon.pid, listening,
+    endpoints: endpoints(f, `wss://127.0.0.1:${wsPort}/mqtt`, mqttsPort),
+    stop: async () => {
+      await daemon.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function startContender(name: ContenderName, f: Fixture, o: BenchOptions, pin: boolean): Promise<Contender | string> {
+  switch (name) {
+    case 'pi-hub': return startPiHub(f, o, pin);
+    case 'aedes': return startAedes(f, o, pin);
+    case 'mosquitto': return startMosquitto(f, o, pin);
+  }
+}

@@ -1,0 +1,115 @@
+// What one `npm run bench` measures and for how long: flags and BENCH_* environment variables, checked
+// once here so that a typo fails at once with a precise message instead of after minutes of load.
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const CONTENDERS = ['pi-hub', 'aedes', 'mosquitto'] as const;
+export type ContenderName = (typeof CONTENDERS)[number];
+
+export type Transport = 'wss' | 'mqtts';
+export type Qos = 0 | 1;
+
+export type Workload =
+  | { kind: 'fan-in'; id: string; transport: Transport; qos: Qos }
+  | { kind: 'rtt'; id: string; transport: Transport }
+  | { kind: 'connect'; id: string; transport: Transport };
+
+export const WORKLOADS: Workload[] = [
+  { kind: 'fan-in', id: 'fan-in wss qos0', transport: 'wss', qos: 0 },
+  { kind: 'fan-in', id: 'fan-in wss qos1', transport: 'wss', qos: 1 },
+  { kind: 'fan-in', id: 'fan-in mqtts qos0', transport: 'mqtts', qos: 0 },
+  { kind: 'fan-in', id: 'fan-in mqtts qos1', transport: 'mqtts', qos: 1 },
+  { kind: 'rtt', id: 'rtt wss', transport: 'wss' },
+  { kind: 'rtt', id: 'rtt mqtts', transport: 'mqtts' },
+  { kind: 'connect', id: 'connect wss', transport: 'wss' },
+  { kind: 'connect', id: 'connect mqtts', transport: 'mqtts' },
+];
+
+export interface BenchOptions {
+  quick: boolean;
+  rounds: number;
+  /** Length of each measured window (fan-in, round trips), seconds. */
+  seconds: number;
+  /** Load before each window starts counting, ms. */
+  warmupMs: number;
+  publishers: number;
+  payloadBytes: number;
+  /** Fan-in: messages a publisher may have sent and the subscriber not yet received. */
+  window: number;
+  /** Round trips: offered requests per second. */
+  rate: number;
+  connections: number;
+  connConcurrency: number;
+  /** A connection-rate point stops after this many seconds even if not all connections were made. */
+  connectTimeLimitS: number;
+  contenders: ContenderName[];
+  workloads: Workload[];
+  netns: boolean;
+  out: string;
+  /** Start the Node brokers with --cpu-prof, profiles written here. */
+  cpuProfDir: string | null;
+  mosquitto: string;
+}
+
+export const USAGE = `usage: npm run bench [-- --quick]
+
+  --quick                 a smoke run: 1 round, 1 s windows, 100 connections
+environment (all optional):
+  BENCH_ROUNDS=3          rounds; contenders alternate A B C, C B A, …
+  BENCH_SECONDS=3         measured window per fan-in and round-trip point
+  BENCH_WARMUP_MS=1000    load before each window
+  BENCH_WINDOW=100        fan-in: in-flight messages per publisher (end to end)
+  BENCH_RATE=1000         round trips: offered requests per second
+  BENCH_CONNECTIONS=500   connection rate: connections per point (10 in flight)
+  BENCH_CONTENDERS=pi-hub,aedes,mosquitto
+  BENCH_WORKLOADS=fan-in,rtt,connect   (substrings of: ${WORKLOADS.map((w) => w.id).join(', ')})
+  BENCH_NETNS=0           do not enter a private network namespace
+  BENCH_OUT=FILE          where the JSON results go
+  BENCH_CPU_PROF=DIR      run pi-hub and bare Aedes under --cpu-prof, profiles in DIR
+  MOSQUITTO=/usr/sbin/mosquitto
+`;
+
+export class OptionsError extends Error {}
+
+function int(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min || n > max) throw new OptionsError(`${name}=${raw}: expected a number from ${min} to ${max}`);
+  return n;
+}
+
+export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions {
+  const unknown = argv.filter((a) => a !== '--quick');
+  if (unknown.length > 0) throw new OptionsError(`unknown argument ${unknown[0]}`);
+  const quick = argv.includes('--quick');
+
+  const contenders = (env.BENCH_CONTENDERS ?? CONTENDERS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  for (const c of contenders) {
+    if (!(CONTENDERS as readonly string[]).includes(c)) throw new OptionsError(`BENCH_CONTENDERS: unknown contender ${c} (one of ${CONTENDERS.join(', ')})`);
+  }
+  const filters = env.BENCH_WORKLOADS ? env.BENCH_WORKLOADS.split(',').map((s) => s.trim()).filter(Boolean) : null;
+  const workloads = filters ? WORKLOADS.filter((w) => filters.some((f) => w.id.includes(f))) : WORKLOADS;
+  if (workloads.length === 0) throw new OptionsError(`BENCH_WORKLOADS=${env.BENCH_WORKLOADS} selects no workload`);
+
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  return {
+    quick,
+    rounds: int(env, 'BENCH_ROUNDS', quick ? 1 : 3, 1, 20),
+    seconds: int(env, 'BENCH_SECONDS', quick ? 1 : 3, 0.2, 60),
+    warmupMs: int(env, 'BENCH_WARMUP_MS', quick ? 300 : 1000, 0, 30_000),
+    publishers: 10, // the hub's enrollment API lets one address enroll 10 devices at once
+    payloadBytes: 100,
+    window: int(env, 'BENCH_WINDOW', 100, 2, 10_000),
+    rate: int(env, 'BENCH_RATE', 1000, 10, 20_000),
+    connections: int(env, 'BENCH_CONNECTIONS', quick ? 100 : 500, 10, 5000),
+    connConcurrency: 10,
+    connectTimeLimitS: 30,
+    contenders: contenders as ContenderName[],
+    workloads,
+    netns: env.BENCH_NETNS !== '0',
+    out: env.BENCH_OUT ?? join(tmpdir(), `pifleet-bench-${stamp}.json`),
+    cpuProfDir: env.BENCH_CPU_PROF || null,
+    mosquitto: env.MOSQUITTO ?? '/usr/sbin/mosquitto',
+  };
+}

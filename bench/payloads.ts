@@ -1,0 +1,30 @@
+// Payloads the hub accepts, so that all contenders carry the same bytes and the hub's own checks (stats
+// recorded once a second, requests and results validated and audited) run as in production. Pure.
+
+/** A valid stats message (ARCHITECTURE.md) of exactly `bytes` bytes, padded through `uptimeSec`; raw bytes if it cannot fit. */
+export function statsPayload(bytes: number, ts = Date.now()): Buffer {
+  const build = (uptime: string) => `{"v":1,"ts":${ts},"cpu":{"load":0.25},"mem":{"total":1024,"used":512},"disk":[],"net":[],"uptimeSec":${uptime}}`;
+  const digits = bytes - build('').length;
+  if (digits < 1 || digits > 15) return Buffer.alloc(bytes, 0x61);
+  return Buffer.from(build('9'.repeat(digits)));
+}
+
+export const requestId = (n: number) => `r${n.toString(36)}`;
+
+export function requestPayload(id: string): Buffer {
+  return Buffer.from(JSON.stringify({ v: 1, id, module: 'bench', command: 'noop' }));
+}
+
+export function resultPayload(id: string): Buffer {
+  return Buffer.from(JSON.stringify({ v: 1, id, ok: true, exitCode: 0, signal: null, stdout: '', stderr: '', truncated: false, durationMs: 0 }));
+}
+
+/** The request id inside a request payload, or null. */
+export function idOfRequest(payload: Buffer): string | null {
+  try {
+    const id = (JSON.parse(payload.toString('utf8')) as { id?: unknown }).id;
+    return typeof id === 'string' ? id : null;
+  } catch {
+    return null;
+  }
+}

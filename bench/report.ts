@@ -1,0 +1,171 @@
+// From per-round samples to the printed tables and the JSON summary: medians with [min–max], ratios of
+// medians, which side saturated, and the issue's targets with PASS/MISS. Pure (returns strings).
+import type { ContenderName, Workload } from './options.js';
+import { type Summary, fmtNum, fmtSummary, ratio, summarize } from './stats.js';
+import type { Result } from './workloads.js';
+
+export interface Sample { round: number; workload: string; contender: ContenderName; result?: Result; error?: string }
+
+/** A side at or above this CPU% is called saturated (one core = 100%). */
+export const SATURATED_PCT = 90;
+
+export type Saturation = 'broker' | 'generator' | 'both' | 'neither';
+
+export interface Cell {
+  workload: string;
+  contender: ContenderName;
+  /** The headline metric: msg/s, conn/s, or p50 ms for round trips. */
+  main: Summary;
+  p99?: Summary;
+  brokerPct: Summary;
+  generatorPct: Summary;
+  /** Broker CPU per delivered message (µs) or per connection (ms). */
+  brokerCost: Summary;
+  brokerRssMb: Summary;
+  saturated: Saturation;
+  errors: string[];
+  notes: string[];
+}
+
+export interface Target { workload: string; vs: ContenderName; min: number; text: string }
+
+export const TARGETS: Target[] = [
+  { workload: 'fan-in wss qos1', vs: 'aedes', min: 2.5, text: 'pi-hub ≥ 2.5× bare stock Aedes, mTLS WebSocket, QoS 1 fan-in' },
+  { workload: 'fan-in wss qos1', vs: 'mosquitto', min: 1.0, text: 'pi-hub ≥ 1.0× Mosquitto, mTLS WebSocket, QoS 1 fan-in' },
+  { workload: 'fan-in mqtts qos1', vs: 'aedes', min: 0.9, text: 'pi-hub ≥ 0.9× bare Aedes, mqtts, QoS 1 fan-in' },
+  { workload: 'fan-in mqtts qos0', vs: 'aedes', min: 0.9, text: 'pi-hub ≥ 0.9× bare Aedes, mqtts, QoS 0 fan-in' },
+];
+
+export interface TargetOutcome extends Target {
+  ratio: number;
+  /** other's broker CPU per message ÷ pi-hub's: > 1 means the hub spends less CPU per message. */
+  cpuEfficiency: number;
+  status: 'PASS' | 'MISS' | 'n/a';
+  caveat: string | null;
+}
+
+export function saturation(brokerPct: number, generatorPct: number): Saturation {
+  const b = brokerPct >= SATURATED_PCT;
+  const g = generatorPct >= SATURATED_PCT;
+  return b && g ? 'both' : b ? 'broker' : g ? 'generator' : 'neither';
+}
+
+export function cells(samples: Sample[], workloads: Workload[], contenders: ContenderName[]): Cell[] {
+  const out: Cell[] = [];
+  for (const w of workloads) {
+    for (const c of contenders) {
+      const mine = samples.filter((s) => s.workload === w.id && s.contender === c);
+      const rs = mine.flatMap((s) => (s.result ? [s.result] : []));
+      const pick = (f: (r: Result) => number) => summarize(rs.map(f));
+      const main = pick((r) => (r.kind === 'fan-in' ? r.msgPerS : r.kind === 'connect' ? r.connPerS : r.p50Ms));
+      const brokerPct = pick((r) => r.brokerPct);
+      const generatorPct = pick((r) => r.generatorPct);
+      const notes: string[] = [];
+      for (const r of rs) {
+        if (r.kind === 'fan-in' && r.lostAfterDrain > 0) notes.push(`round lost ${r.lostAfterDrain} messages`);
+        if (r.kind === 'rtt' && r.unanswered > 0) notes.push(`${r.unanswered} requests unanswered after 3 s`);
+        if (r.kind === 'connect' && r.failed > 0) notes.push(`${r.failed} connections failed (${r.firstError ?? ''})`);
+      }
+      out.push({
+        workload: w.id, contender: c, main, brokerPct, generatorPct,
+        ...(w.kind === 'rtt' ? { p99: pick((r) => (r.kind === 'rtt' ? r.p99Ms : Number.NaN)) } : {}),
+        brokerCost: pick((r) => (r.kind === 'fan-in' ? r.brokerUsPerMsg : r.kind === 'connect' ? r.brokerMsPerConn : Number.NaN)),
+        brokerRssMb: pick((r) => r.brokerRssMb),
+        saturated: saturation(brokerPct.median, generatorPct.median),
+        errors: mine.flatMap((s) => (s.error ? [`round ${s.round}: ${s.error}`] : [])),
+        notes: [...new Set(notes)],
+      });
+    }
+  }
+  return out;
+}
+
+const find = (cs: Cell[], w: string, c: ContenderName) => cs.find((x) => x.workload === w && x.contender === c);
+
+export function evaluateTargets(cs: Cell[]): TargetOutcome[] {
+  return TARGETS.map((t) => {
+    const hub = find(cs, t.workload, 'pi-hub');
+    const other = find(cs, t.workload, t.vs);
+    if (!hub || !other || hub.main.n === 0 || other.main.n === 0) return { ...t, ratio: Number.NaN, cpuEfficiency: Number.NaN, status: 'n/a' as const, caveat: 'not measured' };
+    const r = ratio(hub.main.median, other.main.median);
+    const hubGen = hub.saturated === 'generator';
+    const otherGen = other.saturated === 'generator';
+    const caveat = hubGen && otherGen
+      ? 'both runs generator-bound: the ratio measures the generator; see the CPU-efficiency ratio'
+      : otherGen ? `${t.vs} run generator-bound: its capacity is higher, the ratio is an upper bound`
+      : hubGen ? 'pi-hub run generator-bound: its capacity is higher, the ratio is a lower bound'
+      : null;
+    return { ...t, ratio: r, cpuEfficiency: ratio(other.brokerCost.median, hub.brokerCost.median), status: r >= t.min ? 'PASS' as const : 'MISS' as const, caveat };
+  });
+}
+
+// ---- text ----------------------------------------------------------------------------------------
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => [...(r[i] ?? '')].length)));
+  return rows.map((r) => r.map((c, i) => c + ' '.repeat(widths[i]! - [...c].length)).join('  ').trimEnd()).join('\n');
+}
+
+const SAT_MARK: Record<Saturation, string> = { broker: 'B', generator: 'G', both: 'B+G', neither: '-' };
+const ratioText = (a: Summary | undefined, b: Summary | undefined) => (a && b ? fmtNum(ratio(a.median, b.median)) : '-');
+
+/** "≥" where the generator saturated and the broker did not: the broker can do at least this. */
+const mainText = (c: Cell | undefined) => (!c || c.main.n === 0 ? (c?.errors.length ? 'error' : '-') : `${c.saturated === 'generator' ? '≥' : ''}${fmtSummary(c.main)}`);
+
+export function renderText(cs: Cell[], workloads: Workload[], contenders: ContenderName[], labels: Record<string, string>, targets: TargetOutcome[]): string {
+  const parts: string[] = [];
+  const head = (first: string, extra: string[]) => [first, ...contenders.map((c) => labels[c] ?? c), ...extra];
+  const others = contenders.filter((c) => c !== 'pi-hub');
+  const ratioHeads = contenders.includes('pi-hub') ? others.map((c) => `hub/${c === 'aedes' ? 'Aedes' : 'Mosq'}`) : [];
+
+  const thr = workloads.filter((w) => w.kind !== 'rtt');
+  if (thr.length > 0) {
+    parts.push('Throughput: fan-in msg/s delivered at the subscriber; connect = mTLS connections/s up to CONNACK (median [min–max] over rounds)');
+    parts.push(table([
+      head('workload', ratioHeads),
+      ...thr.map((w) => [
+        `${w.id} ${w.kind === 'connect' ? 'conn/s' : 'msg/s'}`,
+        ...contenders.map((c) => mainText(find(cs, w.id, c))),
+        ...(contenders.includes('pi-hub') ? others.map((o) => ratioText(find(cs, w.id, 'pi-hub')?.main, find(cs, w.id, o)?.main)) : []),
+      ]),
+    ]));
+  }
+
+  const rtt = workloads.filter((w) => w.kind === 'rtt');
+  if (rtt.length > 0) {
+    parts.push('\nRound trips: cmd/req → cmd/res at a fixed offered rate, latency from the scheduled send, p50 / p99 ms (median [min–max]); ratios < 1: pi-hub faster');
+    parts.push(table([
+      head('workload', ratioHeads.map((h) => `${h} p50/p99`)),
+      ...rtt.flatMap((w) => [
+        [`${w.id} p50 ms`, ...contenders.map((c) => mainText(find(cs, w.id, c))), ...(contenders.includes('pi-hub') ? others.map((o) => ratioText(find(cs, w.id, 'pi-hub')?.main, find(cs, w.id, o)?.main)) : [])],
+        [`${w.id} p99 ms`, ...contenders.map((c) => { const x = find(cs, w.id, c); return x?.p99 ? fmtSummary(x.p99) : '-'; }), ...(contenders.includes('pi-hub') ? others.map((o) => ratioText(find(cs, w.id, 'pi-hub')?.p99, find(cs, w.id, o)?.p99)) : [])],
+      ]),
+    ]));
+  }
+
+  parts.push(`\nCPU (median % of one core: broker on CPU 0 / generator on CPU 1), saturated side (B broker, G generator, ≥ ${SATURATED_PCT}%), broker CPU cost (µs/msg; ms/conn), broker RSS MB (connect: growth with all connections open)`);
+  parts.push(table([
+    head('workload', []),
+    ...workloads.map((w) => [
+      w.id,
+      ...contenders.map((c) => {
+        const x = find(cs, w.id, c);
+        if (!x || x.main.n === 0) return '-';
+        const cost = Number.isFinite(x.brokerCost.median) ? ` ${fmtNum(x.brokerCost.median)}${w.kind === 'connect' ? 'ms' : 'µs'}` : '';
+        return `${fmtNum(x.brokerPct.median)}/${fmtNum(x.generatorPct.median)} ${SAT_MARK[x.saturated]}${cost} ${fmtNum(x.brokerRssMb.median)}MB`;
+      }),
+    ]),
+  ]));
+
+  const problems = cs.flatMap((c) => [...c.errors, ...c.notes].map((e) => `${c.workload} / ${labels[c.contender] ?? c.contender}: ${e}`));
+  if (problems.length > 0) parts.push(`\nErrors and notes:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+
+  if (contenders.includes('pi-hub')) {
+    parts.push('\nTargets (ratio of medians; CPU-eff. = other broker CPU/msg ÷ pi-hub CPU/msg, > 1: the hub spends less per message)');
+    parts.push(table([
+      ['target', 'ratio', 'CPU-eff.', 'status', 'note'],
+      ...targets.map((t) => [t.text, fmtNum(t.ratio), fmtNum(t.cpuEfficiency), t.status, t.caveat ?? '']),
+    ]));
+  }
+  return parts.join('\n');
+}
