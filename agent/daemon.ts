@@ -103,6 +103,7 @@ export async function runDaemon(o: RunOptions, log: Logger = createLogger('pi-ag
   link.on('up', () => {
     log.info('online', { hub: config.hub, serial });
     writeState(true);
+    stats.kick();
     if (!readySent) { notify.ready(`connected to ${config.hub}`); readySent = true; }
     else notify.status(`connected to ${config.hub}`);
   });

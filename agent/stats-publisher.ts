@@ -8,6 +8,7 @@ export class StatsPublisher {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
   private intervalMs = 5_000;
+  private inFlight = false;
 
   constructor(
     private readonly sampler: StatsSampler,
@@ -19,6 +20,11 @@ export class StatsPublisher {
     this.intervalMs = intervalSec * 1000;
     this.running = true;
     this.schedule(0);
+  }
+
+  /** A sample now (e.g. when the link comes up: a dashboard should not wait a whole interval). */
+  kick(): void {
+    if (this.running) this.schedule(0);
   }
 
   setInterval(intervalSec: number): void {
@@ -38,6 +44,8 @@ export class StatsPublisher {
   }
 
   private async tick(): Promise<void> {
+    if (this.inFlight) return; // the sample under way reschedules when it is done
+    this.inFlight = true;
     const started = Date.now();
     try {
       const r = StatsSchema.safeParse(await this.sampler.sample());
@@ -46,6 +54,7 @@ export class StatsPublisher {
     } catch (err) {
       this.log.warn('stats not published', { error: (err as Error).message });
     }
+    this.inFlight = false;
     if (this.running) this.schedule(Math.max(0, this.intervalMs - (Date.now() - started)));
   }
 }

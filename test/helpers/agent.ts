@@ -1,0 +1,72 @@
+// pi-agent for integration tests: `pi-agent connect` against a TestHub into a temporary config dir,
+// then `pi-agent run --sim` as a real child process.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestHub } from './hub.js';
+import { AGENT_CLI, Daemon, type RunResult, run } from './process.js';
+
+export interface AgentOptions {
+  /** Merged into agent.json after connect (e.g. statsIntervalSec, defaultUser). */
+  config?: Record<string, unknown>;
+  /** Extra module files: name → content. */
+  modules?: Record<string, unknown>;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Settings that make tests quick and safe: commands run as nobody, fast reconnects. */
+export const TEST_AGENT_CONFIG = { defaultUser: 'nobody', statsIntervalSec: 1, reconnectMinMs: 100, reconnectMaxMs: 1000, refusedRetrySec: 30 };
+
+export class TestAgent {
+  daemon: Daemon | null = null;
+
+  private constructor(readonly hub: TestHub, readonly serial: string, readonly configDir: string, readonly opts: AgentOptions) {}
+
+  get stateDir(): string { return join(this.configDir, 'state'); }
+
+  static cli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+    return run(AGENT_CLI, args, opts);
+  }
+
+  /** Runs `pi-agent connect` and applies the test settings; throws if connect fails. */
+  static async connect(hub: TestHub, apiKey: string, serial: string, opts: AgentOptions = {}): Promise<TestAgent> {
+    const dir = mkdtempSync(join(tmpdir(), 'pifleet-agent-'));
+    const r = await TestAgent.cli(['connect', '--hub', `https://localhost:${hub.port}`, '--api-key', apiKey, '--fingerprint', hub.fingerprint, '--serial', serial, '--config-dir', dir]);
+    if (r.code !== 0) throw new Error(`pi-agent connect failed (${r.code}): ${r.stderr}`);
+    const agent = new TestAgent(hub, serial, dir, opts);
+    agent.setConfig({ ...TEST_AGENT_CONFIG, ...opts.config });
+    for (const [name, content] of Object.entries(opts.modules ?? {})) agent.writeModule(name, content);
+    return agent;
+  }
+
+  config(): Record<string, unknown> {
+    return JSON.parse(readFileSync(join(this.configDir, 'agent.json'), 'utf8')) as Record<string, unknown>;
+  }
+
+  setConfig(patch: Record<string, unknown>): void {
+    writeFileSync(join(this.configDir, 'agent.json'), JSON.stringify({ ...this.config(), ...patch }, null, 2));
+  }
+
+  writeModule(name: string, content: unknown): void {
+    writeFileSync(join(this.configDir, 'modules', name), typeof content === 'string' ? content : JSON.stringify(content, null, 2));
+  }
+
+  async start(): Promise<Daemon> {
+    this.daemon = Daemon.start(AGENT_CLI, ['run', '--config-dir', this.configDir, '--sim'], `agent ${this.serial}`, this.opts.env);
+    await this.daemon.waitForLine(/pi-agent: started/, 15_000, 0);
+    return this.daemon;
+  }
+
+  cliHere(args: string[]): Promise<RunResult> {
+    return TestAgent.cli([...args, '--config-dir', this.configDir], { env: this.opts.env });
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    await this.daemon?.stop(signal);
+  }
+
+  async remove(): Promise<void> {
+    await this.stop('SIGKILL');
+    rmSync(this.configDir, { recursive: true, force: true });
+  }
+}
