@@ -101,7 +101,9 @@ export class CertificateAuthority {
   }): Promise<IssuedCert> {
     const serial = randomSerialHex();
     const now = Date.now();
-    const notBefore = new Date(now - SKEW);
+    // Backdated for clock skew, but never by more than a tenth of the lifetime: the agent renews at two
+    // thirds of [notBefore, notAfter], which a large backdate would move into the past.
+    const notBefore = new Date(now - Math.min(SKEW, opts.lifetimeMs / 10));
     const notAfter = new Date(Math.min(now + opts.lifetimeMs, this.issuing.notAfter.getTime()));
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: serial,
