@@ -120,7 +120,8 @@ export class HubBroker {
       if (!t || !publishAllowed(id, t)) return refuse(5, `will topic not allowed: ${unmount(st.mount!, will.topic) ?? will.topic}`);
       if (t.kind === 'status' && !parseValid(will.payload, StatusSchema)) return refuse(5, 'the will payload is not a valid status');
     }
-    client.id = internalClientId(id, requested);
+    // [MQTT-3.1.3-6] an empty client id gets a unique one: the `aedes_<uuid>` aedes put in client.id.
+    client.id = internalClientId(id, requested === '' ? client.id : requested);
     if (id.certSerial) {
       const session = { close: () => client.close() };
       this.deps.sessions.add(id.certSerial, id.notAfter, session);

@@ -64,6 +64,8 @@ export function unmountOutbound(mount: string, topic: string): string | null {
  * session. Namespacing the id by identity keeps one user from ever taking over another's session.
  */
 export function internalClientId(p: Principal, clientId: string): string {
+  // All of one user's clients that sent an empty id would share `u/<id>/` and take each other over.
+  if (p.kind === 'user' && clientId === '') throw new Error('an empty client id must be replaced by a unique one first [MQTT-3.1.3-6]');
   return p.kind === 'device' ? `d/${p.userId}/${p.serial}` : `u/${p.userId}/${clientId}`;
 }
 

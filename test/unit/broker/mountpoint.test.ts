@@ -129,6 +129,10 @@ describe('internalClientId / principalFromClientId', () => {
     assert.equal(new Set(ids).size, ids.length);
   });
 
+  it("refuses a user's empty client id: every such client of the user would share one session", () => {
+    assert.throws(() => internalClientId({ kind: 'user', userId: '1' }, ''), /MQTT-3\.1\.3-6/);
+  });
+
   const bad: Array<string | undefined> = [undefined, '', 'pi-1', 'x/1/a', 'u/abc/x', 'u/1', 'd/1/', 'u//x', 'aedes_1234'];
   for (const id of bad) {
     it(`${JSON.stringify(id)} names no principal`, () => assert.equal(principalFromClientId(id), null));
