@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { createCsr, generateKeyPair } from '../../shared/pki.js';
 import type { IssuedCertificate } from '../../shared/schemas.js';
 import { Daemon, HUB_CLI, type RunResult, run } from './process.js';
@@ -127,6 +128,16 @@ export class TestHub {
       req.on('error', reject);
       req.end(data);
     });
+  }
+
+  /** Reads the hub's database the way an operator would: read-only, while the hub runs. */
+  query<T = Record<string, unknown>>(sql: string, ...params: unknown[]): T[] {
+    const db = new Database(join(this.dataDir, 'hub.db'), { readonly: true, fileMustExist: true });
+    try {
+      return db.prepare(sql).all(...params) as T[];
+    } finally {
+      db.close();
+    }
   }
 
   /** Stops the hub (SIGTERM) and starts it again on the same ports and data directory. */
