@@ -130,7 +130,7 @@ export async function runDaemon(o: RunOptions, log: Logger = createLogger('pi-ag
   const renewer = new CertRenewer(config.hub, serial, paths, log.child('renew'), async () => {
     creds = readCredentials(paths);
     await link.switchCredentials();
-  });
+  }, config.refusedRetrySec * 1000);
 
   await registry.start();
   commands.start();

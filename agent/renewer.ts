@@ -28,6 +28,8 @@ export class CertRenewer {
     private readonly paths: AgentPaths,
     private readonly log: Logger,
     private readonly onRenewed: () => Promise<void>,
+    /** After the hub refused the certificate (revoked, expired): only a new `connect` helps, so ask rarely. */
+    private readonly refusedRetryMs = 600_000,
   ) {}
 
   start(): void {
@@ -86,10 +88,11 @@ export class CertRenewer {
       this.failures++;
       const cert = this.current();
       const left = new Date(cert.validTo).getTime() - Date.now();
-      // Retry well before expiry: a tenth of what is left, between 1 s and 1 h, growing with failures.
-      const retry = Math.min(3_600_000, Math.max(1_000, (left / 10) * Math.min(this.failures, 5) / 5));
       const status = (err as { status?: number }).status;
-      const hint = status === 401 || status === 403 ? ' (the hub no longer accepts this certificate: connect this Pi again)' : '';
+      const refused = status === 401 || status === 403 || left <= 0;
+      // Retry well before expiry: a tenth of what is left, between 1 s and 1 h, growing with failures.
+      const retry = refused ? this.refusedRetryMs : Math.min(3_600_000, Math.max(1_000, (left / 10) * Math.min(this.failures, 5) / 5));
+      const hint = refused ? ' (the hub no longer accepts this certificate: connect this Pi again)' : '';
       this.log.warn(`certificate renewal failed${hint}`, { error: (err as Error).message, retryInMs: Math.round(retry) });
       if (!this.stopped) this.arm(retry);
       return false;
