@@ -35,6 +35,7 @@ export class TestAgent {
     if (r.code !== 0) throw new Error(`pi-agent connect failed (${r.code}): ${r.stderr}`);
     const agent = new TestAgent(hub, serial, dir, opts);
     agent.setConfig({ ...TEST_AGENT_CONFIG, ...opts.config });
+    agent.defuseCoreModule();
     for (const [name, content] of Object.entries(opts.modules ?? {})) agent.writeModule(name, content);
     return agent;
   }
@@ -45,6 +46,17 @@ export class TestAgent {
 
   setConfig(patch: Record<string, unknown>): void {
     writeFileSync(join(this.configDir, 'agent.json'), JSON.stringify({ ...this.config(), ...patch }, null, 2));
+  }
+
+  /**
+   * Safety on the test machine: the shipped core.json really reboots. Tests keep its ids, titles and
+   * users but make each command harmless (`/bin/echo would …`).
+   */
+  defuseCoreModule(): void {
+    const file = join(this.configDir, 'modules', 'core.json');
+    const core = JSON.parse(readFileSync(file, 'utf8')) as { commands: Record<string, { run: string[] }> };
+    for (const [name, c] of Object.entries(core.commands)) c.run = ['/bin/echo', `would ${name}`];
+    writeFileSync(file, JSON.stringify(core, null, 2));
   }
 
   writeModule(name: string, content: unknown): void {
