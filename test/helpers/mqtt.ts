@@ -1,4 +1,5 @@
 // MQTT clients for tests: mqtt.js over wss or mqtts with a certificate, and a collector of messages.
+import type { ConnectionOptions } from 'node:tls';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { topicMatches } from '../../shared/topics.js';
 import type { TestHub } from './hub.js';
@@ -13,6 +14,13 @@ export interface ConnectOptions {
   will?: IClientOptions['will'];
   /** Let refusals surface as errors instead of retrying. */
   reconnect?: boolean;
+  /** More client options, applied last. */
+  extra?: Partial<IClientOptions>;
+  /**
+   * TLS options (versions, a pfx…) for both transports: mqtt.js hands a wss connection only
+   * rejectUnauthorized, ca, cert, key, pfx and passphrase, so they go into wsOptions too.
+   */
+  tls?: ConnectionOptions;
 }
 
 export function clientOptions(creds: { key: string; cert: string; ca?: string } | null, hub: TestHub, o: ConnectOptions = {}): IClientOptions {
@@ -26,7 +34,9 @@ export function clientOptions(creds: { key: string; cert: string; ca?: string } 
     servername: 'localhost',
     ...(creds ? { key: creds.key, cert: creds.cert } : {}),
     ...(o.will ? { will: o.will } : {}),
-  };
+    ...(o.tls ? { ...o.tls, wsOptions: { ...o.tls } } : {}),
+    ...o.extra,
+  } as IClientOptions;
 }
 
 export function urlOf(hub: TestHub, transport: Transport = 'wss'): string {
