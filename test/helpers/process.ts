@@ -9,9 +9,17 @@ export const AGENT_CLI = fileURLToPath(new URL('../../agent/cli.js', import.meta
 
 export interface RunResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
-export function run(file: string, args: string[], opts: { stdin?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
+export interface RunOptions { stdin?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string }
+
+/** Runs a Node script (one of our CLIs) to completion. */
+export function run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  return runProgram(process.execPath, [file, ...args], opts);
+}
+
+/** Runs any program to completion (openssl, mosquitto_pub, python3…); killed after `timeoutMs`. */
+export function runProgram(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [file, ...args], {
+    const child = spawn(file, args, {
       env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd,
     });
     let stdout = '';
@@ -56,7 +64,12 @@ export class Daemon {
   }
 
   static start(file: string, args: string[], name: string, env: NodeJS.ProcessEnv = {}): Daemon {
-    const child = spawn(process.execPath, [file, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    return Daemon.startProgram(process.execPath, [file, ...args], name, env);
+  }
+
+  /** Any program, not only a Node script. */
+  static startProgram(file: string, args: string[], name: string, env: NodeJS.ProcessEnv = {}): Daemon {
+    const child = spawn(file, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     return new Daemon(child, name);
   }
 
