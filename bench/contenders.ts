@@ -102,9 +102,9 @@ async function started(daemon: Daemon, name: ContenderName, label: string, re: R
 }
 
 export async function startPiHub(f: Fixture, o: BenchOptions, pin: boolean): Promise<Contender> {
-  const args = [...nodeFlags(o), HUB_CLI, 'serve', '--data-dir', f.dataDir, '--host', '127.0.0.1', '--port', '0', '--mqtts-port', '0'];
+  const args = [...nodeFlags(o), o.hubCli ?? HUB_CLI, 'serve', '--data-dir', f.dataDir, '--host', '127.0.0.1', '--port', '0', '--mqtts-port', '0'];
   const daemon = new Daemon(spawnBroker(process.execPath, args, pin), 'pi-hub');
-  return started(daemon, 'pi-hub', 'pi-hub', /listening https:\/\/127\.0\.0\.1:(\d+) mqtts:\/\/127\.0\.0\.1:(\d+).*fingerprint=/,
+  return started(daemon, 'pi-hub', o.hubCli ? `pi-hub (${o.hubCli})` : 'pi-hub', /listening https:\/\/127\.0\.0\.1:(\d+) mqtts:\/\/127\.0\.0\.1:(\d+).*fingerprint=/,
     (m) => endpoints(f, `wss://127.0.0.1:${m[1]}/mqtt`, Number(m[2])));
 }
 

@@ -4,7 +4,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
-import { availableParallelism } from 'node:os';
+import { cpus } from 'node:os';
 
 export const BROKER_CPU = 0;
 export const GENERATOR_CPU = 1;
@@ -35,14 +35,16 @@ export async function reexecInNetns(): Promise<number | null> {
 
 export const inNetns = () => process.env[IN_NETNS] === '1';
 
-/** Pins this process (and so the generators it forks) to the generator's CPU; false if it cannot. */
-export function pinSelf(): boolean {
-  if (availableParallelism() < 2) return false;
-  return works('taskset', ['-a', '-p', '-c', String(GENERATOR_CPU), String(process.pid)]);
-}
+/** Online CPUs (not availableParallelism(): that is this process's affinity, 1 once pinned). */
+export const cpuCount = () => cpus().length;
 
-export function canPin(): boolean {
-  return availableParallelism() >= 2 && works('taskset', ['-c', String(BROKER_CPU), 'true']);
+/**
+ * Pins this process (and so the generators it forks) to the generator's CPU, if the broker's CPU can
+ * be used too; false when there are fewer than 2 CPUs or no taskset.
+ */
+export function pinGenerator(): boolean {
+  if (cpuCount() < 2 || !works('taskset', ['-c', String(BROKER_CPU), 'true'])) return false;
+  return works('taskset', ['-a', '-p', '-c', String(GENERATOR_CPU), String(process.pid)]);
 }
 
 /** Spawns a broker on the broker's CPU (taskset execs it, so the child's pid is the broker's). */

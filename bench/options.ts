@@ -42,6 +42,8 @@ export interface BenchOptions {
   connConcurrency: number;
   /** A connection-rate point stops after this many seconds even if not all connections were made. */
   connectTimeLimitS: number;
+  /** Before each point, wait up to this long for the broker to be idle and the machine quiet. */
+  quietWaitMs: number;
   contenders: ContenderName[];
   workloads: Workload[];
   netns: boolean;
@@ -49,6 +51,8 @@ export interface BenchOptions {
   /** Start the Node brokers with --cpu-prof, profiles written here. */
   cpuProfDir: string | null;
   mosquitto: string;
+  /** Another build of pi-hub's CLI to measure (a branch's dist/broker/cli.js); null: this one. */
+  hubCli: string | null;
 }
 
 export const USAGE = `usage: npm run bench [-- --quick]
@@ -58,14 +62,16 @@ environment (all optional):
   BENCH_ROUNDS=3          rounds; contenders alternate A B C, C B A, …
   BENCH_SECONDS=3         measured window per fan-in and round-trip point
   BENCH_WARMUP_MS=1000    load before each window
-  BENCH_WINDOW=100        fan-in: in-flight messages per publisher (end to end)
+  BENCH_WINDOW=200        fan-in: in-flight messages per publisher (end to end)
   BENCH_RATE=1000         round trips: offered requests per second
   BENCH_CONNECTIONS=500   connection rate: connections per point (10 in flight)
+  BENCH_QUIET_WAIT_MS=4000 before each point, wait up to this for the machine to be quiet
   BENCH_CONTENDERS=pi-hub,aedes,mosquitto
   BENCH_WORKLOADS=fan-in,rtt,connect   (substrings of: ${WORKLOADS.map((w) => w.id).join(', ')})
   BENCH_NETNS=0           do not enter a private network namespace
   BENCH_OUT=FILE          where the JSON results go
   BENCH_CPU_PROF=DIR      run pi-hub and bare Aedes under --cpu-prof, profiles in DIR
+  BENCH_HUB_CLI=FILE      measure another pi-hub build (its dist/broker/cli.js) with this bench
   MOSQUITTO=/usr/sbin/mosquitto
 `;
 
@@ -100,16 +106,18 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     warmupMs: int(env, 'BENCH_WARMUP_MS', quick ? 300 : 1000, 0, 30_000),
     publishers: 10, // the hub's enrollment API lets one address enroll 10 devices at once
     payloadBytes: 100,
-    window: int(env, 'BENCH_WINDOW', 100, 2, 10_000),
+    window: int(env, 'BENCH_WINDOW', 200, 2, 10_000),
     rate: int(env, 'BENCH_RATE', 1000, 10, 20_000),
     connections: int(env, 'BENCH_CONNECTIONS', quick ? 100 : 500, 10, 5000),
     connConcurrency: 10,
     connectTimeLimitS: 30,
+    quietWaitMs: int(env, 'BENCH_QUIET_WAIT_MS', quick ? 1000 : 4000, 0, 60_000),
     contenders: contenders as ContenderName[],
     workloads,
     netns: env.BENCH_NETNS !== '0',
     out: env.BENCH_OUT ?? join(tmpdir(), `pifleet-bench-${stamp}.json`),
     cpuProfDir: env.BENCH_CPU_PROF || null,
     mosquitto: env.MOSQUITTO ?? '/usr/sbin/mosquitto',
+    hubCli: env.BENCH_HUB_CLI || null,
   };
 }

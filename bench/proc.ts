@@ -26,33 +26,64 @@ export function rssBytes(pid: number): number {
   }
 }
 
-/** A CPU meter over a window for this process and a broker: call `stop()` for both percentages. */
-export function startCpuWindow(brokerPid: number): { stop(): { generatorPct: number; brokerPct: number; brokerCpuS: number; wallS: number } } {
+/** CPU seconds the whole machine spent busy (all CPUs, /proc/stat), steal included. */
+export function machineBusySeconds(): number {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+    const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+    return (user! + nice! + system! + irq! + softirq! + steal!) / CLK_TCK;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+export interface CpuWindow { generatorPct: number; brokerPct: number; otherPct: number; brokerCpuS: number; wallS: number }
+
+/**
+ * A CPU meter over a window for this process (the generator) and a broker: `stop()` gives both
+ * percentages of one core, and what everything else on the machine used meanwhile (`otherPct`): the
+ * machines are shared, and a busy neighbour explains a bad round.
+ */
+export function startCpuWindow(brokerPid: number): { stop(): CpuWindow } {
   const t0 = performance.now();
   const self0 = process.cpuUsage();
   const broker0 = cpuSeconds(brokerPid);
+  const machine0 = machineBusySeconds();
   return {
     stop() {
       const wallS = (performance.now() - t0) / 1000;
       const self = process.cpuUsage(self0);
+      const selfS = (self.user + self.system) / 1e6;
       const brokerCpuS = cpuSeconds(brokerPid) - broker0;
+      const otherS = machineBusySeconds() - machine0 - brokerCpuS - selfS;
       return {
         wallS,
-        generatorPct: ((self.user + self.system) / 1e6 / wallS) * 100,
+        generatorPct: (selfS / wallS) * 100,
         brokerPct: (brokerCpuS / wallS) * 100,
+        otherPct: Math.max(0, (otherS / wallS) * 100),
         brokerCpuS,
       };
     },
   };
 }
 
-/** Waits until the broker is idle (under 5% CPU over 200 ms), at most `maxMs`: leftovers of one point must not load the next. */
-export async function settle(pid: number, maxMs = 3000): Promise<void> {
+/**
+ * Waits until the broker is idle (under 5% CPU over 200 ms) and the rest of the machine is quiet (under
+ * `quietPct` of a core), at most `maxMs`: leftovers of one point must not load the next, and on a shared
+ * machine a point is better started between a neighbour's bursts. Resolves with the last other-load %.
+ */
+export async function settle(pid: number, maxMs: number, quietPct = 25): Promise<number> {
   const end = Date.now() + maxMs;
-  while (Date.now() < end) {
-    const c0 = cpuSeconds(pid);
-    await new Promise((r) => setTimeout(r, 200));
-    const used = cpuSeconds(pid) - c0;
-    if (!(used > 0.01)) return;
-  }
+  let otherPct = Number.NaN;
+  do {
+    const b0 = cpuSeconds(pid);
+    const m0 = machineBusySeconds();
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, 250));
+    const wallS = (performance.now() - t0) / 1000;
+    const broker = cpuSeconds(pid) - b0;
+    otherPct = ((machineBusySeconds() - m0 - broker) / wallS) * 100;
+    if (!(broker / wallS > 0.05) && !(otherPct > quietPct)) break;
+  } while (Date.now() < end);
+  return otherPct;
 }

@@ -4,10 +4,17 @@ import type { ContenderName, Workload } from './options.js';
 import { type Summary, fmtNum, fmtSummary, ratio, summarize } from './stats.js';
 import type { Result } from './workloads.js';
 
-export interface Sample { round: number; workload: string; contender: ContenderName; result?: Result; error?: string }
+export interface Sample {
+  round: number; workload: string; contender: ContenderName; result?: Result; error?: string;
+  /** Set when the point was measured twice because of other load: the other-load % of the run dropped. */
+  discardedOtherPct?: number;
+}
 
 /** A side at or above this CPU% is called saturated (one core = 100%). */
 export const SATURATED_PCT = 90;
+
+/** Other processes on the machine using this much CPU during a window make that round suspect. */
+export const NOISY_PCT = 50;
 
 export type Saturation = 'broker' | 'generator' | 'both' | 'neither';
 
@@ -19,6 +26,8 @@ export interface Cell {
   p99?: Summary;
   brokerPct: Summary;
   generatorPct: Summary;
+  /** Everything else on the (shared) machine during the window. */
+  otherPct: Summary;
   /** Broker CPU per delivered message (µs) or per connection (ms). */
   brokerCost: Summary;
   brokerRssMb: Summary;
@@ -60,14 +69,17 @@ export function cells(samples: Sample[], workloads: Workload[], contenders: Cont
       const main = pick((r) => (r.kind === 'fan-in' ? r.msgPerS : r.kind === 'connect' ? r.connPerS : r.p50Ms));
       const brokerPct = pick((r) => r.brokerPct);
       const generatorPct = pick((r) => r.generatorPct);
+      const otherPct = pick((r) => r.otherPct);
       const notes: string[] = [];
       for (const r of rs) {
         if (r.kind === 'fan-in' && r.lostAfterDrain > 0) notes.push(`round lost ${r.lostAfterDrain} messages`);
         if (r.kind === 'rtt' && r.unanswered > 0) notes.push(`${r.unanswered} requests unanswered after 3 s`);
         if (r.kind === 'connect' && r.failed > 0) notes.push(`${r.failed} connections failed (${r.firstError ?? ''})`);
       }
+      const noisy = rs.filter((r) => r.otherPct >= NOISY_PCT);
+      if (noisy.length > 0) notes.push(`${noisy.length} of ${rs.length} round(s) ran beside other load ≥ ${NOISY_PCT}% of a core (max ${Math.round(Math.max(...noisy.map((r) => r.otherPct)))}%)`);
       out.push({
-        workload: w.id, contender: c, main, brokerPct, generatorPct,
+        workload: w.id, contender: c, main, brokerPct, generatorPct, otherPct,
         ...(w.kind === 'rtt' ? { p99: pick((r) => (r.kind === 'rtt' ? r.p99Ms : Number.NaN)) } : {}),
         brokerCost: pick((r) => (r.kind === 'fan-in' ? r.brokerUsPerMsg : r.kind === 'connect' ? r.brokerMsPerConn : Number.NaN)),
         brokerRssMb: pick((r) => r.brokerRssMb),
@@ -143,7 +155,7 @@ export function renderText(cs: Cell[], workloads: Workload[], contenders: Conten
     ]));
   }
 
-  parts.push(`\nCPU (median % of one core: broker on CPU 0 / generator on CPU 1), saturated side (B broker, G generator, ≥ ${SATURATED_PCT}%), broker CPU cost (µs/msg; ms/conn), broker RSS MB (connect: growth with all connections open)`);
+  parts.push(`\nCPU (median % of one core: broker on CPU 0 / generator on CPU 1 / other processes on the machine), saturated side (B broker, G generator, ≥ ${SATURATED_PCT}%), broker CPU cost (µs/msg; ms/conn), broker RSS MB at the end of the window (connect: with all connections open)`);
   parts.push(table([
     head('workload', []),
     ...workloads.map((w) => [
@@ -152,7 +164,7 @@ export function renderText(cs: Cell[], workloads: Workload[], contenders: Conten
         const x = find(cs, w.id, c);
         if (!x || x.main.n === 0) return '-';
         const cost = Number.isFinite(x.brokerCost.median) ? ` ${fmtNum(x.brokerCost.median)}${w.kind === 'connect' ? 'ms' : 'µs'}` : '';
-        return `${fmtNum(x.brokerPct.median)}/${fmtNum(x.generatorPct.median)} ${SAT_MARK[x.saturated]}${cost} ${fmtNum(x.brokerRssMb.median)}MB`;
+        return `${fmtNum(x.brokerPct.median)}/${fmtNum(x.generatorPct.median)}/${fmtNum(x.otherPct.median)} ${SAT_MARK[x.saturated]}${cost} ${fmtNum(x.brokerRssMb.median)}MB`;
       }),
     ]),
   ]));

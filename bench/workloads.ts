@@ -28,7 +28,7 @@ export interface Job {
   opts: Pick<BenchOptions, 'seconds' | 'warmupMs' | 'window' | 'payloadBytes' | 'rate' | 'connections' | 'connConcurrency' | 'connectTimeLimitS'>;
 }
 
-interface Cpu { generatorPct: number; brokerPct: number; brokerRssMb: number }
+interface Cpu { generatorPct: number; brokerPct: number; otherPct: number; brokerRssMb: number }
 export interface FanInResult extends Cpu { kind: 'fan-in'; msgPerS: number; brokerUsPerMsg: number; delivered: number; lostAfterDrain: number }
 export interface RttResult extends Cpu { kind: 'rtt'; p50Ms: number; p99Ms: number; maxMs: number; offeredPerS: number; answeredPerS: number; samples: number; unanswered: number }
 export interface ConnectResult extends Cpu { kind: 'connect'; connPerS: number; made: number; failed: number; brokerMsPerConn: number; firstError: string | null }
@@ -100,6 +100,7 @@ async function fanIn(job: Job, transport: Transport, qos: Qos): Promise<FanInRes
       lostAfterDrain: sent.reduce((a, b) => a + b, 0) - received,
       generatorPct: c.generatorPct,
       brokerPct: c.brokerPct,
+      otherPct: c.otherPct,
       brokerRssMb,
     };
   } finally {
@@ -177,6 +178,7 @@ async function roundTrips(job: Job, transport: Transport): Promise<RttResult> {
       unanswered: measuredSent - latencies.length,
       generatorPct: c.generatorPct,
       brokerPct: c.brokerPct,
+      otherPct: c.otherPct,
       brokerRssMb: mb(rssBytes(job.brokerPid)),
     };
   } finally {
@@ -191,7 +193,6 @@ async function connectRate(job: Job, transport: Transport): Promise<ConnectResul
   let failed = 0;
   let firstError: string | null = null;
   const deadline = performance.now() + opts.connectTimeLimitS * 1000;
-  const rssBefore = rssBytes(job.brokerPid);
   const cpu = startCpuWindow(job.brokerPid);
   const worker = async () => {
     while (started < opts.connections && performance.now() < deadline) {
@@ -217,8 +218,8 @@ async function connectRate(job: Job, transport: Transport): Promise<ConnectResul
       brokerMsPerConn: made > 0 ? (c.brokerCpuS * 1000) / made : Number.NaN,
       generatorPct: c.generatorPct,
       brokerPct: c.brokerPct,
-      // What the open connections hold: RSS now minus before (noisy: the heap grows in steps).
-      brokerRssMb: mb(rssBytes(job.brokerPid) - rssBefore),
+      otherPct: c.otherPct,
+      brokerRssMb: mb(rssBytes(job.brokerPid)), // with all of them open
     };
   } finally {
     await closeAll(clients);
