@@ -1,7 +1,8 @@
 // The hub's certificate authority: a root and an issuing CA (ECDSA P-256), the server certificate,
 // device certificates signed from CSRs, and user certificates. Files in <data-dir>/ca and /tls:
 //
-//   ca/root.crt  ca/root.key (absent when an intermediate was imported)  ca/issuing.crt  ca/issuing.key
+//   ca/root.crt  ca/root.key (absent when an intermediate was imported)  ca/issuing.key
+//   ca/issuing.crt (the issuing CA, then any CAs between it and the root when an intermediate was imported)
 //   tls/server.crt (leaf, issuing, root)  tls/server.key
 //
 // Keys are written 0600. CA keys may be encrypted at rest with a passphrase (`pi-hub ca lock`).
@@ -83,7 +84,7 @@ export class CertificateAuthority {
     readonly trustDomain: string,
   ) {}
 
-  /** Root then issuing CA, PEM: what clients need to verify the hub, and what the hub trusts. */
+  /** The issuing CA (with any CAs above it) then the root, PEM: what clients need to verify the hub, and what the hub trusts. */
   get chainPem(): string { return this.issuingPem + this.rootPem; }
   get fingerprint(): string { return fingerprint(this.rootPem); }
 
@@ -93,7 +94,9 @@ export class CertificateAuthority {
     const { importAlg, signAlg } = signingParams(key);
     const issuingKey = await webcrypto.subtle.importKey('pkcs8', key.export({ format: 'der', type: 'pkcs8' }), importAlg, false, ['sign']);
     const issuingPem = readFileSync(p.issuingCert, 'utf8');
-    return new CertificateAuthority(readFileSync(p.rootCert, 'utf8'), issuingPem, new x509.X509Certificate(issuingPem), issuingKey, signAlg, trustDomain);
+    const issuing = splitPem(issuingPem)[0];
+    if (!issuing) throw new ConfigError(`${p.issuingCert} holds no PEM certificate`);
+    return new CertificateAuthority(readFileSync(p.rootCert, 'utf8'), issuingPem, new x509.X509Certificate(issuing), issuingKey, signAlg, trustDomain);
   }
 
   private async sign(opts: {
@@ -248,7 +251,7 @@ export async function ensureServerCert(dataDir: string, ca: CertificateAuthority
   if (existsSync(p.serverCert) && existsSync(p.serverKey)) {
     try {
       const leaf = new X509Certificate(readFileSync(p.serverCert, 'utf8'));
-      const issuing = new X509Certificate(ca.issuingPem);
+      const issuing = new X509Certificate(splitPem(ca.issuingPem)[0]!);
       const sans = new Set((leaf.subjectAltName ?? '').split(/,\s*/).map((s) => canonicalName(s.replace(/^(DNS|IP Address):/, ''))));
       const fresh = new Date(leaf.validTo).getTime() - Date.now() > 30 * DAY;
       if (leaf.checkIssued(issuing) && leaf.verify(issuing.publicKey) && fresh && names.every((n) => sans.has(canonicalName(n)))) return false;
@@ -338,7 +341,8 @@ export async function importCa(dataDir: string, certPem: string, keyPem: string,
   const root = chain[chain.length - 1]!;
   if (!root.checkIssued(root)) throw new ConfigError('--cert: add the chain up to the self-signed root after the CA certificate');
   writeFileAtomic(p.issuingKey, keyPkcs8, 0o600);
-  writeFileAtomic(p.issuingCert, ca.toString() + '\n', 0o644);
+  // Every CA between the issuing one and the root stays with it: TLS peers need the whole chain.
+  writeFileAtomic(p.issuingCert, certs.slice(0, -1).join(''), 0o644);
   writeFileAtomic(p.rootCert, root.toString() + '\n', 0o644);
   if (existsSync(p.rootKey)) renameSync(p.rootKey, `${p.rootKey}.replaced-${Date.now()}`);
   return { kind: 'intermediate', fingerprint: fingerprint(root.toString()) };
