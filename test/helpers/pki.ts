@@ -1,10 +1,11 @@
 // Certificates the hub must refuse, made in the test: another CA's, expired ones signed with the hub's
 // own issuing key, and records of them in the hub's database.
 import { X509Certificate, createPrivateKey, webcrypto } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Store } from '../../broker/store/store.js';
 import { EC_ALG, SIGN_ALG, generateKeyPair, x509 } from '../../shared/pki.js';
+import { runProgram } from './process.js';
 
 export interface Pem { cert: string; key: string }
 export interface Leaf extends Pem { serial: string }
@@ -70,4 +71,62 @@ export function recordCert(dataDir: string, leaf: Leaf, o: { kind: 'user' | 'dev
   } finally {
     store.close();
   }
+}
+
+const OPENSSL_CNF = `[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = unused
+[v3_root]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[v3_int1]
+basicConstraints = critical,CA:TRUE,pathlen:1
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+[v3_int0]
+basicConstraints = critical,CA:TRUE,pathlen:0
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+`;
+
+export interface OpensslCa { dir: string; root: { cert: string; key: string }; intermediates: Array<{ cert: string; key: string }> }
+
+/**
+ * A CA made with the openssl command line, as an operator would: a root (EC P-256, or RSA) and
+ * `intermediates` CAs under it, each signed by the one before. Returns file paths.
+ */
+export async function opensslCa(dir: string, o: { intermediates?: number; rsa?: boolean } = {}): Promise<OpensslCa> {
+  const cnf = join(dir, 'openssl.cnf');
+  writeFileSync(cnf, OPENSSL_CNF);
+  const ossl = async (args: string[]) => {
+    const r = await runProgram('openssl', args, { cwd: dir });
+    if (r.code !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
+  };
+  const keyArgs = o.rsa ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'];
+  const root = { cert: join(dir, 'root.crt'), key: join(dir, 'root.key') };
+  await ossl(['req', '-x509', '-config', cnf, '-extensions', 'v3_root', ...keyArgs, '-nodes', '-keyout', root.key, '-out', root.cert, '-days', '3650', '-subj', '/CN=Operator Root CA']);
+  const intermediates: Array<{ cert: string; key: string }> = [];
+  const n = o.intermediates ?? 0;
+  let parent = root;
+  for (let i = 1; i <= n; i++) {
+    const cur = { cert: join(dir, `int${i}.crt`), key: join(dir, `int${i}.key`) };
+    const csr = join(dir, `int${i}.csr`);
+    await ossl(['req', '-new', '-config', cnf, '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', cur.key, '-out', csr, '-subj', `/CN=Operator Intermediate ${i}`]);
+    await ossl(['x509', '-req', '-in', csr, '-CA', parent.cert, '-CAkey', parent.key, '-CAcreateserial', '-out', cur.cert, '-days', '1825', '-extfile', cnf, '-extensions', i === n ? 'v3_int0' : 'v3_int1']);
+    intermediates.push(cur);
+    parent = cur;
+  }
+  return { dir, root, intermediates };
+}
+
+/** `openssl x509 -fingerprint -sha256` of a PEM file, as `AB:CD:…`. */
+export async function opensslFingerprint(file: string): Promise<string> {
+  const r = await runProgram('openssl', ['x509', '-in', file, '-noout', '-fingerprint', '-sha256']);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return r.stdout.trim().replace(/^.*Fingerprint=/i, '');
 }

@@ -1,0 +1,291 @@
+// pi-hub's command line as child processes: exit codes (2 usage, 78 configuration, 1 other), the
+// one-line message on bad input, and the CA commands checked against openssl and a running hub.
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { after, describe, it } from 'node:test';
+import { TestHub } from '../../helpers/hub.js';
+import { connect, end, tryConnect } from '../../helpers/mqtt.js';
+import { opensslCa, opensslFingerprint } from '../../helpers/pki.js';
+import { HUB_CLI, type RunResult, run, runProgram } from '../../helpers/process.js';
+import { addTenant, device } from '../../helpers/tenants.js';
+
+const dirs: string[] = [];
+function tempDir(prefix = 'pifleet-cli-'): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+}
+after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+
+const hub = (args: string[], opts: { stdin?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}) =>
+  run(HUB_CLI, args, { timeoutMs: 20_000, ...opts });
+
+/** Exit code and the first line of stderr: the contract for bad input. */
+const failure = (r: RunResult) => ({ code: r.code, message: r.stderr.split('\n')[0] });
+
+const PASS = 'correct horse battery staple';
+
+describe('bad input: exit code and one line', { concurrency: 2 }, () => {
+  const rows: Array<[string, (dir: string) => Promise<RunResult>, number, RegExp]> = [
+    ['no command', () => hub([]), 2, /^usage:|pifleet control plane/],
+    ['an unknown command', () => hub(['frobnicate']), 2, /^pi-hub: unknown command: frobnicate$/],
+    ['an unknown subcommand', (d) => hub(['ca', 'frobnicate', '--data-dir', d]), 2, /^pi-hub: unknown command: ca frobnicate$/],
+    ['an unknown flag', (d) => hub(['user', 'add', 'carol', '--bogus', '--data-dir', d]), 2, /^pi-hub: unknown option '--bogus'$/],
+    ['a flag without its value', (d) => hub(['apikey', 'create', '--data-dir', d, '--user']), 2, /^pi-hub: .*--user/],
+    ['apikey create for an unknown user', (d) => hub(['apikey', 'create', '--user', 'nobody', '--data-dir', d]), 1, /^pi-hub: unknown user nobody$/],
+    ['apikey create without --user', (d) => hub(['apikey', 'create', '--data-dir', d]), 2, /^pi-hub: apikey create needs --user NAME$/],
+    ['apikey revoke of an unknown key', (d) => hub(['apikey', 'revoke', 'aaaaaaaaaaaa', '--data-dir', d]), 1, /^pi-hub: unknown API key aaaaaaaaaaaa$/],
+    ['an empty password on stdin', (d) => hub(['user', 'add', 'carol', '--password-stdin', '--data-dir', d], { stdin: '' }), 2, /^pi-hub: empty password on stdin$/],
+    ['a lone newline as password', (d) => hub(['user', 'add', 'carol', '--password-stdin', '--data-dir', d], { stdin: '\n' }), 2, /^pi-hub: empty password on stdin$/],
+    ['a short password', (d) => hub(['user', 'add', 'carol', '--password-stdin', '--data-dir', d], { stdin: 'short\n' }), 2, /^pi-hub: the password is too short/],
+    ['a user name with a slash', (d) => hub(['user', 'add', 'a/b', '--data-dir', d]), 2, /^pi-hub: NAME: a user name is/],
+    ['cert revoke of an unknown serial', (d) => hub(['cert', 'revoke', 'abcdef', '--data-dir', d]), 1, /^pi-hub: unknown certificate abcdef$/],
+    ['cert expiring --days 0', (d) => hub(['cert', 'expiring', '--days', '0', '--data-dir', d]), 2, /^pi-hub: --days: /],
+    ['cert expiring --days abc', (d) => hub(['cert', 'expiring', '--days', 'abc', '--data-dir', d]), 2, /^pi-hub: --days: /],
+    ['cert issue for an unknown user', (d) => hub(['cert', 'issue', '--user', 'nobody', '--out', join(d, 'out'), '--data-dir', d]), 1, /^pi-hub: unknown user nobody$/],
+    ['serve with a bad --client-auth', (d) => hub(['serve', '--client-auth', 'maybe', '--data-dir', d]), 78, /^pi-hub: --client-auth: /],
+    ['serve with a bad --port', (d) => hub(['serve', '--port', '70000', '--data-dir', d]), 78, /^pi-hub: --port: /],
+    ['a data directory under /proc that cannot be made', () => hub(['ca', 'fingerprint', '--data-dir', '/proc/1/nope']), 78, /^pi-hub: cannot use data directory \/proc\/1\/nope: /],
+    ['serve on a data directory under /proc', () => hub(['serve', '--data-dir', '/proc/1/nope/deeper', '--port', '0', '--mqtts-port', '0']), 78, /^pi-hub: cannot use data directory \/proc\/1\/nope\/deeper: /],
+    ['a data directory that is a file', (d) => { writeFileSync(join(d, 'file'), 'x'); return hub(['user', 'add', 'carol', '--data-dir', join(d, 'file')]); }, 78, /^pi-hub: data directory .*\/file is not a directory$/],
+    ['serve on a data directory that is a file', (d) => { writeFileSync(join(d, 'file'), 'x'); return hub(['serve', '--data-dir', join(d, 'file'), '--port', '0', '--mqtts-port', '0']); }, 78, /^pi-hub: data directory .*\/file is not a directory$/],
+    ['a config file that is not JSON', (d) => { writeFileSync(join(d, 'hub.json'), '{'); return hub(['serve', '--data-dir', d]); }, 78, /^pi-hub: .*hub\.json: /],
+    ['a config file with an unknown key', (d) => { writeFileSync(join(d, 'hub.json'), '{"prot": 1}'); return hub(['serve', '--data-dir', d]); }, 78, /^pi-hub: .*hub\.json: /],
+  ];
+  for (const [name, cmd, code, message] of rows) {
+    it(`${name} → exit ${code}`, async () => {
+      const r = await cmd(tempDir());
+      assert.equal(r.code, code, `${r.stdout}\n${r.stderr}`);
+      const first = code === 2 && name === 'no command' ? r.stdout.split('\n')[0]! : failure(r).message!;
+      assert.match(first, message);
+      assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace without --debug');
+    });
+  }
+
+  it('a duplicate user → exit 1, and the first user is untouched', async () => {
+    const d = tempDir();
+    const first = await hub(['user', 'add', 'carol', '--password-stdin', '--data-dir', d], { stdin: `${PASS}\n` });
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /^added user carol \(id 1\)$/m);
+    const again = await hub(['user', 'add', 'carol', '--password-stdin', '--data-dir', d], { stdin: `${PASS}\n` });
+    assert.deepEqual(failure(again), { code: 1, message: 'pi-hub: user carol already exists' });
+  });
+
+  it('--help → exit 0 with the usage, everywhere', async () => {
+    for (const args of [['--help'], ['user', 'add', '--help'], ['cert', 'issue', '--help']]) {
+      const r = await hub(args);
+      assert.equal(r.code, 0, args.join(' '));
+      assert.match(r.stdout, /pi-hub serve/);
+    }
+  });
+});
+
+describe('ca fingerprint, ca root', () => {
+  it('the fingerprint is what openssl computes from `ca root`', async () => {
+    const d = tempDir();
+    const root = await hub(['ca', 'root', '--data-dir', d]);
+    assert.equal(root.code, 0, root.stderr);
+    assert.match(root.stdout, /^-----BEGIN CERTIFICATE-----\n/);
+    const file = join(d, 'root.pem');
+    writeFileSync(file, root.stdout);
+    const fp = await hub(['ca', 'fingerprint', '--data-dir', d]);
+    assert.equal(fp.code, 0, fp.stderr);
+    assert.equal(fp.stdout.trim(), await opensslFingerprint(file));
+    assert.match(fp.stdout.trim(), /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+  });
+});
+
+describe('ca lock, ca unlock', () => {
+  it('serve refuses to start without the passphrase (exit 78, a clear message), starts with PI_HUB_CA_PASSPHRASE; unlock undoes it', async () => {
+    const d = tempDir();
+    assert.equal((await hub(['ca', 'fingerprint', '--data-dir', d])).code, 0); // makes the CA
+    const short = await hub(['ca', 'lock', '--data-dir', d], { env: { PI_HUB_CA_PASSPHRASE: 'short' } });
+    assert.deepEqual(failure(short), { code: 2, message: 'pi-hub: the passphrase is too short (at least 12 characters)' });
+    const none = await hub(['ca', 'lock', '--data-dir', d], { env: { PI_HUB_CA_PASSPHRASE: '' } });
+    assert.equal(none.code, 2);
+
+    const lock = await hub(['ca', 'lock', '--data-dir', d], { env: { PI_HUB_CA_PASSPHRASE: PASS } });
+    assert.equal(lock.code, 0, lock.stderr);
+    for (const k of ['root.key', 'issuing.key']) assert.match(readFileSync(join(d, 'ca', k), 'utf8'), /^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
+
+    const serve = ['serve', '--data-dir', d, '--host', '127.0.0.1', '--port', '0', '--mqtts-port', '0'];
+    const refused = await hub(serve, { env: { PI_HUB_CA_PASSPHRASE: '' } });
+    assert.equal(refused.code, 78, refused.stderr);
+    assert.match(failure(refused).message!, /^pi-hub: the CA key .*issuing\.key is locked \(encrypted\)$/);
+    assert.match(refused.stderr, /PI_HUB_CA_PASSPHRASE/);
+    const wrong = await hub(serve, { env: { PI_HUB_CA_PASSPHRASE: 'not the passphrase' } });
+    assert.equal(wrong.code, 78);
+    assert.match(failure(wrong).message!, /wrong passphrase/);
+    // the passphrase in a file works too
+    const passFile = join(d, 'pass');
+    writeFileSync(passFile, `${PASS}\n`, { mode: 0o600 });
+
+    const h = await TestHub.start({ dataDir: d, env: { PI_HUB_CA_PASSPHRASE: PASS } });
+    try {
+      assert.equal(h.fingerprint, (await hub(['ca', 'fingerprint', '--data-dir', d])).stdout.trim());
+      await h.addUser('carol');
+      const key = await h.apiKey('carol');
+      const dev = await h.enrollDevice(key, 'pi-locked'); // signing works with the unlocked key in memory
+      const c = await connect(h, dev, { clientId: 'pi-locked' });
+      await end(c);
+    } finally {
+      await h.stop();
+    }
+    const h2 = await TestHub.start({ dataDir: d, env: { PI_HUB_CA_PASSPHRASE: '', PI_HUB_CA_PASSPHRASE_FILE: passFile } });
+    await h2.stop();
+
+    const unlock = await hub(['ca', 'unlock', '--data-dir', d, '--passphrase-file', passFile]);
+    assert.equal(unlock.code, 0, unlock.stderr);
+    assert.match(readFileSync(join(d, 'ca', 'issuing.key'), 'utf8'), /^-----BEGIN PRIVATE KEY-----/);
+    const h3 = await TestHub.start({ dataDir: d, env: { PI_HUB_CA_PASSPHRASE: '' } });
+    await h3.stop();
+  });
+});
+
+describe('ca import', () => {
+  /** Imports, starts a hub on it, enrolls a device and connects it; returns the hub's fingerprint. */
+  async function importAndUse(certFile: string, keyFile: string, kind: 'root' | 'intermediate'): Promise<string> {
+    const d = tempDir('pifleet-import-');
+    const r = await hub(['ca', 'import', '--cert', certFile, '--key', keyFile, '--data-dir', d]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^imported a ${kind} CA; root fingerprint ([0-9A-F:]+)$`, 'm'));
+    const h = await TestHub.start({ dataDir: d });
+    try {
+      const t = await addTenant(h, 'carol', ['pi-imported']);
+      const dev = device(t, 'pi-imported');
+      // the device certificate chains to the imported CA, and the hub accepts it
+      const issuer = new X509Certificate(readFileSync(certFile, 'utf8'));
+      assert.ok(new X509Certificate(dev.cert).checkIssued(kind === 'intermediate' ? issuer : new X509Certificate(readFileSync(join(d, 'ca', 'issuing.crt'), 'utf8'))));
+      for (const transport of ['wss', 'mqtts'] as const) {
+        const c = await connect(h, dev, { transport, clientId: 'pi-imported' });
+        await end(c);
+        const u = await connect(h, t.user, { transport });
+        await end(u);
+      }
+      return h.fingerprint;
+    } finally {
+      await h.stop();
+    }
+  }
+
+  it('an openssl-made root CA: a device enrolls and connects, the hub pins that root', async () => {
+    const ca = await opensslCa(tempDir());
+    assert.equal(await importAndUse(ca.root.cert, ca.root.key, 'root'), await opensslFingerprint(ca.root.cert));
+  });
+
+  it('an openssl-made RSA root CA', async () => {
+    const ca = await opensslCa(tempDir(), { rsa: true });
+    assert.equal(await importAndUse(ca.root.cert, ca.root.key, 'root'), await opensslFingerprint(ca.root.cert));
+  });
+
+  it('an intermediate with its chain: the intermediate issues, the root is pinned', async () => {
+    const ca = await opensslCa(tempDir(), { intermediates: 1 });
+    const bundle = join(ca.dir, 'bundle.pem');
+    writeFileSync(bundle, readFileSync(ca.intermediates[0]!.cert, 'utf8') + readFileSync(ca.root.cert, 'utf8'));
+    assert.equal(await importAndUse(bundle, ca.intermediates[0]!.key, 'intermediate'), await opensslFingerprint(ca.root.cert));
+  });
+
+  it('an intermediate two levels below the root, with its whole chain', async () => {
+    const ca = await opensslCa(tempDir(), { intermediates: 2 });
+    const bundle = join(ca.dir, 'bundle.pem');
+    writeFileSync(bundle, [ca.intermediates[1]!.cert, ca.intermediates[0]!.cert, ca.root.cert].map((f) => readFileSync(f, 'utf8')).join(''));
+    assert.equal(await importAndUse(bundle, ca.intermediates[1]!.key, 'intermediate'), await opensslFingerprint(ca.root.cert));
+  });
+
+  it('refuses what it cannot use, with exit 78 and one line', async () => {
+    const ca = await opensslCa(tempDir(), { intermediates: 1 });
+    const d = tempDir();
+    const other = await opensslCa(tempDir());
+    const leafDir = tempDir();
+    const leafKey = join(leafDir, 'leaf.key');
+    const leafCrt = join(leafDir, 'leaf.crt');
+    assert.equal((await runProgram('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', leafKey, '-out', leafCrt, '-days', '1', '-subj', '/CN=leaf', '-addext', 'basicConstraints=critical,CA:FALSE'])).code, 0);
+    const rows: Array<[string, string[], RegExp]> = [
+      ['a key that is not the certificate\'s', ['--cert', ca.root.cert, '--key', other.root.key], /^pi-hub: --key does not belong to the first certificate in --cert$/],
+      ['a certificate that is no CA', ['--cert', leafCrt, '--key', leafKey], /^pi-hub: --cert is not a CA certificate/],
+      ['an intermediate without its root', ['--cert', ca.intermediates[0]!.cert, '--key', ca.intermediates[0]!.key], /^pi-hub: --cert: add the chain up to the self-signed root/],
+      ['a file that is no certificate', ['--cert', ca.root.key, '--key', ca.root.key], /^pi-hub: --cert holds no PEM certificate$/],
+    ];
+    for (const [name, args, message] of rows) {
+      const r = await hub(['ca', 'import', ...args, '--data-dir', d]);
+      assert.equal(r.code, 78, `${name}: ${r.stderr}`);
+      assert.match(failure(r).message!, message, name);
+    }
+    const missing = await hub(['ca', 'import', '--cert', join(d, 'nope.crt'), '--key', ca.root.key, '--data-dir', d]);
+    assert.deepEqual(failure(missing), { code: 1, message: `pi-hub: cannot read ${join(d, 'nope.crt')}: ENOENT` });
+    const usage = await hub(['ca', 'import', '--cert', ca.root.cert, '--data-dir', d]);
+    assert.equal(usage.code, 2);
+  });
+
+  it('refuses to replace the CA of enrolled devices without --force', async () => {
+    const h = await TestHub.start();
+    try {
+      const t = await addTenant(h, 'carol', ['pi-enrolled']);
+      const ca = await opensslCa(tempDir());
+      const fp = h.fingerprint;
+      const r = await h.cli(['ca', 'import', '--cert', ca.root.cert, '--key', ca.root.key]);
+      assert.deepEqual(failure(r), { code: 1, message: 'pi-hub: devices are enrolled with the current CA; importing another one makes their certificates invalid' });
+      assert.equal((await h.cli(['ca', 'fingerprint'])).stdout.trim(), fp);
+      const c = await connect(h, device(t, 'pi-enrolled'), { clientId: 'pi-enrolled' });
+      await end(c);
+    } finally {
+      await h.stop();
+    }
+  });
+});
+
+describe('cert issue --p12, cert expiring', () => {
+  it('writes a PKCS#12 Node loads as pfx with the printed password, and the hub accepts it', async () => {
+    const h = await TestHub.start();
+    try {
+      await h.addUser('carol');
+      const out = join(h.dataDir, 'p12');
+      const r = await h.cli(['cert', 'issue', '--user', 'carol', '--out', out, '--p12']);
+      assert.equal(r.code, 0, r.stderr);
+      const m = /^\s+(\S+\.p12) \(password: (\S+)\)$/m.exec(r.stdout);
+      assert.ok(m, r.stdout);
+      const pfx = readFileSync(m[1]!);
+      assert.doesNotThrow(() => tls.createSecureContext({ pfx, passphrase: m[2]! }));
+      assert.throws(() => tls.createSecureContext({ pfx, passphrase: 'wrong' }));
+      for (const transport of ['wss', 'mqtts'] as const) {
+        const c = await tryConnect(h, null, { transport, tls: { pfx, passphrase: m[2]! } });
+        assert.equal(c.outcome, 'connected', c.detail);
+        await end(c.client);
+      }
+      // PI_HUB_P12_PASSWORD: the operator's own password, not printed
+      const r2 = await h.cli(['cert', 'issue', '--user', 'carol', '--out', join(h.dataDir, 'p12b'), '--p12'], { env: { PI_HUB_P12_PASSWORD: 'operator-chosen' } });
+      assert.equal(r2.code, 0, r2.stderr);
+      assert.doesNotMatch(r2.stdout, /password/);
+      assert.doesNotThrow(() => tls.createSecureContext({ pfx: readFileSync(join(h.dataDir, 'p12b', 'carol.p12')), passphrase: 'operator-chosen' }));
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('cert expiring lists what expires within --days (default 14), neither renewed nor revoked', async () => {
+    const d = tempDir();
+    writeFileSync(join(d, 'hub.json'), JSON.stringify({ userCertDays: 10 }));
+    assert.equal((await hub(['user', 'add', 'carol', '--data-dir', d])).code, 0);
+    const issue = async () => {
+      const r = await hub(['cert', 'issue', '--user', 'carol', '--out', join(d, 'out'), '--data-dir', d]);
+      assert.equal(r.code, 0, r.stderr);
+      return /certificate ([0-9a-f]+)/.exec(r.stdout)![1]!;
+    };
+    const [kept, revoked] = [await issue(), await issue()];
+    assert.equal((await hub(['cert', 'revoke', revoked, '--data-dir', d])).code, 0);
+    const rows = (r: RunResult) => r.stdout.trim().split('\n').slice(1).map((l) => l.split(/\s+/));
+    const def = await hub(['cert', 'expiring', '--data-dir', d]);
+    assert.equal(def.code, 0, def.stderr);
+    assert.deepEqual(def.stdout.split('\n')[0]!.split(/\s+/), ['SERIAL', 'KIND', 'USER', 'DEVICE', 'NOT', 'AFTER', 'STATE']);
+    assert.deepEqual(rows(def).map((r) => [r[0], r[1], r[2], r[3], r[5]]), [[kept, 'user', 'carol', '-', 'valid']]);
+    assert.match(def.stderr, /1 certificate\(s\) expire within 14 days/);
+    const soon = await hub(['cert', 'expiring', '--days', '5', '--data-dir', d]);
+    assert.equal(soon.code, 0);
+    assert.deepEqual(rows(soon), []);
+    assert.equal(soon.stderr, '');
+  });
+});
