@@ -24,6 +24,14 @@ import {
 } from './mountpoint.js';
 import type { SessionRegistry } from './sessions.js';
 
+/**
+ * The largest MQTT packet (remaining length) a client may send: what one WebSocket frame may carry on
+ * the HTTPS listener, now for both transports. Before CONNACK only a CONNECT is due, and a client the
+ * hub will refuse has not proved who it is: it may not make the hub buffer more than a small one.
+ */
+export const MAX_PACKET_BYTES = 1024 * 1024;
+export const MAX_PACKET_BYTES_BEFORE_CONNACK = 64 * 1024;
+
 /** Where a message the hub refused but must not disconnect for goes: no client can subscribe to it. */
 const VOID_TOPIC = '$pifleet/void';
 
@@ -40,7 +48,13 @@ interface ConnState {
 type HubClient = Client & {
   [STATE]?: ConnState;
   _will?: { topic: string; payload: Buffer } | null;
-  _parser?: { prependListener(ev: 'packet', fn: (p: InboundPacket) => void): void };
+  _parser?: {
+    prependListener(ev: 'packet', fn: (p: InboundPacket) => void): void;
+    parse(buf: Buffer): number;
+    /** The packet being parsed: `length` is its remaining length once the fixed header is in, else -1. */
+    packet?: { length: number };
+  };
+  connackSent?: boolean;
   id: string;
 };
 
@@ -95,10 +109,24 @@ export class HubBroker {
     };
     client[STATE] = state;
     if (!client._parser) throw new Error('aedes internals changed: client._parser is missing (pinned aedes version?)');
-    client._parser.prependListener('packet', (packet) => {
+    const parser = client._parser;
+    parser.prependListener('packet', (packet) => {
       if (packet.cmd === 'connect') state.requestedClientId = (packet as { clientId?: string }).clientId ?? '';
       if (state.mount) mountInbound(state.mount, packet);
     });
+    // mqtt-packet buffers a packet whole, up to the 256 MiB its header may declare, before anyone sees
+    // it: cut a connection as soon as a header declares more than it may send, before it is buffered.
+    const parse = parser.parse.bind(parser);
+    parser.parse = (buf: Buffer) => {
+      const left = parse(buf);
+      const limit = client.connackSent ? MAX_PACKET_BYTES : MAX_PACKET_BYTES_BEFORE_CONNACK;
+      const declared = parser.packet?.length ?? -1;
+      if (declared > limit || left > limit + 5) {
+        this.deps.log.warn('packet too large, connection closed', { remote, client: state.requestedClientId ?? undefined, bytes: Math.max(declared, left), limit });
+        stream.destroy();
+      }
+      return left;
+    };
   }
 
   // ---- hooks -------------------------------------------------------------------------------------
