@@ -6,9 +6,10 @@ import https from 'node:https';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { TestHub } from '../../helpers/hub.js';
-import { type Transport, closed, connect, end, tryConnect } from '../../helpers/mqtt.js';
+import { type Transport, closed, connect, end, publish, publishRefused, tryConnect } from '../../helpers/mqtt.js';
 import { type Leaf, foreignCa, hubIssuingCa, recordCert, signLeaf } from '../../helpers/pki.js';
 import { withTimeout } from '../../helpers/process.js';
+import { RawMqtt } from '../../helpers/raw-mqtt.js';
 import { type Tenant, addTenant, device } from '../../helpers/tenants.js';
 
 type Mode = 'want' | 'need' | 'none';
@@ -164,6 +165,43 @@ for (const transport of ['wss', 'mqtts'] as Transport[]) {
     });
   });
 }
+
+describe('packet size', () => {
+  /** A CONNECT fixed header declaring `length` bytes to follow (MQTT's variable byte integer, [MQTT-2.2.3]). */
+  const header = (type: number, length: number) => {
+    const h = [type];
+    let x = length;
+    do {
+      let b = x % 128;
+      x = Math.floor(x / 128);
+      if (x > 0) b |= 0x80;
+      h.push(b);
+    } while (x > 0);
+    return Buffer.from(h);
+  };
+
+  for (const transport of ['wss', 'mqtts'] as Transport[]) {
+    it(`over ${transport}, a client without a certificate cannot make the hub buffer a huge CONNECT: it is cut at the header`, async () => {
+      const raw = await RawMqtt.open(hubs.want, null, transport);
+      try {
+        raw.sendRaw(Buffer.concat([header(0x10, 200 * 1024 * 1024), Buffer.alloc(32 * 1024, 0x41)]));
+        await raw.waitClosed(2_000);
+      } finally {
+        raw.close();
+      }
+    });
+
+    it(`over ${transport}, an authenticated client's packet over 1 MiB closes its connection; 512 KiB passes`, async () => {
+      const c = await connect(hubs.want, alice.want.user, { transport });
+      try {
+        await publish(c, 'devices/pi-a1/cmd/req', { v: 1, id: 'big', module: 'core', command: 'reboot', params: { p: 'x'.repeat(512 * 1024) } });
+        await publishRefused(c, 'devices/pi-a1/cmd/req', { v: 1, id: 'huge', module: 'core', command: 'reboot', params: { p: 'x'.repeat(1024 * 1024) } });
+      } finally {
+        await end(c);
+      }
+    });
+  }
+});
 
 describe('TLS versions, below MQTT', () => {
   const handshake = (port: number, maxVersion: tls.SecureVersion) => new Promise<string>((resolve) => {
