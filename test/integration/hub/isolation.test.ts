@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { TestHub } from '../../helpers/hub.js';
-import { Collector, type Transport, closed, connect, end, granted, publish, publishRefused } from '../../helpers/mqtt.js';
+import { Collector, type Transport, closed, connect, end, granted, publish, publishRefused, tryConnect } from '../../helpers/mqtt.js';
 import { devicePublishes, manifest, stats, status } from '../../helpers/payloads.js';
 import { sleep, withTimeout } from '../../helpers/process.js';
 import { type Tenant, addTenant, device } from '../../helpers/tenants.js';
@@ -175,6 +175,25 @@ for (const transport of ['wss', 'mqtts'] as Transport[]) {
       await a.next('devices/pi-a1/stats');
       await sleep(150);
       assert.deepEqual(a.liveMessages.map((m) => m.topic), ['devices/pi-a1/stats']);
+    });
+
+    it('a will the ACL would not let its client publish is refused at CONNECT', async () => {
+      const will = (topic: string, payload: object | string) => ({ topic, payload: Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)), qos: 1 as const, retain: true });
+      const rows: Array<[string, { key: string; cert: string }, string, ReturnType<typeof will>]> = [
+        ["a device's will on another device's status", device(A, 'pi-a1'), 'pi-a1', will('devices/pi-a2/status', status(false))],
+        ["a device's will that is no valid status", device(A, 'pi-a1'), 'pi-a1', will('devices/pi-a1/status', { v: 1, online: 'no' })],
+        ["a user's will on a device's status", A.user, 'alice-will', will('devices/pi-a1/status', status(false))],
+        ["B's will in A's raw mountpoint", B.user, 'bob-will', will(`u/${A.id}/devices/pi-a1/cmd/req`, { v: 1, id: 'w', module: 'core', command: 'reboot' })],
+      ];
+      for (const [name, creds, clientId, w] of rows) {
+        const r = await tryConnect(hub, creds, { transport, clientId, will: w });
+        await end(r.client);
+        assert.deepEqual([r.outcome, r.detail], ['refused', '5 Connection refused: Not authorized'], name);
+      }
+      // the same device with its own, valid will connects
+      const ok = await tryConnect(hub, device(A, 'pi-a1'), { transport, clientId: 'pi-a1', will: will('devices/pi-a1/status', status(false)) });
+      assert.equal(ok.outcome, 'connected', ok.detail);
+      ok.client!.end(false); // a DISCONNECT: no will
     });
 
     it('a refused connection, once dropped, stays dropped (no half-open session)', async () => {

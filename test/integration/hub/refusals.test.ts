@@ -2,6 +2,7 @@
 // hub never issued, a revoked one, none at all, TLS 1.2 — under each client-auth policy and over both
 // transports. And a revocation by the CLI (another process) cuts the live session within a second.
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import https from 'node:https';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
@@ -165,6 +166,27 @@ for (const transport of ['wss', 'mqtts'] as Transport[]) {
     });
   });
 }
+
+describe('certificate expiry', () => {
+  it("ends a device's live session when its certificate expires, and the device is refused after", async (t) => {
+    const hub = await TestHub.start({ env: { PI_HUB_TEST_DEVICE_CERT_SECONDS: '3' } });
+    try {
+      const carol = await addTenant(hub, 'carol', ['pi-short']);
+      const dev = device(carol, 'pi-short');
+      const notAfter = new Date(new X509Certificate(dev.cert).validTo).getTime();
+      const c = await connect(hub, dev, { transport: 'mqtts', clientId: 'pi-short' });
+      await withTimeout(closed(c), 8_000, 'the session to end at expiry');
+      const late = Date.now() - notAfter;
+      t.diagnostic(`closed ${late} ms after notAfter`);
+      assert.ok(late >= -50 && late < 1_500, `closed ${late} ms after notAfter`);
+      const r = await tryConnect(hub, dev, { transport: 'mqtts', clientId: 'pi-short' });
+      assert.equal(classify(r), 'connack5', r.detail);
+      assert.match(hub.daemon.log, /certificate expired, closing its session/);
+    } finally {
+      await hub.stop();
+    }
+  });
+});
 
 describe('packet size', () => {
   /** A CONNECT fixed header declaring `length` bytes to follow (MQTT's variable byte integer, [MQTT-2.2.3]). */
