@@ -36,6 +36,8 @@ export interface Contender {
   endpoints: Endpoints;
   /** Listening addresses, as checked with ss. */
   listening: string[];
+  /** The broker's last log lines (for a failed point). */
+  logTail(lines?: number): string;
   stop(): Promise<void>;
 }
 
@@ -90,6 +92,7 @@ async function started(daemon: Daemon, name: ContenderName, label: string, re: R
   }
   const contender: Contender = {
     name, label, pid: daemon.pid, endpoints: toEndpoints(m), listening: [],
+    logTail: (n = 20) => daemon.output.slice(-n).join('\n'),
     stop: async () => { await daemon.stop(); },
   };
   try {
@@ -149,6 +152,7 @@ export async function startMosquitto(f: Fixture, o: BenchOptions, pin: boolean):
   return {
     name: 'mosquitto', label: `Mosquitto ${version}`, pid: daemon.pid, listening,
     endpoints: endpoints(f, `wss://127.0.0.1:${wsPort}/mqtt`, mqttsPort),
+    logTail: (n = 20) => daemon.output.slice(-n).join('\n'),
     stop: async () => {
       await daemon.stop();
       rmSync(dir, { recursive: true, force: true });

@@ -1,12 +1,17 @@
 // Payloads the hub accepts, so that all contenders carry the same bytes and the hub's own checks (stats
 // recorded once a second, requests and results validated and audited) run as in production. Pure.
 
-/** A valid stats message (ARCHITECTURE.md) of exactly `bytes` bytes, padded through `uptimeSec`; raw bytes if it cannot fit. */
-export function statsPayload(bytes: number, ts = Date.now()): Buffer {
-  const build = (uptime: string) => `{"v":1,"ts":${ts},"cpu":{"load":0.25},"mem":{"total":1024,"used":512},"disk":[],"net":[],"uptimeSec":${uptime}}`;
-  const digits = bytes - build('').length;
-  if (digits < 1 || digits > 15) return Buffer.alloc(bytes, 0x61);
-  return Buffer.from(build('9'.repeat(digits)));
+/**
+ * A valid stats message (ARCHITECTURE.md) of exactly `bytes` bytes, padded through `uptimeSec`'s
+ * decimals; raw bytes if it cannot fit. The smallest such message is 100 bytes, with a 10-digit `ts`,
+ * so 100 bytes means small figures (and a `ts` that only looks like seconds: the bench hub's data is
+ * thrown away).
+ */
+export function statsPayload(bytes: number, ts = Math.floor(Date.now() / 1000)): Buffer {
+  const build = (uptime: string) => `{"v":1,"ts":${ts},"cpu":{"load":0},"mem":{"total":1,"used":1},"disk":[],"net":[],"uptimeSec":${uptime}}`;
+  const room = bytes - build('').length;
+  if (room < 1) return Buffer.alloc(bytes, 0x61);
+  return Buffer.from(build(room < 3 ? '7'.repeat(room) : `7.${'5'.repeat(room - 2)}`));
 }
 
 export const requestId = (n: number) => `r${n.toString(36)}`;

@@ -143,7 +143,10 @@ async function main(): Promise<number> {
               else sample.discardedOtherPct = b.result?.otherPct ?? Number.NaN;
             }
             if (a.result) sample.result = a.result;
-            if (a.error) sample.error = a.error;
+            if (a.error) {
+              sample.error = a.error;
+              progress(`  ${c.label}'s last log lines:\n${c.logTail().replace(/^/gm, '    ')}`);
+            }
           }
           samples.push(sample);
           progress(`  ${w.id.padEnd(18)} ${c.name.padEnd(10)} ${sample.result ? describe(sample.result) : `ERROR ${sample.error}`}`);

@@ -62,6 +62,8 @@ async function fanIn(job: Job, transport: Transport, qos: Qos): Promise<FanInRes
   let received = 0;
   let pumping = true;
   let lastMessageAt = performance.now();
+  let foreign = 0;
+  let foreignTopic = '';
 
   const pump = (i: number) => {
     const c = pubs[i]!;
@@ -73,19 +75,25 @@ async function fanIn(job: Job, transport: Transport, qos: Qos): Promise<FanInRes
   };
   sub.on('message', (topic) => {
     const i = index.get(topic);
-    if (i === undefined) return;
+    if (i === undefined) {
+      foreign++;
+      foreignTopic ||= topic;
+      return;
+    }
     recv[i]!++;
     received++;
     lastMessageAt = performance.now();
     if (pumping && sent[i]! - recv[i]! <= W >> 1) pump(i);
   });
 
+  // A broker that delivers on other topics than were published (a mountpoint leak) shows up here.
+  const stalled = () => (foreign > 0 ? `; ${foreign} messages arrived on unexpected topics, e.g. ${foreignTopic}` : '');
   try {
     for (let i = 0; i < n; i++) pump(i);
-    await watch(opts.warmupMs, () => lastMessageAt);
+    await watch(opts.warmupMs, () => lastMessageAt, stalled);
     const r0 = received;
     const cpu = startCpuWindow(job.brokerPid);
-    await watch(opts.seconds * 1000, () => lastMessageAt);
+    await watch(opts.seconds * 1000, () => lastMessageAt, stalled);
     const delivered = received - r0;
     const c = cpu.stop();
     const brokerRssMb = mb(rssBytes(job.brokerPid));
@@ -110,11 +118,11 @@ async function fanIn(job: Job, transport: Transport, qos: Qos): Promise<FanInRes
 }
 
 /** Waits `ms`, failing if no message has arrived for 5 s (a broker that stopped delivering). */
-async function watch(ms: number, lastAt: () => number): Promise<void> {
+async function watch(ms: number, lastAt: () => number, detail: () => string = () => ''): Promise<void> {
   const end = performance.now() + ms;
   while (performance.now() < end) {
     await sleep(Math.min(100, Math.max(0, end - performance.now())));
-    if (performance.now() - lastAt() > 5000) throw new Error('no message delivered for 5 s: the broker stalled or dropped the clients');
+    if (performance.now() - lastAt() > 5000) throw new Error(`no message delivered for 5 s: the broker stalled or dropped the clients${detail()}`);
   }
 }
 
