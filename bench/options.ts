@@ -44,6 +44,8 @@ export interface BenchOptions {
   connectTimeLimitS: number;
   /** Before each point, wait up to this long for the broker to be idle and the machine quiet. */
   quietWaitMs: number;
+  /** Waiting for quiet and measuring noisy points again stop when the run would exceed this. */
+  budgetS: number;
   contenders: ContenderName[];
   workloads: Workload[];
   netns: boolean;
@@ -65,7 +67,8 @@ environment (all optional):
   BENCH_WINDOW=200        fan-in: in-flight messages per publisher (end to end)
   BENCH_RATE=1000         round trips: offered requests per second
   BENCH_CONNECTIONS=500   connection rate: connections per point (10 in flight)
-  BENCH_QUIET_WAIT_MS=4000 before each point, wait up to this for the machine to be quiet
+  BENCH_QUIET_WAIT_MS=3000 before each point, wait up to this for the machine to be quiet
+  BENCH_BUDGET_S=540      stop waiting for quiet and re-measuring noisy points past this projection
   BENCH_CONTENDERS=pi-hub,aedes,mosquitto
   BENCH_WORKLOADS=fan-in,rtt,connect   (substrings of: ${WORKLOADS.map((w) => w.id).join(', ')})
   BENCH_NETNS=0           do not enter a private network namespace
@@ -111,7 +114,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     connections: int(env, 'BENCH_CONNECTIONS', quick ? 100 : 500, 10, 5000),
     connConcurrency: 10,
     connectTimeLimitS: 30,
-    quietWaitMs: int(env, 'BENCH_QUIET_WAIT_MS', quick ? 1000 : 4000, 0, 60_000),
+    quietWaitMs: int(env, 'BENCH_QUIET_WAIT_MS', quick ? 1000 : 3000, 0, 60_000),
+    budgetS: int(env, 'BENCH_BUDGET_S', quick ? 120 : 540, 10, 36_000),
     contenders: contenders as ContenderName[],
     workloads,
     netns: env.BENCH_NETNS !== '0',

@@ -34,6 +34,8 @@ export interface Cell {
   saturated: Saturation;
   errors: string[];
   notes: string[];
+  /** The per-round results behind the summaries. */
+  rounds: Result[];
 }
 
 export interface Target { workload: string; vs: ContenderName; min: number; text: string }
@@ -46,7 +48,10 @@ export const TARGETS: Target[] = [
 ];
 
 export interface TargetOutcome extends Target {
+  /** Ratio of the medians: what PASS/MISS is decided on. */
   ratio: number;
+  /** pi-hub / other within each round (adjacent in time, so slow drifts of the machine cancel). */
+  perRound: number[];
   /** other's broker CPU per message ÷ pi-hub's: > 1 means the hub spends less CPU per message. */
   cpuEfficiency: number;
   status: 'PASS' | 'MISS' | 'n/a';
@@ -66,7 +71,7 @@ export function cells(samples: Sample[], workloads: Workload[], contenders: Cont
       const mine = samples.filter((s) => s.workload === w.id && s.contender === c);
       const rs = mine.flatMap((s) => (s.result ? [s.result] : []));
       const pick = (f: (r: Result) => number) => summarize(rs.map(f));
-      const main = pick((r) => (r.kind === 'fan-in' ? r.msgPerS : r.kind === 'connect' ? r.connPerS : r.p50Ms));
+      const main = pick(headline);
       const brokerPct = pick((r) => r.brokerPct);
       const generatorPct = pick((r) => r.generatorPct);
       const otherPct = pick((r) => r.otherPct);
@@ -76,8 +81,6 @@ export function cells(samples: Sample[], workloads: Workload[], contenders: Cont
         if (r.kind === 'rtt' && r.unanswered > 0) notes.push(`${r.unanswered} requests unanswered after 3 s`);
         if (r.kind === 'connect' && r.failed > 0) notes.push(`${r.failed} connections failed (${r.firstError ?? ''})`);
       }
-      const noisy = rs.filter((r) => r.otherPct >= NOISY_PCT);
-      if (noisy.length > 0) notes.push(`${noisy.length} of ${rs.length} round(s) ran beside other load ≥ ${NOISY_PCT}% of a core (max ${Math.round(Math.max(...noisy.map((r) => r.otherPct)))}%)`);
       out.push({
         workload: w.id, contender: c, main, brokerPct, generatorPct, otherPct,
         ...(w.kind === 'rtt' ? { p99: pick((r) => (r.kind === 'rtt' ? r.p99Ms : Number.NaN)) } : {}),
@@ -86,6 +89,7 @@ export function cells(samples: Sample[], workloads: Workload[], contenders: Cont
         saturated: saturation(brokerPct.median, generatorPct.median),
         errors: mine.flatMap((s) => (s.error ? [`round ${s.round}: ${s.error}`] : [])),
         notes: [...new Set(notes)],
+        rounds: rs,
       });
     }
   }
@@ -94,11 +98,20 @@ export function cells(samples: Sample[], workloads: Workload[], contenders: Cont
 
 const find = (cs: Cell[], w: string, c: ContenderName) => cs.find((x) => x.workload === w && x.contender === c);
 
-export function evaluateTargets(cs: Cell[]): TargetOutcome[] {
+const headline = (r: Result) => (r.kind === 'fan-in' ? r.msgPerS : r.kind === 'connect' ? r.connPerS : r.p50Ms);
+
+export function evaluateTargets(cs: Cell[], samples: Sample[]): TargetOutcome[] {
   return TARGETS.map((t) => {
     const hub = find(cs, t.workload, 'pi-hub');
     const other = find(cs, t.workload, t.vs);
-    if (!hub || !other || hub.main.n === 0 || other.main.n === 0) return { ...t, ratio: Number.NaN, cpuEfficiency: Number.NaN, status: 'n/a' as const, caveat: 'not measured' };
+    const at = (c: ContenderName, round: number) => samples.find((s) => s.workload === t.workload && s.contender === c && s.round === round)?.result;
+    const rounds = [...new Set(samples.map((s) => s.round))].sort((a, b) => a - b);
+    const perRound = rounds.flatMap((r) => {
+      const h = at('pi-hub', r);
+      const x = at(t.vs, r);
+      return h && x ? [ratio(headline(h), headline(x))] : [];
+    });
+    if (!hub || !other || hub.main.n === 0 || other.main.n === 0) return { ...t, ratio: Number.NaN, perRound, cpuEfficiency: Number.NaN, status: 'n/a' as const, caveat: 'not measured' };
     const r = ratio(hub.main.median, other.main.median);
     const hubGen = hub.saturated === 'generator';
     const otherGen = other.saturated === 'generator';
@@ -107,7 +120,7 @@ export function evaluateTargets(cs: Cell[]): TargetOutcome[] {
       : otherGen ? `${t.vs} run generator-bound: its capacity is higher, the ratio is an upper bound`
       : hubGen ? 'pi-hub run generator-bound: its capacity is higher, the ratio is a lower bound'
       : null;
-    return { ...t, ratio: r, cpuEfficiency: ratio(other.brokerCost.median, hub.brokerCost.median), status: r >= t.min ? 'PASS' as const : 'MISS' as const, caveat };
+    return { ...t, ratio: r, perRound, cpuEfficiency: ratio(other.brokerCost.median, hub.brokerCost.median), status: r >= t.min ? 'PASS' as const : 'MISS' as const, caveat };
   });
 }
 
@@ -169,14 +182,19 @@ export function renderText(cs: Cell[], workloads: Workload[], contenders: Conten
     ]),
   ]));
 
+  const all = cs.flatMap((c) => c.rounds);
+  const noisy = all.filter((r) => r.otherPct >= NOISY_PCT);
+  if (noisy.length > 0) {
+    parts.push(`\n${noisy.length} of ${all.length} points ran beside other load ≥ ${NOISY_PCT}% of a core (max ${Math.round(Math.max(...noisy.map((r) => r.otherPct)))}%): the machine is shared; read their ranges with care.`);
+  }
   const problems = cs.flatMap((c) => [...c.errors, ...c.notes].map((e) => `${c.workload} / ${labels[c.contender] ?? c.contender}: ${e}`));
   if (problems.length > 0) parts.push(`\nErrors and notes:\n${problems.map((p) => `  ${p}`).join('\n')}`);
 
   if (contenders.includes('pi-hub')) {
     parts.push('\nTargets (ratio of medians; CPU-eff. = other broker CPU/msg ÷ pi-hub CPU/msg, > 1: the hub spends less per message)');
     parts.push(table([
-      ['target', 'ratio', 'CPU-eff.', 'status', 'note'],
-      ...targets.map((t) => [t.text, fmtNum(t.ratio), fmtNum(t.cpuEfficiency), t.status, t.caveat ?? '']),
+      ['target', 'ratio', 'per round', 'CPU-eff.', 'status', 'note'],
+      ...targets.map((t) => [t.text, fmtNum(t.ratio), t.perRound.map(fmtNum).join(' '), fmtNum(t.cpuEfficiency), t.status, t.caveat ?? '']),
     ]));
   }
   return parts.join('\n');
