@@ -148,8 +148,7 @@ export class MqttLink extends EventEmitter<LinkEvents> {
     this.switching = (async () => {
       if (old) {
         if (this.timer) { clearTimeout(this.timer); this.timer = null; }
-        if (old.connected) await endClient(old, false);
-        else await endClient(old, true);
+        await endClient(old, !old.connected);
       }
       if (!this.stopped) this.client = this.newClient();
       this.o.log.info('switched to the renewed certificate');

@@ -15,5 +15,14 @@ export function coalescingWebSocketStream(ws: WebSocket, options?: DuplexOptions
     const buffers = chunks.map((c) => c.chunk as Buffer);
     write(buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers), 'binary', callback);
   };
+  // createWebSocketStream only ends the readable side when the socket closes. If the peer terminates
+  // while our end() waits in _final for the socket's 'finish' (e.g. the hub drops the TCP connection
+  // on DISCONNECT), 'finish' never comes and neither does 'close': mqtt.js's end() then hung until its
+  // own timeout. Once everything received has been read, the stream is done.
+  ws.once('close', () => {
+    if (duplex.destroyed) return;
+    if (duplex.readableEnded) duplex.destroy();
+    else duplex.once('end', () => duplex.destroy());
+  });
   return duplex;
 }
