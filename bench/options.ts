@@ -57,7 +57,7 @@ export interface BenchOptions {
   hubCli: string | null;
 }
 
-export const USAGE = `usage: npm run bench [-- --quick]
+export const USAGE = `usage: npm run bench [-- --quick | --help]
 
   --quick                 a smoke run: 1 round, 1 s windows, 100 connections
 environment (all optional):
@@ -88,7 +88,9 @@ function int(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number, ma
   return n;
 }
 
-export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions {
+/** Null for --help (print USAGE). */
+export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions | null {
+  if (argv.includes('--help') || argv.includes('-h')) return null;
   const unknown = argv.filter((a) => a !== '--quick');
   if (unknown.length > 0) throw new OptionsError(`unknown argument ${unknown[0]}`);
   const quick = argv.includes('--quick');

@@ -17,9 +17,10 @@ const say = (s: string) => process.stdout.write(s + '\n');
 const progress = (s: string) => process.stderr.write(s + '\n');
 
 async function main(): Promise<number> {
-  let o: BenchOptions;
+  let o: BenchOptions | null;
   try {
     o = parseOptions(process.argv.slice(2), process.env);
+    if (!o) { process.stdout.write(USAGE); return 0; }
   } catch (err) {
     if (!(err instanceof OptionsError)) throw err;
     process.stderr.write(`bench: ${err.message}\n${USAGE}`);
