@@ -12,11 +12,13 @@ export class SessionRegistry {
   private readonly timers = new Map<Closable, NodeJS.Timeout>();
   private poll: NodeJS.Timeout | null = null;
   private lastVersion = -1;
+  private lastRevocations = 0;
 
   constructor(private readonly store: Store, private readonly log: Logger, private readonly pollMs = 200) {}
 
   start(): void {
     this.lastVersion = this.store.dataVersion();
+    this.lastRevocations = this.store.revocations;
     this.poll = setInterval(() => this.checkStore(), this.pollMs);
     this.poll.unref();
   }
@@ -66,7 +68,10 @@ export class SessionRegistry {
     return n;
   }
 
-  /** PRAGMA data_version changes when another connection commits: only then look for revocations. */
+  /**
+   * Looks for revocations only when there may be new ones: PRAGMA data_version changes when another
+   * connection (the CLI) commits, and the store counts this process's own (the API's).
+   */
   checkStore(): void {
     let version: number;
     try {
@@ -75,8 +80,10 @@ export class SessionRegistry {
       this.log.error('cannot read the database', { error: (err as Error).message });
       return;
     }
-    if (version === this.lastVersion) return;
+    const revocations = this.store.revocations;
+    if (version === this.lastVersion && revocations === this.lastRevocations) return;
     this.lastVersion = version;
+    this.lastRevocations = revocations;
     if (this.byCert.size === 0) return;
     const revoked = new Set(this.store.certs.revokedSerials());
     this.cut([...this.byCert.keys()].filter((s) => revoked.has(s)), 'revoked');

@@ -17,7 +17,7 @@ const toKey = (r: Row): ApiKey => ({
 });
 
 export class ApiKeys {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db, private readonly onRevoke: () => void = () => {}) {}
 
   add(id: string, userId: string, name: string | null, secretHash: string): ApiKey {
     this.db.prepare('INSERT INTO api_keys (id, user_id, name, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)')
@@ -46,7 +46,7 @@ export class ApiKeys {
    * Returns the number of certificates revoked, or null if the key does not exist.
    */
   revoke(id: string): { certificates: number } | null {
-    return this.db.transaction(() => {
+    const r = this.db.transaction(() => {
       const now = Date.now();
       const key = this.db.prepare('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?').run(now, id);
       if (key.changes === 0) return null;
@@ -55,5 +55,7 @@ export class ApiKeys {
       ).run(now, id);
       return { certificates: certs.changes };
     }).immediate();
+    if (r && r.certificates > 0) this.onRevoke();
+    return r;
   }
 }

@@ -29,7 +29,7 @@ const toCert = (r: Row): CertRecord => ({
 });
 
 export class Certs {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db, private readonly onRevoke: () => void = () => {}) {}
 
   add(c: Omit<CertRecord, 'createdAt' | 'renewedBy' | 'revokedAt' | 'revokeReason'>): void {
     this.db.prepare(`INSERT INTO certificates (serial, kind, user_id, device_serial, api_key_id, not_before, not_after, created_at, pem)
@@ -43,8 +43,10 @@ export class Certs {
   }
 
   revoke(serial: string, reason: string): boolean {
-    return this.db.prepare('UPDATE certificates SET revoked_at = ?, revoke_reason = ? WHERE serial = ? AND revoked_at IS NULL')
+    const revoked = this.db.prepare('UPDATE certificates SET revoked_at = ?, revoke_reason = ? WHERE serial = ? AND revoked_at IS NULL')
       .run(Date.now(), reason, serial.toLowerCase()).changes > 0;
+    if (revoked) this.onRevoke();
+    return revoked;
   }
 
   markRenewed(oldSerial: string, newSerial: string): void {

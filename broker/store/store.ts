@@ -12,11 +12,17 @@ export class Store {
   readonly certs: Certs;
   readonly devices: Devices;
   readonly audit: AuditLog;
+  /**
+   * Counts revocations committed through this Store. PRAGMA data_version only tells of other
+   * connections' commits, so this is how the session registry learns of this process's own.
+   */
+  revocations = 0;
 
   constructor(readonly db: Db) {
+    const revoked = () => { this.revocations++; };
     this.users = new Users(db);
-    this.apiKeys = new ApiKeys(db);
-    this.certs = new Certs(db);
+    this.apiKeys = new ApiKeys(db, revoked);
+    this.certs = new Certs(db, revoked);
     this.devices = new Devices(db);
     this.audit = new AuditLog(db);
   }
