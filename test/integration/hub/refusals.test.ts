@@ -11,6 +11,7 @@ import { type Transport, closed, connect, end, publish, publishRefused, tryConne
 import { type Leaf, foreignCa, hubIssuingCa, recordCert, signLeaf } from '../../helpers/pki.js';
 import { withTimeout } from '../../helpers/process.js';
 import { RawMqtt } from '../../helpers/raw-mqtt.js';
+import { createCsr, generateKeyPair } from '../../../shared/pki.js';
 import { type Tenant, addTenant, device } from '../../helpers/tenants.js';
 
 type Mode = 'want' | 'need' | 'none';
@@ -168,6 +169,27 @@ for (const transport of ['wss', 'mqtts'] as Transport[]) {
     });
   });
 }
+
+describe('revocation by the hub itself', () => {
+  it('re-enrolling a serial cuts the live session of every certificate it replaces, also one already renewed', async () => {
+    const hub = hubs.want;
+    const key = await hub.apiKey('alice');
+    const first = await hub.enrollDevice(key, 'pi-renewed');
+    const c = await connect(hub, first, { transport: 'mqtts', clientId: 'pi-renewed' });
+    const gone = closed(c);
+    // renewal: a second certificate; the session stays on the first, which stays valid until it expires
+    const kp = await generateKeyPair();
+    const renewed = await hub.request('POST', '/api/v1/renew', { csr: await createCsr('pi-renewed', kp.keys) }, {}, first);
+    assert.equal(renewed.status, 201, JSON.stringify(renewed.body));
+    // the Pi is enrolled again (say, reinstalled): both earlier certificates are revoked in one go
+    const t0 = Date.now();
+    await hub.enrollDevice(key, 'pi-renewed');
+    await withTimeout(gone, 3_000, 'the session on the replaced certificate to close');
+    assert.ok(Date.now() - t0 < 1_500, `closed ${Date.now() - t0} ms after the enrollment`);
+    const r = await tryConnect(hub, first, { transport: 'mqtts', clientId: 'pi-renewed' });
+    assert.equal(classify(r), 'connack5', r.detail);
+  });
+});
 
 describe('certificate expiry', () => {
   it("ends a device's live session when its certificate expires, and the device is refused after", async (t) => {
