@@ -35,6 +35,7 @@ export function runProgram(file: string, args: string[], opts: RunOptions = {}):
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
+    child.stdin.on('error', () => {}); // EPIPE: the program exited without reading its stdin
     child.stdin.end(opts.stdin ?? '');
   });
 }
