@@ -146,7 +146,7 @@ describe('ca lock, ca unlock', () => {
   });
 });
 
-describe('ca import', () => {
+describe('ca import', { concurrency: 2 }, () => {
   /** Imports, starts a hub on it, enrolls a device and connects it; returns the hub's fingerprint. */
   async function importAndUse(certFile: string, keyFile: string, kind: 'root' | 'intermediate'): Promise<string> {
     const d = tempDir('pifleet-import-');
