@@ -26,41 +26,58 @@ export function rssBytes(pid: number): number {
   }
 }
 
-/** CPU seconds the whole machine spent busy (all CPUs, /proc/stat), steal included. */
-export function machineBusySeconds(): number {
+/** CPU seconds spent busy (steal included) by the whole machine and by each CPU, from /proc/stat. */
+export function busySeconds(): { all: number; perCpu: number[] } {
+  const perCpu: number[] = [];
+  let all = Number.NaN;
   try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
-    const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
-    return (user! + nice! + system! + irq! + softirq! + steal!) / CLK_TCK;
-  } catch {
-    return Number.NaN;
-  }
+    for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+      const m = /^cpu(\d*)\s+(.*)$/.exec(line);
+      if (!m) continue;
+      const [user, nice, system, , , irq, softirq, steal] = m[2]!.split(/\s+/).map(Number);
+      const busy = (user! + nice! + system! + irq! + softirq! + (steal ?? 0)) / CLK_TCK;
+      if (m[1] === '') all = busy;
+      else perCpu[Number(m[1])] = busy;
+    }
+  } catch { /* not Linux */ }
+  return { all, perCpu };
 }
 
-export interface CpuWindow { generatorPct: number; brokerPct: number; otherPct: number; brokerCpuS: number; wallS: number }
+export interface CpuWindow {
+  generatorPct: number;
+  brokerPct: number;
+  /** Everything else on the machine, % of one core. */
+  otherPct: number;
+  /** How busy each CPU was, whoever ran on it: a broker starved by a neighbour on its core is saturated too. */
+  corePct: number[];
+  brokerCpuS: number;
+  wallS: number;
+}
 
 /**
  * A CPU meter over a window for this process (the generator) and a broker: `stop()` gives both
- * percentages of one core, and what everything else on the machine used meanwhile (`otherPct`): the
- * machines are shared, and a busy neighbour explains a bad round.
+ * percentages of one core, what everything else on the machine used meanwhile (`otherPct`: the
+ * machines are shared, and a busy neighbour explains a bad round) and how busy each CPU was.
  */
 export function startCpuWindow(brokerPid: number): { stop(): CpuWindow } {
   const t0 = performance.now();
   const self0 = process.cpuUsage();
   const broker0 = cpuSeconds(brokerPid);
-  const machine0 = machineBusySeconds();
+  const busy0 = busySeconds();
   return {
     stop() {
       const wallS = (performance.now() - t0) / 1000;
       const self = process.cpuUsage(self0);
       const selfS = (self.user + self.system) / 1e6;
       const brokerCpuS = cpuSeconds(brokerPid) - broker0;
-      const otherS = machineBusySeconds() - machine0 - brokerCpuS - selfS;
+      const busy = busySeconds();
+      const otherS = busy.all - busy0.all - brokerCpuS - selfS;
       return {
         wallS,
         generatorPct: (selfS / wallS) * 100,
         brokerPct: (brokerCpuS / wallS) * 100,
         otherPct: Math.max(0, (otherS / wallS) * 100),
+        corePct: busy.perCpu.map((b, i) => Math.min(100, ((b - (busy0.perCpu[i] ?? b)) / wallS) * 100)),
         brokerCpuS,
       };
     },
@@ -77,12 +94,12 @@ export async function settle(pid: number, maxMs: number, quietPct = 25): Promise
   let otherPct = Number.NaN;
   do {
     const b0 = cpuSeconds(pid);
-    const m0 = machineBusySeconds();
+    const m0 = busySeconds().all;
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, 250));
     const wallS = (performance.now() - t0) / 1000;
     const broker = cpuSeconds(pid) - b0;
-    otherPct = ((machineBusySeconds() - m0 - broker) / wallS) * 100;
+    otherPct = ((busySeconds().all - m0 - broker) / wallS) * 100;
     if (!(broker / wallS > 0.05) && !(otherPct > quietPct)) break;
   } while (Date.now() < end);
   return otherPct;

@@ -26,6 +26,9 @@ export interface Cell {
   p99?: Summary;
   brokerPct: Summary;
   generatorPct: Summary;
+  /** How busy the broker's and the generator's CPUs were (anyone's load), when pinned. */
+  brokerCorePct: Summary;
+  generatorCorePct: Summary;
   /** Everything else on the (shared) machine during the window. */
   otherPct: Summary;
   /** Broker CPU per delivered message (µs) or per connection (ms). */
@@ -64,7 +67,10 @@ export function saturation(brokerPct: number, generatorPct: number): Saturation 
   return b && g ? 'both' : b ? 'broker' : g ? 'generator' : 'neither';
 }
 
-export function cells(samples: Sample[], workloads: Workload[], contenders: ContenderName[]): Cell[] {
+/** Which CPU each side was pinned to; null when not pinned (saturation is then judged per process). */
+export type Cores = { broker: number; generator: number } | null;
+
+export function cells(samples: Sample[], workloads: Workload[], contenders: ContenderName[], cores: Cores): Cell[] {
   const out: Cell[] = [];
   for (const w of workloads) {
     for (const c of contenders) {
@@ -75,6 +81,8 @@ export function cells(samples: Sample[], workloads: Workload[], contenders: Cont
       const brokerPct = pick((r) => r.brokerPct);
       const generatorPct = pick((r) => r.generatorPct);
       const otherPct = pick((r) => r.otherPct);
+      const brokerCorePct = pick((r) => (cores ? r.corePct[cores.broker] ?? Number.NaN : Number.NaN));
+      const generatorCorePct = pick((r) => (cores ? r.corePct[cores.generator] ?? Number.NaN : Number.NaN));
       const notes: string[] = [];
       for (const r of rs) {
         if (r.kind === 'fan-in' && r.lostAfterDrain > 0) notes.push(`round lost ${r.lostAfterDrain} messages`);
@@ -82,11 +90,12 @@ export function cells(samples: Sample[], workloads: Workload[], contenders: Cont
         if (r.kind === 'connect' && r.failed > 0) notes.push(`${r.failed} connections failed (${r.firstError ?? ''})`);
       }
       out.push({
-        workload: w.id, contender: c, main, brokerPct, generatorPct, otherPct,
+        workload: w.id, contender: c, main, brokerPct, generatorPct, otherPct, brokerCorePct, generatorCorePct,
         ...(w.kind === 'rtt' ? { p99: pick((r) => (r.kind === 'rtt' ? r.p99Ms : Number.NaN)) } : {}),
         brokerCost: pick((r) => (r.kind === 'fan-in' ? r.brokerUsPerMsg : r.kind === 'connect' ? r.brokerMsPerConn : Number.NaN)),
         brokerRssMb: pick((r) => r.brokerRssMb),
-        saturated: saturation(brokerPct.median, generatorPct.median),
+        // Pinned, a side is saturated when its CPU is full, even if a neighbour took part of it.
+        saturated: cores ? saturation(brokerCorePct.median, generatorCorePct.median) : saturation(brokerPct.median, generatorPct.median),
         errors: mine.flatMap((s) => (s.error ? [`round ${s.round}: ${s.error}`] : [])),
         notes: [...new Set(notes)],
         rounds: rs,
@@ -115,12 +124,18 @@ export function evaluateTargets(cs: Cell[], samples: Sample[]): TargetOutcome[] 
     const r = ratio(hub.main.median, other.main.median);
     const hubGen = hub.saturated === 'generator';
     const otherGen = other.saturated === 'generator';
-    const caveat = hubGen && otherGen
-      ? 'both runs generator-bound: the ratio measures the generator; see the CPU-efficiency ratio'
-      : otherGen ? `${t.vs} run generator-bound: its capacity is higher, the ratio is an upper bound`
-      : hubGen ? 'pi-hub run generator-bound: its capacity is higher, the ratio is a lower bound'
-      : null;
-    return { ...t, ratio: r, perRound, cpuEfficiency: ratio(other.brokerCost.median, hub.brokerCost.median), status: r >= t.min ? 'PASS' as const : 'MISS' as const, caveat };
+    const cpuEfficiency = ratio(other.brokerCost.median, hub.brokerCost.median);
+    const caveats: string[] = [];
+    if (hubGen && otherGen) caveats.push('both runs generator-bound: the ratio measures the generator; see CPU-eff.');
+    else if (otherGen) caveats.push(`${t.vs} generator-bound: its capacity is higher, the ratio an upper bound`);
+    else if (hubGen) caveats.push('pi-hub generator-bound: its capacity is higher, the ratio a lower bound');
+    for (const [name, c] of [['pi-hub', hub], [t.vs, other]] as const) {
+      if (c.saturated === 'neither') caveats.push(`neither side saturated in ${name}'s runs`);
+    }
+    if (perRound.some((x) => x >= t.min) && perRound.some((x) => x < t.min)) caveats.push('rounds disagree');
+    if ((r >= t.min) !== (cpuEfficiency >= t.min) && Number.isFinite(cpuEfficiency)) caveats.push(`CPU per message says ${cpuEfficiency >= t.min ? 'PASS' : 'MISS'}`);
+    const caveat = caveats.length > 0 ? caveats.join('; ') : null;
+    return { ...t, ratio: r, perRound, cpuEfficiency, status: r >= t.min ? 'PASS' as const : 'MISS' as const, caveat };
   });
 }
 
@@ -168,7 +183,8 @@ export function renderText(cs: Cell[], workloads: Workload[], contenders: Conten
     ]));
   }
 
-  parts.push(`\nCPU (median % of one core: broker on CPU 0 / generator on CPU 1 / other processes on the machine), saturated side (B broker, G generator, ≥ ${SATURATED_PCT}%), broker CPU cost (µs/msg; ms/conn), broker RSS MB at the end of the window (connect: with all connections open)`);
+  parts.push('\nCPU, medians in % of one core: broker process / generator process / other processes on the machine, (busy % of the broker\'s CPU / of the generator\'s CPU, anyone\'s load);');
+  parts.push(`saturated side: B broker, G generator, B+G both (its CPU ≥ ${SATURATED_PCT}% busy), - neither; broker CPU cost per message (µs) or connection (ms); broker RSS at the end of the window (connect: with all connections open)`);
   parts.push(table([
     head('workload', []),
     ...workloads.map((w) => [
@@ -177,7 +193,8 @@ export function renderText(cs: Cell[], workloads: Workload[], contenders: Conten
         const x = find(cs, w.id, c);
         if (!x || x.main.n === 0) return '-';
         const cost = Number.isFinite(x.brokerCost.median) ? ` ${fmtNum(x.brokerCost.median)}${w.kind === 'connect' ? 'ms' : 'µs'}` : '';
-        return `${fmtNum(x.brokerPct.median)}/${fmtNum(x.generatorPct.median)}/${fmtNum(x.otherPct.median)} ${SAT_MARK[x.saturated]}${cost} ${fmtNum(x.brokerRssMb.median)}MB`;
+        const core = Number.isFinite(x.brokerCorePct.median) ? ` (${Math.round(x.brokerCorePct.median)}/${Math.round(x.generatorCorePct.median)})` : '';
+        return `${Math.round(x.brokerPct.median)}/${Math.round(x.generatorPct.median)}/${Math.round(x.otherPct.median)}${core} ${SAT_MARK[x.saturated]}${cost} ${Math.round(x.brokerRssMb.median)}MB`;
       }),
     ]),
   ]));

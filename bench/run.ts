@@ -73,7 +73,7 @@ async function main(): Promise<number> {
     if (stopping) return 130;
 
     const labels: Record<string, string> = Object.fromEntries(contenders.map((c) => [c.name, c.label]));
-    const cs = cells(samples, o.workloads, names as ContenderName[]);
+    const cs = cells(samples, o.workloads, names as ContenderName[], pin ? { broker: BROKER_CPU, generator: GENERATOR_CPU } : null);
     const targets = evaluateTargets(cs, samples);
     say('');
     say(renderText(cs, o.workloads, names as ContenderName[], labels, targets));

@@ -28,7 +28,7 @@ export interface Job {
   opts: Pick<BenchOptions, 'seconds' | 'warmupMs' | 'window' | 'payloadBytes' | 'rate' | 'connections' | 'connConcurrency' | 'connectTimeLimitS'>;
 }
 
-interface Cpu { generatorPct: number; brokerPct: number; otherPct: number; brokerRssMb: number }
+interface Cpu { generatorPct: number; brokerPct: number; otherPct: number; corePct: number[]; brokerRssMb: number }
 export interface FanInResult extends Cpu { kind: 'fan-in'; msgPerS: number; brokerUsPerMsg: number; delivered: number; lostAfterDrain: number }
 export interface RttResult extends Cpu { kind: 'rtt'; p50Ms: number; p99Ms: number; maxMs: number; offeredPerS: number; answeredPerS: number; samples: number; unanswered: number }
 export interface ConnectResult extends Cpu { kind: 'connect'; connPerS: number; made: number; failed: number; brokerMsPerConn: number; firstError: string | null }
@@ -109,6 +109,7 @@ async function fanIn(job: Job, transport: Transport, qos: Qos): Promise<FanInRes
       generatorPct: c.generatorPct,
       brokerPct: c.brokerPct,
       otherPct: c.otherPct,
+      corePct: c.corePct,
       brokerRssMb,
     };
   } finally {
@@ -187,6 +188,7 @@ async function roundTrips(job: Job, transport: Transport): Promise<RttResult> {
       generatorPct: c.generatorPct,
       brokerPct: c.brokerPct,
       otherPct: c.otherPct,
+      corePct: c.corePct,
       brokerRssMb: mb(rssBytes(job.brokerPid)),
     };
   } finally {
@@ -227,6 +229,7 @@ async function connectRate(job: Job, transport: Transport): Promise<ConnectResul
       generatorPct: c.generatorPct,
       brokerPct: c.brokerPct,
       otherPct: c.otherPct,
+      corePct: c.corePct,
       brokerRssMb: mb(rssBytes(job.brokerPid)), // with all of them open
     };
   } finally {
