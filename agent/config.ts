@@ -20,7 +20,7 @@ export const AgentConfigSchema = z.strictObject({
   defaultUser: z.string().min(1).max(32).default('pi'),
   /** Commands running at once; more wait in a queue of `maxQueued`, beyond that they are refused. */
   maxConcurrent: z.number().int().min(1).max(64).default(2),
-  maxQueued: z.number().int().min(0).max(1024).default(8),
+  maxQueued: z.number().int().min(0).max(1024).default(32),
   /** Reconnect backoff (exponential with full jitter, capped). */
   reconnectMinMs: z.number().int().min(10).default(1000),
   reconnectMaxMs: z.number().int().min(100).default(60_000),

@@ -19,7 +19,7 @@ import { VERSION } from '../shared/version.js';
 import { CommandService } from './commands.js';
 import { type AgentConfig, type AgentPaths, agentPaths, loadAgentConfig } from './config.js';
 import { Doctor } from './doctor.js';
-import { type DaemonState, completeIdentityWrite } from './enroll.js';
+import { type DaemonState, completeIdentityWrite } from './identity-files.js';
 import { ModuleRegistry } from './modules/registry.js';
 import { type Credentials, MqttLink } from './mqtt-link.js';
 import { readModel } from './pi-sensors.js';

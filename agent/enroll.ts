@@ -5,7 +5,7 @@
 // the owner gave; the enrollment request itself then trusts only that root. Nothing on disk changes
 // until the hub has answered with a certificate that matches our key and chains to that root.
 import { X509Certificate, createPublicKey } from 'node:crypto';
-import { accessSync, constants, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, rmSync } from 'node:fs';
 import tls, { type PeerCertificate } from 'node:tls';
 import { z } from 'zod';
 import { CliError, UsageError } from '../shared/cli.js';
@@ -14,6 +14,7 @@ import { chainLeadsToRoot, createCsr, generateKeyPair, normalizeFingerprint, spl
 import { IssuedCertificateSchema, SerialSchema } from '../shared/schemas.js';
 import { type AgentConfigInput, type AgentPaths, AgentConfigSchema, agentPaths, loadAgentConfig } from './config.js';
 import { apiMessage, hubRequest, networkError } from './hub-api.js';
+import { type DaemonState, writeIdentity } from './identity-files.js';
 import { installDefaultModules } from './modules/install.js';
 import { detectSerial } from './serial.js';
 
@@ -152,26 +153,6 @@ function stripDefaults(config: z.infer<typeof AgentConfigSchema>, previous: Part
   return out;
 }
 
-/**
- * Stores a key and its certificate (and the chain) so that a crash never leaves a key in use with a
- * certificate it does not belong to: both are written completely as *.next files first, then renamed
- * key first, certificate last; `completeIdentityWrite` finishes an interrupted pair at start-up.
- */
-export function writeIdentity(paths: AgentPaths, keyPem: string, certPem: string, chainPem: string): void {
-  writeFileAtomic(paths.chain, chainPem, 0o644);
-  writeFileAtomic(`${paths.key}.next`, keyPem, 0o600);
-  writeFileAtomic(`${paths.cert}.next`, certPem, 0o644);
-  completeIdentityWrite(paths);
-}
-
-/** Finishes the renames of a pair written by writeIdentity; true if there was one to finish. */
-export function completeIdentityWrite(paths: AgentPaths): boolean {
-  if (!existsSync(`${paths.cert}.next`)) return false;
-  if (existsSync(`${paths.key}.next`)) renameSync(`${paths.key}.next`, paths.key);
-  renameSync(`${paths.cert}.next`, paths.cert);
-  return true;
-}
-
 export async function disconnect(configDir: string): Promise<string> {
   const config = loadAgentConfig(configDir);
   const paths = agentPaths(configDir, config.stateDir);
@@ -188,8 +169,6 @@ export async function disconnect(configDir: string): Promise<string> {
   for (const f of [paths.config, paths.cert, paths.key, paths.chain]) rmSync(f, { force: true });
   return `disconnected ${config.serial} from ${config.hub}: ${said}\nthe modules in ${paths.modules} were kept`;
 }
-
-export interface DaemonState { pid: number; connected: boolean; since: number; hub: string; serial: string }
 
 export function statusText(configDir: string): string {
   const config = loadAgentConfig(configDir);

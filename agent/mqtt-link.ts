@@ -4,9 +4,15 @@
 // certificate, and a switch to renewed credentials without a gap in the session.
 import { EventEmitter } from 'node:events';
 import { MqttClient, type IClientOptions, type IClientPublishOptions } from 'mqtt';
+import mqttPacket from 'mqtt-packet';
 import WebSocket from 'ws';
 import type { Logger } from '../shared/log.js';
 import { coalescingWebSocketStream } from '../shared/ws-stream.js';
+
+// mqtt-packet precomputes a Buffer for each of the 65,536 message ids on first use: 6 MB of heap in
+// 65k objects, for a broker's hot path. The agent sends a few packets a second; it makes the two bytes
+// when needed instead, which takes its resident memory down by about 10 MB.
+mqttPacket.writeToStream.cacheNumbers = false;
 
 export interface Credentials { key: string; cert: string; ca: string }
 

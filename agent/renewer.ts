@@ -4,10 +4,9 @@
 import { X509Certificate, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../shared/log.js';
-import { createCsr, generateKeyPair } from '../shared/pki.js';
 import { IssuedCertificateSchema } from '../shared/schemas.js';
 import type { AgentPaths } from './config.js';
-import { writeIdentity } from './enroll.js';
+import { writeIdentity } from './identity-files.js';
 import { apiMessage, hubRequest } from './hub-api.js';
 
 const MAX_TIMER = 2 ** 31 - 1;
@@ -65,6 +64,8 @@ export class CertRenewer {
   /** One renewal attempt; on failure, retries sooner than the certificate expires. */
   async renew(): Promise<boolean> {
     try {
+      // Loaded here, not at start-up: the PKI library costs the daemon several MB it needs every 20 days.
+      const { createCsr, generateKeyPair } = await import('../shared/pki.js');
       const kp = await generateKeyPair();
       const res = await hubRequest(this.hub, {
         method: 'POST', path: '/api/v1/renew',
