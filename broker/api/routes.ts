@@ -86,7 +86,7 @@ export function createApi(d: ApiDeps): Router {
       throw new HttpError(409, 'serial_taken', `serial ${body.serial} is enrolled by another user`);
     }
     const cert = await sign(body.csr, body.serial, key.userId);
-    let replaced: string | null = null;
+    const replaced: string[] = [];
     d.store.db.transaction(() => {
       d.store.certs.add({
         serial: cert.serial, kind: 'device', userId: key.userId, deviceSerial: body.serial, apiKeyId: key.id,
@@ -95,12 +95,12 @@ export function createApi(d: ApiDeps): Router {
       // The same user enrolling the serial again replaces, and revokes, the old certificates.
       for (const old of d.store.certs.list(key.userId)) {
         if (old.deviceSerial === body.serial && old.serial !== cert.serial && old.revokedAt === null && d.store.certs.revoke(old.serial, 'replaced by a new enrollment')) {
-          replaced = old.serial;
+          replaced.push(old.serial);
         }
       }
       d.store.devices.enroll(body.serial, key.userId, key.id, cert.serial);
     }).immediate();
-    if (replaced) d.sessions.cut([replaced], 'replaced by a new enrollment');
+    if (replaced.length > 0) d.sessions.cut(replaced, 'replaced by a new enrollment');
     d.audit.add({ userId: key.userId, actor: `apikey:${key.id}`, deviceSerial: body.serial, action: 'enroll', detail: { cert: cert.serial, ip: ctx.ip } });
     d.log.info('device enrolled', { serial: body.serial, user: key.userId, key: key.id, cert: cert.serial });
     return { status: 201, body: issued(cert, body.serial, key.userId) };
