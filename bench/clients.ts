@@ -28,7 +28,12 @@ export const GENERATOR_NOTE =
 export function connectClient(transport: Transport, ep: Endpoints, cred: Credential, clientId: string, timeoutMs = 10_000): Promise<MqttClient> {
   const tlsOptions = { key: cred.key, cert: cred.cert, ca: ep.ca, servername: ep.servername, minVersion: 'TLSv1.3' as const };
   const build = transport === 'wss'
-    ? () => coalescingWebSocketStream(new WebSocket(ep.wssUrl, ['mqtt'], { ...tlsOptions, perMessageDeflate: false }))
+    ? () => {
+      const stream = coalescingWebSocketStream(new WebSocket(ep.wssUrl, ['mqtt'], { ...tlsOptions, perMessageDeflate: false }));
+      // Without its _writev the generator measures itself (~5 frames per PUBLISH), not the broker.
+      if (!Object.hasOwn(stream, '_writev')) throw new Error('shared/ws-stream.ts no longer coalesces writes (no _writev): the generator would measure itself');
+      return stream;
+    }
     : () => {
       const socket = tls.connect({ ...tlsOptions, host: ep.host, port: ep.mqttsPort });
       socket.setNoDelay(true);

@@ -15,16 +15,18 @@ const works = (cmd: string, args: string[]) => {
   return r.status === 0;
 };
 
+export function netnsAvailable(): boolean {
+  return works('unshare', ['-n', 'sh', '-c', 'ip link set lo up']);
+}
+
 /**
- * Re-runs this program inside `unshare -n` with the loopback up, and resolves with its exit code;
- * resolves null when already inside, or when namespaces are not available here (loopback only then).
+ * Runs `entry` (with this program's arguments) as a child — inside `unshare -n` with the loopback up
+ * when `netns` — and resolves with its exit code.
  */
-export async function reexecInNetns(): Promise<number | null> {
-  if (process.env[IN_NETNS]) return null;
-  if (!works('unshare', ['-n', 'sh', '-c', 'ip link set lo up'])) return null;
-  const child = spawn('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit', env: { ...process.env, [IN_NETNS]: '1' },
-  });
+export async function relaunch(entry: string, env: NodeJS.ProcessEnv, netns: boolean): Promise<number> {
+  const node = [process.execPath, ...process.execArgv, entry, ...process.argv.slice(2)];
+  const [cmd, args] = netns ? ['unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', ...node]] as const : [node[0]!, node.slice(1)] as const;
+  const child = spawn(cmd, args, { stdio: 'inherit', env: { ...process.env, ...env, ...(netns ? { [IN_NETNS]: '1' } : {}) } });
   // The terminal's Ctrl-C reaches the child too (same process group); it cleans up and exits.
   const ignore = () => {};
   process.on('SIGINT', ignore);

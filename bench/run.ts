@@ -7,10 +7,11 @@ import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { GENERATOR_NOTE } from './clients.js';
 import { type Contender, type Fixture, prepareFixture, removeFixture, startContender } from './contenders.js';
-import { BROKER_CPU, GENERATOR_CPU, cpuCount, inNetns, pinGenerator, reexecInNetns } from './isolate.js';
+import { BROKER_CPU, GENERATOR_CPU, cpuCount, inNetns, netnsAvailable, pinGenerator, relaunch } from './isolate.js';
 import { type BenchOptions, type ContenderName, OptionsError, USAGE, parseOptions } from './options.js';
 import { cells, evaluateTargets, renderText } from './report.js';
 import { runRounds } from './rounds.js';
+import { describeSource, inSnapshot, takeSnapshot } from './snapshot.js';
 import { packageVersion } from './versions.js';
 
 const say = (s: string) => process.stdout.write(s + '\n');
@@ -26,9 +27,13 @@ async function main(): Promise<number> {
     process.stderr.write(`bench: ${err.message}\n${USAGE}`);
     return 2;
   }
-  if (o.netns) {
-    const code = await reexecInNetns();
-    if (code !== null) return code;
+  if (!inSnapshot()) {
+    const snapshot = takeSnapshot();
+    try {
+      return await relaunch(snapshot.entry, snapshot.env, o.netns && netnsAvailable());
+    } finally {
+      snapshot.remove();
+    }
   }
   const pin = pinGenerator();
   const t0 = Date.now();
@@ -36,6 +41,7 @@ async function main(): Promise<number> {
   const isolation = inNetns() ? 'private network namespace (unshare -n), loopback only' : 'no private namespace (unshare -n unavailable or BENCH_NETNS=0): 127.0.0.1 only';
   const pinning = pin ? `brokers pinned to CPU ${BROKER_CPU}, generator to CPU ${GENERATOR_CPU} (taskset)` : `not pinned (${cpuCount()} CPU(s) or no taskset)`;
   say(`pifleet bench — ${new Date().toISOString()} — node ${process.version}, ${cpuCount()} × ${cpus()[0]?.model ?? 'cpu'}`);
+  say(`code: ${describeSource()}, built by npm run bench and copied aside for the run (others rebuilding dist/ cannot change it)`);
   say(`${isolation}; ${pinning}`);
   say(`${GENERATOR_NOTE}`);
   say(`${o.rounds} round(s), ${o.seconds} s windows after ${o.warmupMs} ms warm-up; fan-in: ${o.publishers} publishers → 1 subscriber on devices/#, ${o.payloadBytes}-byte stats payloads, ${o.window} in flight per publisher end to end; rtt: ${o.rate} req/s offered, QoS 1; connect: ${o.connections} connections, ${o.connConcurrency} in flight`);
@@ -83,7 +89,7 @@ async function main(): Promise<number> {
     writeFileSync(o.out, JSON.stringify({
       meta: {
         date: new Date(t0).toISOString(), elapsedS, node: process.version, cpus: cpuCount(), cpuModel: cpus()[0]?.model,
-        isolation, pinning, generator: GENERATOR_NOTE,
+        source: describeSource(), isolation, pinning, generator: GENERATOR_NOTE,
         versions: { aedes: packageVersion('aedes'), mqtt: packageVersion('mqtt'), ws: packageVersion('ws') },
       },
       options: { ...o, workloads: o.workloads.map((w) => w.id) },
