@@ -1,0 +1,73 @@
+// The agent's own WebSocket writes: each batch of MQTT packets is one frame, never one frame per
+// chunk (mqtt-packet writes a PUBLISH in about five). A real TLS WebSocket server, speaking MQTT with
+// mqtt-packet, counts what the agent's MqttLink sends.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import mqttPacket, { type Packet } from 'mqtt-packet';
+import { WebSocketServer } from 'ws';
+import { MqttLink } from '../../../agent/mqtt-link.js';
+import { createLogger } from '../../../shared/log.js';
+import { TestHub } from '../../helpers/hub.js';
+import { waitFor, withTimeout } from '../../helpers/process.js';
+
+interface Frame { packets: string[]; whole: boolean }
+
+let hub: TestHub;
+let server: https.Server;
+const frames: Frame[] = [];
+
+before(async () => {
+  hub = await TestHub.start(); // for its CA, server certificate and a device certificate
+  const tlsDir = join(hub.dataDir, 'tls');
+  server = https.createServer({ key: readFileSync(join(tlsDir, 'server.key')), cert: readFileSync(join(tlsDir, 'server.crt')), minVersion: 'TLSv1.3' });
+  const wss = new WebSocketServer({ server, path: '/mqtt' });
+  wss.on('connection', (ws) => {
+    ws.on('message', (data: Buffer) => {
+      const parser = mqttPacket.parser();
+      const packets: Packet[] = [];
+      parser.on('packet', (p) => packets.push(p));
+      const left = parser.parse(data);
+      frames.push({ packets: packets.map((p) => p.cmd), whole: left === 0 });
+      for (const p of packets) {
+        const reply = (r: object) => ws.send(mqttPacket.generate(r as Packet));
+        if (p.cmd === 'connect') reply({ cmd: 'connack', returnCode: 0, sessionPresent: false });
+        if (p.cmd === 'subscribe') reply({ cmd: 'suback', messageId: p.messageId, granted: p.subscriptions.map(() => 1) });
+        if (p.cmd === 'publish' && p.qos === 1) reply({ cmd: 'puback', messageId: p.messageId });
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+});
+after(async () => {
+  server.closeAllConnections();
+  server.close();
+  await hub.stop();
+});
+
+test('each PUBLISH the agent sends is one whole frame', async () => {
+  await hub.addUser('alice');
+  const device = await hub.enrollDevice(await hub.apiKey('alice'), 'pi-frames');
+  const link = new MqttLink({
+    url: `wss://localhost:${(server.address() as AddressInfo).port}/mqtt`,
+    clientId: 'pi-frames',
+    credentials: () => ({ key: device.key, cert: device.cert, ca: device.ca }),
+    will: { topic: 'devices/pi-frames/status', payload: () => JSON.stringify({ v: 1, online: false, ts: Date.now() }) },
+    reconnectMinMs: 100, reconnectMaxMs: 1000, refusedRetryMs: 60_000,
+    log: createLogger('test-link', { write: () => true }),
+    onConnect: async (c) => { await c.subscribeAsync('devices/pi-frames/cmd/req', { qos: 1 }); },
+  });
+  const up = new Promise<void>((r) => link.once('up', () => r()));
+  link.start();
+  await withTimeout(up, 8_000, 'the link to come up (CONNACK)');
+  for (let i = 0; i < 5; i++) await link.publish('devices/pi-frames/stats', JSON.stringify({ i, pad: 'x'.repeat(100) }), { qos: 1 });
+  await waitFor(() => frames.filter((f) => f.packets.includes('publish')).length >= 5, 5_000, 'five publishes');
+  await link.stop();
+  assert.deepEqual(frames.slice(0, 2).map((f) => f.packets), [['connect'], ['subscribe']]);
+  const publishes = frames.filter((f) => f.packets.includes('publish'));
+  assert.deepEqual(publishes.map((f) => [f.packets, f.whole]), Array(5).fill([['publish'], true]));
+  assert.ok(frames.every((f) => f.whole), 'a frame carried part of a packet');
+});
