@@ -1,9 +1,9 @@
 // The agent's files (ARCHITECTURE.md "Identity and trust"): everything lives in one config directory
 // (default /etc/pi-agent, mode 0700) so tests and demos never need root or /etc.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, formatIssues } from '../shared/cli.js';
+import { ConfigError, readConfigJson } from '../shared/cli.js';
 import { SerialSchema } from '../shared/schemas.js';
 
 export const DEFAULT_CONFIG_DIR = '/etc/pi-agent';
@@ -60,13 +60,5 @@ export function loadAgentConfig(dir: string): AgentConfig {
   if (!existsSync(file)) {
     throw new ConfigError(`this Pi is not connected: ${file} does not exist`, 'run: sudo pi-agent connect --hub https://HOST:PORT --api-key KEY --fingerprint SHA256');
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new ConfigError(`${file}: ${(err as Error).message}`);
-  }
-  const r = AgentConfigSchema.safeParse(raw);
-  if (!r.success) throw new ConfigError(formatIssues(r.error, `${file}: `).join('\n'));
-  return r.data;
+  return readConfigJson(file, AgentConfigSchema);
 }

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, formatIssues } from '../shared/cli.js';
+import { ConfigError, readConfigJson } from '../shared/cli.js';
 
 export const DEFAULT_DATA_DIR = '/var/lib/pi-hub';
 
@@ -49,16 +49,7 @@ export function dataDirFrom(flag: string | undefined): string {
 
 function readConfigFile(dataDir: string): HubConfigFile {
   const file = process.env.PI_HUB_CONFIG ?? join(dataDir, 'hub.json');
-  if (!existsSync(file)) return {};
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new ConfigError(`${file}: ${(err as Error).message}`);
-  }
-  const r = HubConfigFileSchema.safeParse(raw);
-  if (!r.success) throw new ConfigError(formatIssues(r.error, `${file}: `).join('\n'));
-  return r.data;
+  return existsSync(file) ? readConfigJson(file, HubConfigFileSchema) : {};
 }
 
 /**

@@ -3,27 +3,16 @@
 // one transaction per flush; stats are parsed and validated only then, once per device per flush.
 import { ManifestSchema, StatsSchema, StatusSchema } from '../shared/schemas.js';
 import type { Logger } from '../shared/log.js';
+import { BatchWriter } from './batch-writer.js';
 import type { DeviceReport } from './store/devices.js';
 import type { Store } from './store/store.js';
 
 interface Pending { serial: string; userId: string; seenAt: number; online?: boolean; status?: unknown; rawStats?: Buffer; manifest?: unknown }
 
-export class DeviceTracker {
+export class DeviceTracker extends BatchWriter {
   private pending = new Map<string, Pending>();
-  private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly store: Store, private readonly log: Logger, private readonly flushMs = 1000) {}
-
-  start(): void {
-    this.timer = setInterval(() => this.flush(), this.flushMs);
-    this.timer.unref();
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    this.flush();
-  }
+  constructor(private readonly store: Store, private readonly log: Logger, flushMs = 1000) { super(flushMs); }
 
   private entry(userId: string, serial: string): Pending {
     const key = `${userId}/${serial}`;
@@ -45,7 +34,7 @@ export class DeviceTracker {
 
   manifest(userId: string, serial: string, manifest: unknown): void { this.entry(userId, serial).manifest = manifest; }
 
-  flush(): void {
+  override flush(): void {
     if (this.pending.size === 0) return;
     const batch = [...this.pending.values()];
     this.pending = new Map();

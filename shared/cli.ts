@@ -1,5 +1,6 @@
 // What every command line of ours shares: argument parsing that refuses unknown flags, the error
 // classes that map to exit codes, and the one place that turns a failure into one line on stderr.
+import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { z } from 'zod';
 import { setDebug } from './log.js';
@@ -68,6 +69,19 @@ export async function runMain(prog: string, main: (argv: string[]) => Promise<nu
     }
     if (debug && err instanceof Error) process.stderr.write(`${err.stack}\n`);
   }
+}
+
+/** Reads a JSON configuration file and validates it; any problem is a ConfigError naming the file. */
+export function readConfigJson<T extends z.ZodType>(file: string, schema: T): z.infer<T> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${file}: ${(err as Error).message}`);
+  }
+  const r = schema.safeParse(raw);
+  if (!r.success) throw new ConfigError(formatIssues(r.error, `${file}: `).join('\n'));
+  return r.data;
 }
 
 /** Reads all of stdin as text (for --password-stdin). */
