@@ -41,7 +41,8 @@ async function main(): Promise<number> {
   const isolation = inNetns() ? 'private network namespace (unshare -n), loopback only' : 'no private namespace (unshare -n unavailable or BENCH_NETNS=0): 127.0.0.1 only';
   const pinning = pin ? `brokers pinned to CPU ${BROKER_CPU}, generator to CPU ${GENERATOR_CPU} (taskset)` : `not pinned (${cpuCount()} CPU(s) or no taskset)`;
   say(`pifleet bench — ${new Date().toISOString()} — node ${process.version}, ${cpuCount()} × ${cpus()[0]?.model ?? 'cpu'}`);
-  say(`code: ${describeSource()}, built by npm run bench and copied aside for the run (others rebuilding dist/ cannot change it)`);
+  const source = describeSource();
+  say(`code: ${source}, built by npm run bench and copied aside for the run (others rebuilding dist/ cannot change it)`);
   say(`${isolation}; ${pinning}`);
   say(`${GENERATOR_NOTE}`);
   say(`${o.rounds} round(s), ${o.seconds} s windows after ${o.warmupMs} ms warm-up; fan-in: ${o.publishers} publishers → 1 subscriber on devices/#, ${o.payloadBytes}-byte stats payloads, ${o.window} in flight per publisher end to end; rtt: ${o.rate} req/s offered, QoS 1; connect: ${o.connections} connections, ${o.connConcurrency} in flight`);
@@ -89,7 +90,7 @@ async function main(): Promise<number> {
     writeFileSync(o.out, JSON.stringify({
       meta: {
         date: new Date(t0).toISOString(), elapsedS, node: process.version, cpus: cpuCount(), cpuModel: cpus()[0]?.model,
-        source: describeSource(), isolation, pinning, generator: GENERATOR_NOTE,
+        source, isolation, pinning, generator: GENERATOR_NOTE,
         versions: { aedes: packageVersion('aedes'), mqtt: packageVersion('mqtt'), ws: packageVersion('ws') },
       },
       options: { ...o, workloads: o.workloads.map((w) => w.id) },
