@@ -27,6 +27,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
   if (await ensureServerCert(config.dataDir, ca, config.serverNames)) log.info('issued a server certificate', { names: config.serverNames.join(',') });
   const paths = caPaths(config.dataDir);
   const store = data.store;
+  store.devices.markAllOffline(); // sessions, retained messages and wills live in memory (for now)
 
   const sessions = new SessionRegistry(store, log.child('sessions'));
   const tracker = new DeviceTracker(store, log.child('devices'));

@@ -47,6 +47,11 @@ export class Devices {
     this.db.prepare('UPDATE devices SET cert_serial = ? WHERE serial = ?').run(certSerial, serial);
   }
 
+  /** At start-up no device is connected yet, whatever the last run recorded. */
+  markAllOffline(): void {
+    this.db.prepare('UPDATE devices SET online = 0 WHERE online = 1').run();
+  }
+
   markRemoved(serial: string): void {
     this.db.prepare('UPDATE devices SET removed_at = ?, online = 0 WHERE serial = ?').run(Date.now(), serial);
   }

@@ -141,8 +141,8 @@ export class TestHub {
   }
 
   /** Stops the hub (SIGTERM) and starts it again on the same ports and data directory. */
-  async restart(): Promise<void> {
-    await this.daemon.stop();
+  async restart(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    await this.daemon.stop(signal);
     await this.launch(this.port, this.mqttsPort);
   }
 

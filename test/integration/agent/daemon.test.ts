@@ -106,6 +106,21 @@ describe('pi-agent run', () => {
     assert.equal(statusOf(seen, 0).at(-1)?.online, true);
   });
 
+  test('after a hub crash, no device is reported online until it connects again', async () => {
+    const a = await agentFor('pi-run-crash');
+    await a.start();
+    await a.daemon!.waitForLine(/pi-agent: online/, 10_000, 0);
+    const online = async () => {
+      const r = await hub.request('GET', '/api/v1/devices', undefined, { authorization: `Bearer ${key}` });
+      return (r.body as { devices: Array<{ serial: string; online: boolean }> }).devices.find((d) => d.serial === 'pi-run-crash')?.online;
+    };
+    await waitFor(async () => (await online()) === true, 5_000, 'recorded online');
+    await a.daemon!.stop('SIGKILL'); // gone, and the hub dies before it can publish the will
+    await hub.restart('SIGKILL');
+    clients.splice(0).forEach((c) => c.end(true));
+    assert.equal(await online(), false);
+  });
+
   test('SIGHUP reloads agent.json: a new stats interval applies without a restart', async () => {
     const a = await agentFor('pi-run-hup', { statsIntervalSec: 3600 });
     const seen = await watch('pi-run-hup');
