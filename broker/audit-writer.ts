@@ -11,7 +11,8 @@ export class AuditWriter extends BatchWriter {
 
   add(e: Omit<AuditEntry, 'ts'>): void {
     this.buffer.push({ ts: Date.now(), ...e });
-    if (this.buffer.length >= 500) this.flush();
+    // A full buffer is written right after the current message, never inside its publish.
+    if (this.buffer.length === 500) setImmediate(() => this.flush());
   }
 
   override flush(): void {

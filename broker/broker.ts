@@ -17,7 +17,7 @@ import {
 import { type DeviceTopic, REQUEST_ID_RE, parseDeviceTopic, topics } from '../shared/topics.js';
 import { maySubscribe, publishAllowed } from './acl.js';
 import type { AuditWriter } from './audit-writer.js';
-import { type DeviceTracker, parseValid } from './device-tracker.js';
+import { type DeviceEntry, type DeviceTracker, parseValid } from './device-tracker.js';
 import type { Identity, IdentityResult } from './identity.js';
 import {
   type InboundPacket, type Principal, internalClientId, mountInbound, mountOf, principalFromClientId, unmount, unmountOutbound,
@@ -39,6 +39,11 @@ const STATE = Symbol('pifleet');
 
 interface ConnState {
   identity: Identity | null;
+  /** A device's own entry in the tracker, found once at CONNECT. */
+  device: DeviceEntry | null;
+  /** The last topic this connection was allowed to publish on, parsed: devices repeat theirs. */
+  lastTopic: string | null;
+  lastParsed: DeviceTopic | null;
   refusal: string | null;
   mount: string | null;
   requestedClientId: string | null;
@@ -102,6 +107,9 @@ export class HubBroker {
     const identity = who.ok ? who.identity : null;
     const state: ConnState = {
       identity,
+      device: null,
+      lastTopic: null,
+      lastParsed: null,
       refusal: who.ok ? null : who.reason,
       mount: identity ? mountOf(identity.userId) : null,
       requestedClientId: null,
@@ -150,6 +158,7 @@ export class HubBroker {
     }
     // [MQTT-3.1.3-6] an empty client id gets a unique one: the `aedes_<uuid>` aedes put in client.id.
     client.id = internalClientId(id, requested === '' ? client.id : requested);
+    if (id.kind === 'device') st.device = this.deps.tracker.device(id.userId, id.serial);
     if (id.certSerial) {
       const session = { close: () => client.close() };
       this.deps.sessions.add(id.certSerial, id.notAfter, session);
@@ -166,22 +175,31 @@ export class HubBroker {
 
   private authorizePublish(client: HubClient | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
     // A will replayed after a restart comes with no client: its internal client id says whose it is.
+    const st = client?.[STATE];
     const principal: Principal | null = client
-      ? client[STATE]?.identity ?? null
+      ? st?.identity ?? null
       : principalFromClientId((packet as { clientId?: string }).clientId);
     if (!principal) return done(new Error('not authorized'));
-    const mount = mountOf(principal.userId);
-    const inner = unmount(mount, packet.topic);
-    const t = inner === null ? null : parseDeviceTopic(inner);
-    if (!t || !publishAllowed(principal, t)) {
-      this.deps.log.warn('publish refused', { who: describe(principal), topic: inner ?? packet.topic });
-      return done(new Error('publish not authorized')); // aedes drops the connection
+    let t: DeviceTopic | null;
+    if (st && st.lastTopic === packet.topic) {
+      t = st.lastParsed; // allowed before, and nothing a connection may do changes that
+    } else {
+      const inner = unmount(mountOf(principal.userId), packet.topic);
+      t = inner === null ? null : parseDeviceTopic(inner);
+      if (!t || !publishAllowed(principal, t)) {
+        this.deps.log.warn('publish refused', { who: describe(principal), topic: inner ?? packet.topic });
+        return done(new Error('publish not authorized')); // aedes drops the connection
+      }
+      if (st) { st.lastTopic = packet.topic; st.lastParsed = t; }
     }
+    if (!t) return done(new Error('publish not authorized'));
     const { tracker, audit } = this.deps;
     const userId = principal.userId;
+    // A device only ever publishes on its own serial: its entry, found at CONNECT (or for a will, now).
+    const device = () => st?.device ?? tracker.device(userId, t.serial);
     switch (t.kind) {
       case 'cmd-req': {
-        const label = (client?.[STATE]?.identity as Identity | undefined)?.label ?? principal.userId;
+        const label = st?.identity?.label ?? principal.userId;
         const raw = parseJson(packet.payload);
         const r = CmdRequestSchema.safeParse(raw);
         if (!r.success) {
@@ -198,7 +216,7 @@ export class HubBroker {
         return done(null);
       }
       case 'gpio-set': {
-        const label = (client?.[STATE]?.identity as Identity | undefined)?.label ?? principal.userId;
+        const label = st?.identity?.label ?? principal.userId;
         const r = GpioSetSchema.safeParse(parseJson(packet.payload));
         if (!r.success) {
           audit.add({ userId, actor: `user:${label}`, deviceSerial: t.serial, action: 'gpio.refused', detail: { bcm: t.bcm } });
@@ -210,24 +228,24 @@ export class HubBroker {
         return done(null);
       }
       case 'stats':
-        tracker.stats(userId, t.serial, packet.payload as Buffer);
+        tracker.stats(device(), packet.payload as Buffer);
         return done(null);
       case 'status': {
         const s = parseValid(packet.payload as Buffer, StatusSchema);
         if (!s) return this.dropInvalid(principal, t, packet, done);
-        tracker.status(userId, t.serial, s);
+        tracker.status(device(), s);
         return done(null);
       }
       case 'manifest': {
         const m = parseValid(packet.payload as Buffer, ManifestSchema);
         if (!m) return this.dropInvalid(principal, t, packet, done);
-        tracker.manifest(userId, t.serial, m);
+        tracker.manifest(device(), m);
         return done(null);
       }
       case 'cmd-res': {
         const res = parseValid(packet.payload as Buffer, CmdResultSchema);
         if (!res || res.id !== t.id) return this.dropInvalid(principal, t, packet, done);
-        tracker.seen(userId, t.serial);
+        tracker.seen(device());
         audit.add({
           userId, actor: `device:${t.serial}`, deviceSerial: t.serial, action: 'cmd.res',
           detail: { id: res.id, ok: res.ok, exitCode: res.exitCode, signal: res.signal, durationMs: res.durationMs, error: res.error?.code ?? null },
@@ -236,11 +254,11 @@ export class HubBroker {
       }
       case 'doctor':
         if (!parseValid(packet.payload as Buffer, DoctorReportSchema)) return this.dropInvalid(principal, t, packet, done);
-        tracker.seen(userId, t.serial);
+        tracker.seen(device());
         return done(null);
       case 'gpio-state':
         if (!parseValid(packet.payload as Buffer, GpioStateSchema)) return this.dropInvalid(principal, t, packet, done);
-        tracker.seen(userId, t.serial);
+        tracker.seen(device());
         return done(null);
     }
   }

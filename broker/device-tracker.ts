@@ -1,52 +1,77 @@
 // What the hub remembers of each device: last status, last seen, last stats and manifest. Reports
-// arrive per message on the broker's hot path, so they are kept in memory and written to SQLite in
-// one transaction per flush; stats are parsed and validated only then, once per device per flush.
-import { ManifestSchema, StatsSchema, StatusSchema } from '../shared/schemas.js';
+// arrive on the broker's hot path, so each device has one stable entry (a connection holds on to its
+// own), marked dirty per message and written to SQLite in one transaction per flush. Stats are parsed
+// and validated only then, once per device per flush; "last seen" is the time of that flush.
 import type { Logger } from '../shared/log.js';
+import { StatsSchema } from '../shared/schemas.js';
 import { BatchWriter } from './batch-writer.js';
 import type { DeviceReport } from './store/devices.js';
 import type { Store } from './store/store.js';
 
-interface Pending { serial: string; userId: string; seenAt: number; online?: boolean; status?: unknown; rawStats?: Buffer; manifest?: unknown }
+export interface DeviceEntry {
+  readonly serial: string;
+  readonly userId: string;
+  dirty: boolean;
+  online?: boolean;
+  status?: unknown;
+  rawStats?: Buffer;
+  manifest?: unknown;
+}
 
 export class DeviceTracker extends BatchWriter {
-  private pending = new Map<string, Pending>();
+  private readonly entries = new Map<string, DeviceEntry>();
+  private dirty: DeviceEntry[] = [];
 
   constructor(private readonly store: Store, private readonly log: Logger, flushMs = 1000) { super(flushMs); }
 
-  private entry(userId: string, serial: string): Pending {
+  /** The device's entry; the same object for as long as the hub runs. */
+  device(userId: string, serial: string): DeviceEntry {
     const key = `${userId}/${serial}`;
-    let e = this.pending.get(key);
-    if (!e) this.pending.set(key, (e = { serial, userId, seenAt: Date.now() }));
-    e.seenAt = Date.now();
+    let e = this.entries.get(key);
+    if (!e) this.entries.set(key, (e = { serial, userId, dirty: false }));
     return e;
   }
 
-  seen(userId: string, serial: string): void { this.entry(userId, serial); }
-
-  status(userId: string, serial: string, status: { online: boolean }): void {
-    const e = this.entry(userId, serial);
-    e.status = status;
-    e.online = status.online;
+  private touch(e: DeviceEntry): void {
+    if (e.dirty) return;
+    e.dirty = true;
+    this.dirty.push(e);
   }
 
-  stats(userId: string, serial: string, raw: Buffer): void { this.entry(userId, serial).rawStats = raw; }
+  seen(e: DeviceEntry): void { this.touch(e); }
 
-  manifest(userId: string, serial: string, manifest: unknown): void { this.entry(userId, serial).manifest = manifest; }
+  status(e: DeviceEntry, status: { online: boolean }): void {
+    e.status = status;
+    e.online = status.online;
+    this.touch(e);
+  }
+
+  stats(e: DeviceEntry, raw: Buffer): void {
+    e.rawStats = raw;
+    this.touch(e);
+  }
+
+  manifest(e: DeviceEntry, manifest: unknown): void {
+    e.manifest = manifest;
+    this.touch(e);
+  }
 
   override flush(): void {
-    if (this.pending.size === 0) return;
-    const batch = [...this.pending.values()];
-    this.pending = new Map();
-    const reports: DeviceReport[] = batch.map((p) => {
-      const r: DeviceReport = { serial: p.serial, userId: p.userId, seenAt: p.seenAt };
-      if (p.status !== undefined) { r.status = p.status; r.online = p.online ?? false; }
-      if (p.manifest !== undefined) r.manifest = p.manifest;
-      if (p.rawStats !== undefined) {
-        const stats = parseValid(p.rawStats, StatsSchema);
+    if (this.dirty.length === 0) return;
+    const batch = this.dirty;
+    this.dirty = [];
+    const seenAt = Date.now();
+    const reports: DeviceReport[] = batch.map((e) => {
+      const r: DeviceReport = { serial: e.serial, userId: e.userId, seenAt };
+      if (e.status !== undefined) { r.status = e.status; r.online = e.online ?? false; }
+      if (e.manifest !== undefined) r.manifest = e.manifest;
+      if (e.rawStats !== undefined) {
+        const stats = parseValid(e.rawStats, StatsSchema);
         if (stats) r.stats = stats;
-        else this.log.warn('invalid stats not recorded', { device: p.serial });
+        else this.log.warn('invalid stats not recorded', { device: e.serial });
       }
+      e.dirty = false;
+      e.status = e.rawStats = e.manifest = undefined;
       return r;
     });
     try {
@@ -68,5 +93,3 @@ export function parseValid<T>(raw: Buffer | string, schema: { safeParse(v: unkno
   const r = schema.safeParse(value);
   return r.success ? r.data : null;
 }
-
-export { ManifestSchema, StatusSchema };

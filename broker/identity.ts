@@ -4,7 +4,7 @@
 // dashboard's session cookie can be added at the WebSocket upgrade without touching the broker.
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { commonName, parseSpiffeId, uriSans } from '../shared/pki.js';
+import { parseSpiffeId } from '../shared/pki.js';
 import type { Principal } from './mountpoint.js';
 import type { Store } from './store/store.js';
 
@@ -28,27 +28,34 @@ export class CertificateResolver implements IdentityResolver {
   constructor(private readonly store: Store, private readonly trustDomain: string) {}
 
   resolve(socket: TLSSocket): IdentityResult | null {
-    const cert = socket.getPeerX509Certificate?.();
-    if (!cert) return null;
+    // getPeerCertificate(), not getPeerX509Certificate(): the same facts at a quarter of the cost per
+    // handshake, and this runs on every connection.
+    const cert = socket.getPeerCertificate?.();
+    if (!cert || !cert.serialNumber) return null;
     if (!socket.authorized) return { ok: false, reason: `certificate refused: ${String(socket.authorizationError)}` };
     const serial = cert.serialNumber.toLowerCase();
-    const record = this.store.certs.bySerial(serial);
+    const record = this.store.certs.standing(serial);
     if (!record) return { ok: false, reason: `certificate ${serial} was not issued by this hub` };
     if (record.revokedAt !== null) return { ok: false, reason: `certificate ${serial} is revoked (${record.revokeReason ?? 'revoked'})` };
-    const ids = uriSans(cert).map(parseSpiffeId).filter((x) => x !== null);
+    const ids = sanUris(cert.subjectaltname).map(parseSpiffeId).filter((x) => x !== null);
     if (ids.length !== 1) return { ok: false, reason: 'certificate carries no single SPIFFE id' };
     const id = ids[0]!;
     if (id.trustDomain !== this.trustDomain) return { ok: false, reason: `certificate is for trust domain ${id.trustDomain}` };
     if (id.userId !== record.userId || id.kind !== record.kind) return { ok: false, reason: 'certificate does not match its record' };
     const user = this.store.users.byId(id.userId);
     if (!user) return { ok: false, reason: `user ${id.userId} does not exist` };
-    const notAfter = new Date(cert.validTo).getTime();
+    const notAfter = new Date(cert.valid_to).getTime();
     if (id.kind === 'device') {
-      if (commonName(cert) !== id.serial || record.deviceSerial !== id.serial) return { ok: false, reason: 'device certificate CN does not match its SPIFFE id' };
+      if (cert.subject?.CN !== id.serial || record.deviceSerial !== id.serial) return { ok: false, reason: 'device certificate CN does not match its SPIFFE id' };
       return { ok: true, identity: { kind: 'device', userId: id.userId, serial: id.serial, via: 'certificate', certSerial: serial, notAfter, label: id.serial } };
     }
     return { ok: true, identity: { kind: 'user', userId: id.userId, via: 'certificate', certSerial: serial, notAfter, label: user.name } };
   }
+}
+
+/** The URI entries of a subjectaltname string (`URI:spiffe://…, DNS:…`). */
+function sanUris(san: string | undefined): string[] {
+  return (san ?? '').split(/,\s*/).filter((s) => s.startsWith('URI:')).map((s) => s.slice(4));
 }
 
 export function resolveIdentity(resolvers: IdentityResolver[], socket: TLSSocket, req: IncomingMessage | null): IdentityResult {

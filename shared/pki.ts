@@ -52,19 +52,6 @@ export function parseSpiffeId(uri: string): SpiffeId | null {
     : { kind: 'user', trustDomain: m[1]!, userId: m[2]! };
 }
 
-/** The URI SANs of a certificate, from Node's `subjectAltName` string. */
-export function uriSans(cert: X509Certificate): string[] {
-  const san = cert.subjectAltName;
-  if (!san) return [];
-  return san.split(/,\s*/).filter((s) => s.startsWith('URI:')).map((s) => s.slice(4));
-}
-
-/** The CN of a certificate's subject, or null. */
-export function commonName(cert: X509Certificate): string | null {
-  const m = /(?:^|\n)CN=([^\n]*)/.exec(cert.subject);
-  return m ? m[1]! : null;
-}
-
 export interface KeyPairPem { privateKeyPem: string; publicKeyPem: string; keys: CryptoKeyPair }
 
 export async function generateKeyPair(): Promise<KeyPairPem> {

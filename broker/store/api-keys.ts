@@ -1,4 +1,5 @@
-import type { Db } from './db.js';
+import type { Statement } from 'better-sqlite3';
+import { type Db, statementCache } from './db.js';
 
 export interface ApiKey {
   id: string;
@@ -17,28 +18,32 @@ const toKey = (r: Row): ApiKey => ({
 });
 
 export class ApiKeys {
-  constructor(private readonly db: Db, private readonly onRevoke: () => void = () => {}) {}
+  private readonly q: (sql: string) => Statement;
+
+  constructor(private readonly db: Db, private readonly onRevoke: () => void = () => {}) {
+    this.q = statementCache(db);
+  }
 
   add(id: string, userId: string, name: string | null, secretHash: string): ApiKey {
-    this.db.prepare('INSERT INTO api_keys (id, user_id, name, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)')
+    this.q('INSERT INTO api_keys (id, user_id, name, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)')
       .run(id, userId, name, secretHash, Date.now());
     return this.byId(id)!;
   }
 
   byId(id: string): ApiKey | null {
-    const r = this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(id) as Row | undefined;
+    const r = this.q('SELECT * FROM api_keys WHERE id = ?').get(id) as Row | undefined;
     return r ? toKey(r) : null;
   }
 
   list(userId?: string): ApiKey[] {
     const rows = userId === undefined
-      ? this.db.prepare('SELECT * FROM api_keys ORDER BY created_at').all()
-      : this.db.prepare('SELECT * FROM api_keys WHERE user_id = ? ORDER BY created_at').all(userId);
+      ? this.q('SELECT * FROM api_keys ORDER BY created_at').all()
+      : this.q('SELECT * FROM api_keys WHERE user_id = ? ORDER BY created_at').all(userId);
     return (rows as Row[]).map(toKey);
   }
 
   touch(id: string): void {
-    this.db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?').run(Date.now(), id);
+    this.q('UPDATE api_keys SET last_used_at = ? WHERE id = ?').run(Date.now(), id);
   }
 
   /**
@@ -48,9 +53,9 @@ export class ApiKeys {
   revoke(id: string): { certificates: number } | null {
     const r = this.db.transaction(() => {
       const now = Date.now();
-      const key = this.db.prepare('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?').run(now, id);
+      const key = this.q('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?').run(now, id);
       if (key.changes === 0) return null;
-      const certs = this.db.prepare(
+      const certs = this.q(
         "UPDATE certificates SET revoked_at = ?, revoke_reason = 'api key revoked' WHERE api_key_id = ? AND revoked_at IS NULL",
       ).run(now, id);
       return { certificates: certs.changes };

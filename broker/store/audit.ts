@@ -1,4 +1,5 @@
-import type { Db } from './db.js';
+import type { Statement } from 'better-sqlite3';
+import { type Db, statementCache } from './db.js';
 
 export interface AuditEntry {
   ts: number;
@@ -10,16 +11,20 @@ export interface AuditEntry {
 }
 
 export class AuditLog {
-  constructor(private readonly db: Db) {}
+  private readonly q: (sql: string) => Statement;
+
+  constructor(private readonly db: Db) {
+    this.q = statementCache(db);
+  }
 
   add(e: Omit<AuditEntry, 'ts'> & { ts?: number }): void {
-    this.db.prepare('INSERT INTO audit_log (ts, user_id, actor, device_serial, action, detail) VALUES (?, ?, ?, ?, ?, ?)')
+    this.q('INSERT INTO audit_log (ts, user_id, actor, device_serial, action, detail) VALUES (?, ?, ?, ?, ?, ?)')
       .run(e.ts ?? Date.now(), e.userId, e.actor, e.deviceSerial, e.action, JSON.stringify(e.detail ?? null));
   }
 
   /** Several entries in one transaction: the broker batches per-message entries (see AuditWriter). */
   addMany(entries: AuditEntry[]): void {
-    const stmt = this.db.prepare('INSERT INTO audit_log (ts, user_id, actor, device_serial, action, detail) VALUES (?, ?, ?, ?, ?, ?)');
+    const stmt = this.q('INSERT INTO audit_log (ts, user_id, actor, device_serial, action, detail) VALUES (?, ?, ?, ?, ?, ?)');
     this.db.transaction(() => {
       for (const e of entries) stmt.run(e.ts, e.userId, e.actor, e.deviceSerial, e.action, JSON.stringify(e.detail ?? null));
     })();
@@ -33,7 +38,7 @@ export class AuditLog {
     if (filter.action !== undefined) { where.push('action = ?'); args.push(filter.action); }
     const sql = `SELECT * FROM audit_log ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`;
     args.push(filter.limit ?? 100);
-    return (this.db.prepare(sql).all(...args) as Array<{ ts: number; user_id: number | null; actor: string; device_serial: string | null; action: string; detail: string }>)
+    return (this.q(sql).all(...args) as Array<{ ts: number; user_id: number | null; actor: string; device_serial: string | null; action: string; detail: string }>)
       .map((r) => ({ ts: r.ts, userId: r.user_id === null ? null : String(r.user_id), actor: r.actor, deviceSerial: r.device_serial, action: r.action, detail: JSON.parse(r.detail) }));
   }
 }

@@ -99,6 +99,19 @@ export function migrate(db: Db): void {
   }
 }
 
+/**
+ * Prepares each SQL text once per connection: preparing costs several times what running a simple
+ * statement does, and some run on every MQTT connection.
+ */
+export function statementCache(db: Db): (sql: string) => Database.Statement {
+  const cache = new Map<string, Database.Statement>();
+  return (sql) => {
+    let s = cache.get(sql);
+    if (!s) cache.set(sql, (s = db.prepare(sql)));
+    return s;
+  };
+}
+
 /** Changes whenever another connection (the CLI) commits: a cheap poll for "something changed". */
 export function dataVersion(db: Db): number {
   return db.pragma('data_version', { simple: true }) as number;

@@ -1,4 +1,5 @@
-import type { Db } from './db.js';
+import type { Statement } from 'better-sqlite3';
+import { type Db, statementCache } from './db.js';
 
 export interface Device {
   serial: string;
@@ -27,16 +28,20 @@ const toDevice = (r: Row): Device => ({
 });
 
 export class Devices {
-  constructor(private readonly db: Db) {}
+  private readonly q: (sql: string) => Statement;
+
+  constructor(private readonly db: Db) {
+    this.q = statementCache(db);
+  }
 
   bySerial(serial: string): Device | null {
-    const r = this.db.prepare('SELECT * FROM devices WHERE serial = ?').get(serial) as Row | undefined;
+    const r = this.q('SELECT * FROM devices WHERE serial = ?').get(serial) as Row | undefined;
     return r ? toDevice(r) : null;
   }
 
   /** Records an enrollment (new or repeated) of `serial` by `userId` with a new certificate. */
   enroll(serial: string, userId: string, apiKeyId: string | null, certSerial: string): void {
-    this.db.prepare(`INSERT INTO devices (serial, user_id, api_key_id, cert_serial, enrolled_at)
+    this.q(`INSERT INTO devices (serial, user_id, api_key_id, cert_serial, enrolled_at)
       VALUES (@serial, @userId, @apiKeyId, @certSerial, @now)
       ON CONFLICT(serial) DO UPDATE SET user_id = @userId, api_key_id = @apiKeyId, cert_serial = @certSerial,
         enrolled_at = @now, removed_at = NULL, online = 0, last_status = NULL, last_stats = NULL, manifest = NULL`)
@@ -44,31 +49,31 @@ export class Devices {
   }
 
   setCertificate(serial: string, certSerial: string): void {
-    this.db.prepare('UPDATE devices SET cert_serial = ? WHERE serial = ?').run(certSerial, serial);
+    this.q('UPDATE devices SET cert_serial = ? WHERE serial = ?').run(certSerial, serial);
   }
 
   /** At start-up no device is connected yet, whatever the last run recorded. */
   markAllOffline(): void {
-    this.db.prepare('UPDATE devices SET online = 0 WHERE online = 1').run();
+    this.q('UPDATE devices SET online = 0 WHERE online = 1').run();
   }
 
   markRemoved(serial: string): void {
-    this.db.prepare('UPDATE devices SET removed_at = ?, online = 0 WHERE serial = ?').run(Date.now(), serial);
+    this.q('UPDATE devices SET removed_at = ?, online = 0 WHERE serial = ?').run(Date.now(), serial);
   }
 
   list(userId?: string): Device[] {
     const rows = userId === undefined
-      ? this.db.prepare('SELECT * FROM devices WHERE removed_at IS NULL ORDER BY serial').all()
-      : this.db.prepare('SELECT * FROM devices WHERE removed_at IS NULL AND user_id = ? ORDER BY serial').all(userId);
+      ? this.q('SELECT * FROM devices WHERE removed_at IS NULL ORDER BY serial').all()
+      : this.q('SELECT * FROM devices WHERE removed_at IS NULL AND user_id = ? ORDER BY serial').all(userId);
     return (rows as Row[]).map(toDevice);
   }
 
   /** Writes what devices reported since the last flush, in one transaction (see DeviceTracker). */
   applyReports(reports: Iterable<DeviceReport>): void {
-    const status = this.db.prepare('UPDATE devices SET last_status = ?, online = ?, last_seen_at = ? WHERE serial = ? AND user_id = ?');
-    const stats = this.db.prepare('UPDATE devices SET last_stats = ?, last_seen_at = ? WHERE serial = ? AND user_id = ?');
-    const manifest = this.db.prepare('UPDATE devices SET manifest = ?, last_seen_at = ? WHERE serial = ? AND user_id = ?');
-    const seen = this.db.prepare('UPDATE devices SET last_seen_at = ? WHERE serial = ? AND user_id = ?');
+    const status = this.q('UPDATE devices SET last_status = ?, online = ?, last_seen_at = ? WHERE serial = ? AND user_id = ?');
+    const stats = this.q('UPDATE devices SET last_stats = ?, last_seen_at = ? WHERE serial = ? AND user_id = ?');
+    const manifest = this.q('UPDATE devices SET manifest = ?, last_seen_at = ? WHERE serial = ? AND user_id = ?');
+    const seen = this.q('UPDATE devices SET last_seen_at = ? WHERE serial = ? AND user_id = ?');
     this.db.transaction(() => {
       for (const r of reports) {
         if (r.status !== undefined) status.run(JSON.stringify(r.status), r.online ? 1 : 0, r.seenAt, r.serial, r.userId);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { Db } from './db.js';
+import type { Statement } from 'better-sqlite3';
+import { type Db, statementCache } from './db.js';
 
 export const UserNameSchema = z.string().regex(/^[a-z][a-z0-9_.-]{0,31}$/, 'a user name is 1–32 of a–z, 0–9, _ . -, starting with a letter');
 
@@ -15,29 +16,33 @@ interface Row { id: number; name: string; is_admin: number; created_at: number; 
 const toUser = (r: Row): User => ({ id: String(r.id), name: r.name, isAdmin: r.is_admin === 1, createdAt: r.created_at, passwordHash: r.password_hash });
 
 export class Users {
-  constructor(private readonly db: Db) {}
+  private readonly q: (sql: string) => Statement;
+
+  constructor(private readonly db: Db) {
+    this.q = statementCache(db);
+  }
 
   add(name: string, passwordHash: string | null, isAdmin: boolean): User {
-    const info = this.db.prepare('INSERT INTO users (name, password_hash, is_admin, created_at) VALUES (?, ?, ?, ?)')
+    const info = this.q('INSERT INTO users (name, password_hash, is_admin, created_at) VALUES (?, ?, ?, ?)')
       .run(name, passwordHash, isAdmin ? 1 : 0, Date.now());
     return this.byId(String(info.lastInsertRowid))!;
   }
 
   byName(name: string): User | null {
-    const r = this.db.prepare('SELECT * FROM users WHERE name = ?').get(name) as Row | undefined;
+    const r = this.q('SELECT * FROM users WHERE name = ?').get(name) as Row | undefined;
     return r ? toUser(r) : null;
   }
 
   byId(id: string): User | null {
-    const r = this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
+    const r = this.q('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
     return r ? toUser(r) : null;
   }
 
   list(): User[] {
-    return (this.db.prepare('SELECT * FROM users ORDER BY id').all() as Row[]).map(toUser);
+    return (this.q('SELECT * FROM users ORDER BY id').all() as Row[]).map(toUser);
   }
 
   setPassword(id: string, passwordHash: string): void {
-    this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(passwordHash, id);
+    this.q('UPDATE users SET password_hash = ? WHERE id = ?').run(passwordHash, id);
   }
 }
