@@ -55,6 +55,8 @@ export interface BenchOptions {
   mosquitto: string;
   /** Another build of pi-hub's CLI to measure (a branch's dist/broker/cli.js); null: this one. */
   hubCli: string | null;
+  /** The agent's footprint: seconds of steady work measured, or 0 to skip it. */
+  agentSeconds: number;
 }
 
 export const USAGE = `usage: npm run bench [-- --quick | --help]
@@ -75,6 +77,7 @@ environment (all optional):
   BENCH_OUT=FILE          where the JSON results go
   BENCH_CPU_PROF=DIR      run pi-hub and bare Aedes under --cpu-prof, profiles in DIR
   BENCH_HUB_CLI=FILE      measure another pi-hub build (its dist/broker/cli.js) with this bench
+  BENCH_AGENT_SECONDS=60  the agent's memory and CPU over this much steady work (0: skip)
   MOSQUITTO=/usr/sbin/mosquitto
 `;
 
@@ -125,5 +128,6 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     cpuProfDir: env.BENCH_CPU_PROF || null,
     mosquitto: env.MOSQUITTO ?? '/usr/sbin/mosquitto',
     hubCli: env.BENCH_HUB_CLI || null,
+    agentSeconds: int(env, 'BENCH_AGENT_SECONDS', quick ? 20 : 60, 0, 3600),
   };
 }

@@ -5,6 +5,7 @@
 // full results as JSON (named on the last line). It reports; it never fails the build.
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { type AgentResult, measureAgent, renderAgent } from './agent.js';
 import { GENERATOR_NOTE } from './clients.js';
 import { type Contender, type Fixture, prepareFixture, removeFixture, startContender } from './contenders.js';
 import { BROKER_CPU, GENERATOR_CPU, cpuCount, inNetns, netnsAvailable, pinGenerator, relaunch } from './isolate.js';
@@ -84,6 +85,14 @@ async function main(): Promise<number> {
     const targets = evaluateTargets(cs, samples);
     say('');
     say(renderText(cs, o.workloads, names as ContenderName[], labels, targets));
+    const measured = contenders.map((c) => ({ name: c.name, label: c.label, listening: c.listening }));
+    for (const c of contenders.splice(0)) await c.stop().catch(() => {}); // the brokers are done: a quiet machine for the agent
+    let agent: AgentResult | null = null;
+    if (o.agentSeconds > 0 && !stopping) {
+      agent = await measureAgent(fixture, o.agentSeconds, progress);
+      say('');
+      say(renderAgent(agent));
+    }
     const elapsedS = Math.round((Date.now() - t0) / 1000);
     say(`\n${o.rounds} round(s) in ${elapsedS} s. The bench reports; it does not fail the build.`);
 
@@ -94,8 +103,8 @@ async function main(): Promise<number> {
         versions: { aedes: packageVersion('aedes'), mqtt: packageVersion('mqtt'), ws: packageVersion('ws') },
       },
       options: { ...o, workloads: o.workloads.map((w) => w.id) },
-      contenders: contenders.map((c) => ({ name: c.name, label: c.label, listening: c.listening })),
-      skipped, samples, summary: cs, targets,
+      contenders: measured,
+      skipped, samples, summary: cs, targets, agent,
     }, null, 2) + '\n');
     say(`full results: ${o.out}`);
     return 0;
