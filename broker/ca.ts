@@ -144,15 +144,8 @@ export class CertificateAuthority {
     if (alg.name !== 'ECDSA' || alg.namedCurve !== 'P-256') throw new CsrError('the CSR key must be ECDSA P-256');
     const publicKey = await csr.publicKey.export(EC_ALG, ['verify']);
     return this.sign({
-      subject: `CN=${serial}`,
-      publicKey,
-      lifetimeMs,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-        new x509.SubjectAlternativeNameExtension([{ type: 'url', value: deviceSpiffeId(this.trustDomain, userId, serial) }]),
-      ],
+      subject: `CN=${serial}`, publicKey, lifetimeMs,
+      extensions: leafExtensions(x509.ExtendedKeyUsage.clientAuth, [{ type: 'url', value: deviceSpiffeId(this.trustDomain, userId, serial) }]),
     });
   }
 
@@ -160,15 +153,8 @@ export class CertificateAuthority {
   async issueUser(userId: string, userName: string, lifetimeMs: number): Promise<IssuedCert & { keyPem: string }> {
     const kp = await generateKeyPair();
     const cert = await this.sign({
-      subject: `CN=${userName}`,
-      publicKey: kp.keys.publicKey,
-      lifetimeMs,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-        new x509.SubjectAlternativeNameExtension([{ type: 'url', value: userSpiffeId(this.trustDomain, userId) }]),
-      ],
+      subject: `CN=${userName}`, publicKey: kp.keys.publicKey, lifetimeMs,
+      extensions: leafExtensions(x509.ExtendedKeyUsage.clientAuth, [{ type: 'url', value: userSpiffeId(this.trustDomain, userId) }]),
     });
     return { ...cert, keyPem: kp.privateKeyPem };
   }
@@ -176,21 +162,24 @@ export class CertificateAuthority {
   async issueServer(names: string[], lifetimeMs: number): Promise<IssuedCert & { keyPem: string }> {
     const kp = await generateKeyPair();
     const cert = await this.sign({
-      subject: `CN=${names[0] ?? 'pi-hub'}`,
-      publicKey: kp.keys.publicKey,
-      lifetimeMs,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-        new x509.SubjectAlternativeNameExtension(names.map((n) => (isIP(n) ? { type: 'ip', value: n } : { type: 'dns', value: n }))),
-      ],
+      subject: `CN=${names[0] ?? 'pi-hub'}`, publicKey: kp.keys.publicKey, lifetimeMs,
+      extensions: leafExtensions(x509.ExtendedKeyUsage.serverAuth, names.map((n) => (isIP(n) ? { type: 'ip', value: n } : { type: 'dns', value: n }))),
     });
     return { ...cert, keyPem: kp.privateKeyPem };
   }
 }
 
 export class CsrError extends Error {}
+
+/** An end-entity certificate: not a CA, signatures only, one purpose, the SANs the hub chose. */
+function leafExtensions(purpose: string, sans: x509.JsonGeneralNames): x509.Extension[] {
+  return [
+    new x509.BasicConstraintsExtension(false, undefined, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+    new x509.ExtendedKeyUsageExtension([purpose]),
+    new x509.SubjectAlternativeNameExtension(sans),
+  ];
+}
 
 /** Creates a root and an issuing CA (ECDSA P-256) unless they exist. Returns true if it made them. */
 export async function ensureCa(dataDir: string): Promise<boolean> {
