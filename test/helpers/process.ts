@@ -62,7 +62,17 @@ export class Daemon {
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
     this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    Daemon.live.add(child);
+    child.on('exit', () => Daemon.live.delete(child));
+    if (!Daemon.reaping) {
+      Daemon.reaping = true;
+      process.once('exit', () => { for (const c of Daemon.live) c.kill('SIGKILL'); });
+    }
   }
+
+  /** Every daemon still running when the test process exits is killed, so none outlives a failed run. */
+  private static readonly live = new Set<ChildProcess>();
+  private static reaping = false;
 
   static start(file: string, args: string[], name: string, env: NodeJS.ProcessEnv = {}): Daemon {
     return Daemon.startProgram(process.execPath, [file, ...args], name, env);
