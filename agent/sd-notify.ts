@@ -1,5 +1,5 @@
 // sd_notify for Type=notify units: READY=1 once connected, WATCHDOG=1 at half of WATCHDOG_USEC,
-// RELOADING/STOPPING around SIGHUP and SIGTERM. Node cannot send unix datagrams, so this runs
+// STOPPING=1 on SIGTERM, STATUS= as the link goes up and down. Node cannot send unix datagrams, so this runs
 // systemd-notify (present wherever systemd sets NOTIFY_SOCKET) with --pid=<our pid>: as root its
 // message carries our pid in SCM_CREDENTIALS, so systemd attributes it to the main process even though
 // systemd-notify has exited by the time it is read.
