@@ -40,9 +40,12 @@ export interface AgentPaths {
   chain: string;
   modules: string;
   state: string;
+  /** Written by the daemon for `pi-agent status`. */
+  status: string;
 }
 
 export function agentPaths(dir: string, stateDir?: string): AgentPaths {
+  const state = stateDir ?? process.env.STATE_DIRECTORY ?? join(dir, 'state');
   return {
     dir,
     config: join(dir, 'agent.json'),
@@ -50,7 +53,8 @@ export function agentPaths(dir: string, stateDir?: string): AgentPaths {
     cert: join(dir, 'cert.pem'),
     chain: join(dir, 'ca.pem'),
     modules: join(dir, 'modules'),
-    state: stateDir ?? process.env.STATE_DIRECTORY ?? join(dir, 'state'),
+    state,
+    status: join(state, 'status.json'),
   };
 }
 

@@ -77,7 +77,7 @@ export async function runDaemon(o: RunOptions, log: Logger = createLogger('pi-ag
 
   const writeState = (connected: boolean) => {
     const s: DaemonState = { pid: process.pid, connected, since: Date.now(), hub: config.hub, serial };
-    try { writeFileAtomic(`${paths.state}/status.json`, JSON.stringify(s), 0o644); } catch { /* status is informational */ }
+    try { writeFileAtomic(paths.status, JSON.stringify(s), 0o644); } catch { /* status is informational */ }
   };
 
   let readySent = false;

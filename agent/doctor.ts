@@ -5,11 +5,12 @@ import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { access, readFile, statfs } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { join } from 'node:path';
 import { connect } from 'node:tls';
 import type { CheckResult, CheckStatus, DoctorReport } from '../shared/schemas.js';
 import type { Logger } from '../shared/log.js';
+import { agentPaths } from './config.js';
 import { execute, type ExecOptions } from './executor.js';
+import { isPseudoFilesystem } from './filesystems.js';
 import type { LoadedCheck, LoadedModule } from './modules/loader.js';
 import { CheckSchema, DOCTOR_ID, BUILTIN_CHECKS, type BuiltinCheckDef, type PassSpec } from './modules/schema.js';
 import { DEFAULT_SENSOR_PATHS, readTemperatureC, readThrottled, type SensorPaths } from './pi-sensors.js';
@@ -29,12 +30,6 @@ export interface DoctorOptions {
 
 type Outcome = { status: CheckStatus; detail: string; value?: number | null };
 
-const PSEUDO_FS = new Set([
-  'proc', 'sysfs', 'devtmpfs', 'devpts', 'tmpfs', 'ramfs', 'cgroup', 'cgroup2', 'securityfs', 'pstore', 'debugfs',
-  'tracefs', 'configfs', 'fusectl', 'mqueue', 'hugetlbfs', 'bpf', 'autofs', 'binfmt_misc', 'rpc_pipefs', 'nsfs',
-  'efivarfs', 'squashfs', 'iso9660', 'overlay',
-]);
-
 /** `/proc/self/mounts` → the mount points worth a disk check: `/` and every device-backed, writable-kind filesystem. */
 export function realMounts(mountsText: string): string[] {
   const seen = new Set<string>();
@@ -42,7 +37,7 @@ export function realMounts(mountsText: string): string[] {
     const [dev, rawMount, type] = line.split(' ');
     if (!dev || !rawMount || !type) continue;
     const mount = rawMount.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
-    if (mount === '/' || (dev.startsWith('/dev/') && !PSEUDO_FS.has(type))) seen.add(mount);
+    if (mount === '/' || (dev.startsWith('/dev/') && !isPseudoFilesystem(type))) seen.add(mount);
   }
   return [...seen].sort();
 }
@@ -195,8 +190,9 @@ export class Doctor {
     }
     const host = url.hostname.replace(/^\[|\]$/g, '');
     const port = Number(url.port || 443);
-    const read = (f: string) => readFile(join(this.opts.configDir, f)).catch(() => undefined);
-    const [ca, cert, key] = await Promise.all([read('ca.pem'), read('cert.pem'), read('key.pem')]);
+    const paths = agentPaths(this.opts.configDir);
+    const read = (f: string) => readFile(f).catch(() => undefined);
+    const [ca, cert, key] = await Promise.all([read(paths.chain), read(paths.cert), read(paths.key)]);
     const started = performance.now();
     return new Promise<Outcome>((resolve) => {
       const socket = connect({
@@ -218,7 +214,7 @@ export class Doctor {
   }
 
   private async certificate(warnDays: number, failDays: number): Promise<Outcome> {
-    const file = join(this.opts.configDir, 'cert.pem');
+    const file = agentPaths(this.opts.configDir).cert;
     let pem: Buffer;
     try {
       pem = await readFile(file);

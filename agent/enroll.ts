@@ -188,7 +188,7 @@ export function statusText(configDir: string): string {
 function daemonStateText(paths: AgentPaths): string {
   let state: DaemonState;
   try {
-    state = JSON.parse(readFileSync(`${paths.state}/status.json`, 'utf8')) as DaemonState;
+    state = JSON.parse(readFileSync(paths.status, 'utf8')) as DaemonState;
   } catch {
     return 'not running';
   }

@@ -3,6 +3,7 @@
 // sentence a Pi owner can act on.
 import https from 'node:https';
 import { CliError } from '../shared/cli.js';
+import { ApiErrorSchema } from '../shared/schemas.js';
 
 export interface HubRequest {
   method: 'GET' | 'POST';
@@ -68,6 +69,6 @@ export function networkError(hub: string, err: NodeJS.ErrnoException): CliError 
 
 /** The `error.message` of an API error body, or a fallback. */
 export function apiMessage(body: unknown, fallback: string): string {
-  const m = (body as { error?: { message?: unknown } } | null)?.error?.message;
-  return typeof m === 'string' ? m : fallback;
+  const r = ApiErrorSchema.safeParse(body);
+  return r.success ? r.data.error.message : fallback;
 }

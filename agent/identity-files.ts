@@ -25,5 +25,5 @@ export function completeIdentityWrite(paths: AgentPaths): boolean {
   return true;
 }
 
-/** What the daemon writes to <state>/status.json for `pi-agent status`. */
+/** What the daemon writes to AgentPaths.status for `pi-agent status`. */
 export interface DaemonState { pid: number; connected: boolean; since: number; hub: string; serial: string }

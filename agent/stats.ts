@@ -4,12 +4,11 @@
 // largest dependency and `pi-agent status` or `connect` never need it.
 import { uptime } from 'node:os';
 import type { Stats } from '../shared/schemas.js';
+import { isPseudoFilesystem } from './filesystems.js';
 import { readTemperatureC, readThrottled } from './pi-sensors.js';
 
 export interface StatsSampler { sample(): Promise<Stats> }
 
-/** Filesystems that are not storage a Pi owner cares about. */
-const PSEUDO_FS = /^(tmpfs|devtmpfs|overlay|squashfs|proc|sysfs|ramfs|efivarfs|autofs|nsfs|tracefs|cgroup2?|fuse\..*)$/;
 
 type Si = typeof import('systeminformation');
 
@@ -34,7 +33,7 @@ export class SystemStatsSampler implements StatsSampler {
       cpu: { load: round(load?.currentLoad ?? 0), tempC },
       // "used" without buffers and page cache: what `free` calls used, the number that runs out.
       mem: { total: mem?.total ?? 0, used: mem ? mem.total - mem.available : 0 },
-      disk: (fs ?? []).filter((d) => !PSEUDO_FS.test(d.type) && d.size > 0).slice(0, 64)
+      disk: (fs ?? []).filter((d) => !isPseudoFilesystem(d.type) && d.size > 0).slice(0, 64)
         .map((d) => ({ mount: d.mount.slice(0, 256), size: d.size, used: d.used })),
       net: (net ?? []).filter((n) => n.iface !== 'lo').slice(0, 64)
         .map((n) => ({ iface: n.iface.slice(0, 64), rxBytes: n.rx_bytes, txBytes: n.tx_bytes })),

@@ -9,6 +9,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
+import { formatIssues } from '../shared/cli.js';
+import { parseJson, parseValid } from '../shared/json.js';
 import type { Logger } from '../shared/log.js';
 import {
   CmdRequestSchema, CmdResultSchema, DoctorReportSchema, GpioSetSchema, GpioStateSchema, ManifestSchema, StatusSchema,
@@ -17,7 +19,7 @@ import {
 import { type DeviceTopic, REQUEST_ID_RE, parseDeviceTopic, topics } from '../shared/topics.js';
 import { maySubscribe, publishAllowed } from './acl.js';
 import type { AuditWriter } from './audit-writer.js';
-import { type DeviceEntry, type DeviceTracker, parseValid } from './device-tracker.js';
+import type { DeviceEntry, DeviceTracker } from './device-tracker.js';
 import type { Identity, IdentityResult } from './identity.js';
 import {
   type InboundPacket, type Principal, internalClientId, mountInbound, mountOf, principalFromClientId, unmount, unmountOutbound,
@@ -152,7 +154,7 @@ export class HubBroker {
     if (requested === '' && !client.clean) return refuse(2, 'an empty client id needs a clean session'); // [MQTT-3.1.3-8]
     const will = client._will;
     if (will) {
-      const t = this.inner(st, will.topic);
+      const t = parseMounted(st.mount!, will.topic);
       if (!t || !publishAllowed(id, t)) return refuse(5, `will topic not allowed: ${unmount(st.mount!, will.topic) ?? will.topic}`);
       if (t.kind === 'status' && !parseValid(will.payload, StatusSchema)) return refuse(5, 'the will payload is not a valid status');
     }
@@ -168,11 +170,6 @@ export class HubBroker {
     done(null, true);
   }
 
-  private inner(st: ConnState, topic: string): DeviceTopic | null {
-    const inner = st.mount ? unmount(st.mount, topic) : null;
-    return inner === null ? null : parseDeviceTopic(inner);
-  }
-
   private authorizePublish(client: HubClient | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
     // A will replayed after a restart comes with no client: its internal client id says whose it is.
     const st = client?.[STATE];
@@ -184,10 +181,10 @@ export class HubBroker {
     if (st && st.lastTopic === packet.topic) {
       t = st.lastParsed; // allowed before, and nothing a connection may do changes that
     } else {
-      const inner = unmount(mountOf(principal.userId), packet.topic);
-      t = inner === null ? null : parseDeviceTopic(inner);
+      const mount = mountOf(principal.userId);
+      t = parseMounted(mount, packet.topic);
       if (!t || !publishAllowed(principal, t)) {
-        this.deps.log.warn('publish refused', { who: describe(principal), topic: inner ?? packet.topic });
+        this.deps.log.warn('publish refused', { who: describe(principal), topic: unmount(mount, packet.topic) ?? packet.topic });
         return done(new Error('publish not authorized')); // aedes drops the connection
       }
       if (st) { st.lastTopic = packet.topic; st.lastParsed = t; }
@@ -204,7 +201,7 @@ export class HubBroker {
         const r = CmdRequestSchema.safeParse(raw);
         if (!r.success) {
           const id = (raw as { id?: unknown } | null)?.id;
-          const message = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ').slice(0, 1000);
+          const message = formatIssues(r.error).join('; ').slice(0, 1000);
           if (typeof id === 'string' && REQUEST_ID_RE.test(id)) this.replyError(userId, t.serial, id, message);
           audit.add({ userId, actor: `user:${label}`, deviceSerial: t.serial, action: 'cmd.refused', detail: { id: id ?? null, reason: message } });
           return this.divert(packet, done);
@@ -314,12 +311,10 @@ export class HubBroker {
   }
 }
 
-function parseJson(payload: Buffer | string): unknown {
-  try {
-    return JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'));
-  } catch {
-    return null;
-  }
+/** An internal topic as a device topic of this mountpoint, or null when it is neither. */
+function parseMounted(mount: string, topic: string): DeviceTopic | null {
+  const inner = unmount(mount, topic);
+  return inner === null ? null : parseDeviceTopic(inner);
 }
 
 function describe(p: Principal): string {

@@ -11,7 +11,7 @@ import { createLogger } from '../shared/log.js';
 import { VERSION } from '../shared/version.js';
 import { ensureDir, writeFileAtomic } from '../shared/fs.js';
 import { caIsLocked, caPaths, importCa, setCaLock } from './ca.js';
-import { caPassphrase, cliHubConfig, resolveHubConfig } from './config.js';
+import { caPassphrase, resolveHubConfig } from './config.js';
 import { type HubData, openHubData } from './data-dir.js';
 import { hashPassword, hashSecret, newApiKey } from './secrets.js';
 import { UserNameSchema } from './store/users.js';
@@ -37,7 +37,7 @@ const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n')
 const note = (s: string) => process.stderr.write(s + '\n');
 
 async function data(dir: string | undefined): Promise<HubData> {
-  const cfg = cliHubConfig(dir);
+  const cfg = resolveHubConfig({ dataDir: dir });
   return openHubData(cfg.dataDir, cfg.trustDomain);
 }
 
@@ -222,7 +222,7 @@ async function cert(args: string[]): Promise<number> {
       const { values } = parseFlags(rest, { ...DATA_DIR, user: { type: 'string' }, out: { type: 'string' }, p12: { type: 'boolean' } });
       if (values.help) { out(HELP); return 0; }
       if (!values.user || !values.out) throw new UsageError('cert issue needs --user NAME and --out DIR');
-      const cfg = cliHubConfig(values['data-dir']);
+      const cfg = resolveHubConfig({ dataDir: values['data-dir'] });
       const d = await openHubData(cfg.dataDir, cfg.trustDomain);
       const u = userByName(d, values.user);
       const authority = await d.loadCa(cfg.caPassphrase);

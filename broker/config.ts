@@ -100,8 +100,3 @@ export function resolveHubConfig(flags: ServeFlags): HubConfig {
     caPassphrase: caPassphrase(file),
   };
 }
-
-/** Settings the CLI needs without serving (cert lifetimes, passphrase). */
-export function cliHubConfig(dataDirFlag: string | undefined): HubConfig {
-  return resolveHubConfig({ dataDir: dataDirFlag });
-}

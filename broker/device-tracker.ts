@@ -2,6 +2,7 @@
 // arrive on the broker's hot path, so each device has one stable entry (a connection holds on to its
 // own), marked dirty per message and written to SQLite in one transaction per flush. Stats are parsed
 // and validated only then, once per device per flush; "last seen" is the time of that flush.
+import { parseValid } from '../shared/json.js';
 import type { Logger } from '../shared/log.js';
 import { StatsSchema } from '../shared/schemas.js';
 import { BatchWriter } from './batch-writer.js';
@@ -80,16 +81,4 @@ export class DeviceTracker extends BatchWriter {
       this.log.error('cannot record device reports', { error: (err as Error).message });
     }
   }
-}
-
-/** JSON.parse + schema, with no exception: null when either fails. */
-export function parseValid<T>(raw: Buffer | string, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }): T | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
-  } catch {
-    return null;
-  }
-  const r = schema.safeParse(value);
-  return r.success ? r.data : null;
 }

@@ -1,7 +1,7 @@
 // PKI helpers both programs use: fingerprints, SPIFFE ids, PEM splitting, CSR creation, chain checks.
 // @peculiar/x509 needs reflect-metadata imported first and a WebCrypto provider (AEDES-NOTES.md).
 import 'reflect-metadata';
-import { createHash, createPrivateKey, createPublicKey, webcrypto, X509Certificate } from 'node:crypto';
+import { createHash, webcrypto, X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -68,21 +68,6 @@ export async function generateKeyPair(): Promise<KeyPairPem> {
 export function toPem(der: Buffer | ArrayBuffer, label: string): string {
   const b64 = Buffer.from(der as ArrayBuffer).toString('base64').match(/.{1,64}/g)!.join('\n');
   return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
-}
-
-/** Imports a PEM private key (any format Node reads, optionally encrypted) as a WebCrypto signing key. */
-export async function importSigningKey(pem: string, passphrase?: string): Promise<CryptoKey> {
-  const der = createPrivateKey({ key: pem, passphrase }).export({ format: 'der', type: 'pkcs8' });
-  return webcrypto.subtle.importKey('pkcs8', der, EC_ALG, true, ['sign']) as Promise<CryptoKey>;
-}
-
-/** Key pair from a stored PEM private key: the public half is derived, never stored apart. */
-export async function keyPairFromPem(privateKeyPem: string): Promise<CryptoKeyPair> {
-  const priv = createPrivateKey(privateKeyPem);
-  const privateKey = await webcrypto.subtle.importKey('pkcs8', priv.export({ format: 'der', type: 'pkcs8' }), EC_ALG, true, ['sign']);
-  const spki = createPublicKey(priv).export({ format: 'der', type: 'spki' });
-  const publicKey = await webcrypto.subtle.importKey('spki', spki, EC_ALG, true, ['verify']);
-  return { privateKey, publicKey } as CryptoKeyPair;
 }
 
 /** A PKCS#10 request for CN=<serial>, signed by the key made on this machine. */
