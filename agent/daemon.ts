@@ -6,7 +6,8 @@
 //   CertRenewer ── switchCredentials
 //
 // SIGTERM: answer or stop what runs, publish {online:false}, end the session, exit 0.
-// SIGHUP: reload agent.json (stats interval, reconnect pacing) and the modules.
+// SIGHUP: reload the modules and agent.json's stats interval; other agent.json changes are named in
+// the log as needing a restart.
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -44,7 +45,7 @@ export function readCredentials(paths: AgentPaths, log?: Logger): Credentials {
 }
 
 export async function runDaemon(o: RunOptions, log: Logger = createLogger('pi-agent')): Promise<number> {
-  let config: AgentConfig = loadAgentConfig(o.configDir);
+  const config: AgentConfig = loadAgentConfig(o.configDir);
   const paths = agentPaths(o.configDir, config.stateDir);
   let creds = readCredentials(paths, log);
   ensureDir(paths.state, 0o700);
@@ -163,9 +164,10 @@ export async function runDaemon(o: RunOptions, log: Logger = createLogger('pi-ag
       log.info('SIGHUP: reloading agent.json and the modules');
       try {
         const next = loadAgentConfig(o.configDir);
-        if (next.hub !== config.hub || next.serial !== config.serial) log.warn('the hub or serial changed in agent.json: restart pi-agent to use them');
-        config = { ...next, hub: config.hub, serial: config.serial };
-        stats.setInterval(config.statsIntervalSec);
+        stats.setInterval(next.statsIntervalSec);
+        const later = (Object.keys(next) as Array<keyof AgentConfig>)
+          .filter((k) => k !== 'statsIntervalSec' && JSON.stringify(next[k]) !== JSON.stringify(config[k]));
+        if (later.length > 0) log.warn(`agent.json: restart pi-agent to apply ${later.join(', ')}`);
       } catch (err) {
         log.error('agent.json not reloaded; keeping the current settings', { error: (err as Error).message });
       }

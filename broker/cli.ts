@@ -6,12 +6,13 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { z } from 'zod';
-import { CliError, ConfigError, EXIT, UsageError, parseFlags, readStdin, runMain, validate } from '../shared/cli.js';
+import { CliError, ConfigError, EXIT, UsageError, parseFlags, readStdin, readTextFile, runMain, validate } from '../shared/cli.js';
+import { fingerprint } from '../shared/pki.js';
 import { createLogger } from '../shared/log.js';
 import { VERSION } from '../shared/version.js';
 import { ensureDir, writeFileAtomic } from '../shared/fs.js';
 import { caIsLocked, caPaths, importCa, setCaLock } from './ca.js';
-import { caPassphrase, resolveHubConfig } from './config.js';
+import { caPassphrase, readPassphraseFile, resolveHubConfig } from './config.js';
 import { type HubData, openHubData } from './data-dir.js';
 import { hashPassword, hashSecret, newApiKey } from './secrets.js';
 import { UserNameSchema } from './store/users.js';
@@ -165,7 +166,6 @@ async function ca(args: string[]): Promise<number> {
       if (values.help) { out(HELP); return 0; }
       const d = await data(values['data-dir']);
       const rootPem = readFileSync(caPaths(d.dataDir).rootCert, 'utf8');
-      const { fingerprint } = await import('../shared/pki.js');
       out(sub === 'root' ? rootPem : fingerprint(rootPem));
       return 0;
     }
@@ -174,16 +174,7 @@ async function ca(args: string[]): Promise<number> {
       const { values } = parseFlags(rest, { ...DATA_DIR, 'passphrase-file': { type: 'string' } });
       if (values.help) { out(HELP); return 0; }
       const d = await data(values['data-dir']);
-      let pass: string | undefined;
-      if (values['passphrase-file']) {
-        try {
-          pass = readFileSync(values['passphrase-file'], 'utf8').replace(/\r?\n$/, '');
-        } catch (err) {
-          throw new CliError(`cannot read ${values['passphrase-file']}: ${(err as NodeJS.ErrnoException).code}`);
-        }
-      } else {
-        pass = caPassphrase();
-      }
+      const pass = values['passphrase-file'] ? readPassphraseFile(values['passphrase-file']) : caPassphrase();
       if (!pass) throw new UsageError('no passphrase: set PI_HUB_CA_PASSPHRASE or pass --passphrase-file FILE');
       if (sub === 'lock' && pass.length < 12) throw new UsageError('the passphrase is too short (at least 12 characters)');
       const changed = setCaLock(d.dataDir, sub === 'lock', pass);
@@ -195,17 +186,15 @@ async function ca(args: string[]): Promise<number> {
       const { values } = parseFlags(rest, { ...DATA_DIR, cert: { type: 'string' }, key: { type: 'string' }, force: { type: 'boolean' } });
       if (values.help) { out(HELP); return 0; }
       if (!values.cert || !values.key) throw new UsageError('ca import needs --cert FILE and --key FILE');
-      const read = (f: string) => {
-        try { return readFileSync(f, 'utf8'); } catch (err) { throw new CliError(`cannot read ${f}: ${(err as NodeJS.ErrnoException).code}`); }
-      };
-      const certPem = read(values.cert);
-      const keyPem = read(values.key);
+      const certPem = readTextFile(values.cert, '--cert', EXIT.FAILURE);
+      const keyPem = readTextFile(values.key, '--key', EXIT.FAILURE);
       const d = await data(values['data-dir']);
       if (d.store.devices.list().length > 0 && !values.force) {
         throw new CliError('devices are enrolled with the current CA; importing another one makes their certificates invalid', EXIT.FAILURE, 'pass --force to import anyway (every Pi must then connect again)');
       }
+      const wasLocked = caIsLocked(d.dataDir);
       const r = await importCa(d.dataDir, certPem, keyPem, caPassphrase());
-      if (caIsLocked(d.dataDir)) note('note: the imported keys are stored unencrypted; run pi-hub ca lock');
+      if (wasLocked) note('note: the CA keys were locked; the imported ones are stored unencrypted: run pi-hub ca lock');
       out(`imported a ${r.kind} CA; root fingerprint ${r.fingerprint}`);
       note('restart pi-hub: it issues a new server certificate from the imported CA at start');
       return 0;

@@ -1,10 +1,10 @@
 // pi-hub's settings: flags override the environment, which overrides the config file
 // (<data-dir>/hub.json, or the file PI_HUB_CONFIG names), which overrides the defaults.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, readConfigJson } from '../shared/cli.js';
+import { ConfigError, UsageError, readConfigJson, readTextFile } from '../shared/cli.js';
 
 export const DEFAULT_DATA_DIR = '/var/lib/pi-hub';
 
@@ -61,12 +61,12 @@ export function caPassphrase(file?: HubConfigFile): string | undefined {
   const credDir = process.env.CREDENTIALS_DIRECTORY;
   const path = process.env.PI_HUB_CA_PASSPHRASE_FILE ?? file?.caPassphraseFile
     ?? (credDir && existsSync(join(credDir, 'ca-passphrase')) ? join(credDir, 'ca-passphrase') : undefined);
-  if (!path) return undefined;
-  try {
-    return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
-  } catch (err) {
-    throw new ConfigError(`cannot read the CA passphrase file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  return path === undefined ? undefined : readPassphraseFile(path);
+}
+
+/** A passphrase file: its text without the final newline an editor adds. */
+export function readPassphraseFile(path: string): string {
+  return readTextFile(path, 'the CA passphrase file').replace(/\r?\n$/, '');
 }
 
 export interface ServeFlags { dataDir?: string; host?: string; port?: string; mqttsPort?: string; clientAuth?: string }
@@ -74,28 +74,33 @@ export interface ServeFlags { dataDir?: string; host?: string; port?: string; mq
 export function resolveHubConfig(flags: ServeFlags): HubConfig {
   const dataDir = dataDirFrom(flags.dataDir);
   const file = readConfigFile(dataDir);
-  const pick = <T>(schema: z.ZodType<T>, name: string, ...values: Array<unknown>): T | undefined => {
-    for (const v of values) {
-      if (v === undefined) continue;
+  // The first source that has a value wins. A bad flag is bad usage (exit 2); a bad environment variable
+  // is bad configuration (78), named as such. hub.json was validated as a whole when it was read.
+  const pick = <T>(schema: z.ZodType<T>, flag: string, flagValue: unknown, envName: string, fileValue: T | undefined): T | undefined => {
+    const check = (v: unknown, fail: (msg: string) => Error): T => {
       const r = schema.safeParse(v);
-      if (!r.success) throw new ConfigError(`${name}: ${r.error.issues[0]!.message} (got ${JSON.stringify(v)})`);
+      if (!r.success) throw fail(`${r.error.issues[0]!.message} (got ${JSON.stringify(v)})`);
       return r.data;
-    }
-    return undefined;
+    };
+    if (flagValue !== undefined) return check(flagValue, (m) => new UsageError(`${flag}: ${m}`));
+    const env = process.env[envName];
+    if (env !== undefined && env !== '') return check(env, (m) => new ConfigError(`${envName}: ${m}`));
+    return fileValue;
   };
-  const host = pick(z.string().min(1), '--host', flags.host, process.env.PI_HUB_HOST, file.host) ?? '127.0.0.1';
+  const host = pick(z.string().min(1), '--host', flags.host, 'PI_HUB_HOST', file.host) ?? '127.0.0.1';
   const names = new Set(['localhost', '127.0.0.1', '::1', hostname(), ...(file.serverNames ?? [])]);
   if (!['0.0.0.0', '::'].includes(host)) names.add(host);
-  const testLifetime = process.env.PI_HUB_TEST_DEVICE_CERT_SECONDS; // test-only: certificates of seconds
+  // Test-only: device certificates that live seconds, to exercise renewal.
+  const testLifetime = pick(z.coerce.number().int().min(3), '(none)', undefined, 'PI_HUB_TEST_DEVICE_CERT_SECONDS', undefined);
   return {
     dataDir,
     host,
-    port: pick(Port, '--port', flags.port, process.env.PI_HUB_PORT, file.port) ?? 8443,
-    mqttsPort: pick(Port, '--mqtts-port', flags.mqttsPort, process.env.PI_HUB_MQTTS_PORT, file.mqttsPort) ?? 8883,
-    clientAuth: pick(ClientAuthSchema, '--client-auth', flags.clientAuth, process.env.PI_HUB_CLIENT_AUTH, file.clientAuth) ?? 'want',
+    port: pick(Port, '--port', flags.port, 'PI_HUB_PORT', file.port) ?? 8443,
+    mqttsPort: pick(Port, '--mqtts-port', flags.mqttsPort, 'PI_HUB_MQTTS_PORT', file.mqttsPort) ?? 8883,
+    clientAuth: pick(ClientAuthSchema, '--client-auth', flags.clientAuth, 'PI_HUB_CLIENT_AUTH', file.clientAuth) ?? 'want',
     serverNames: [...names],
     trustDomain: file.trustDomain ?? 'pifleet.local',
-    deviceCertLifetimeMs: testLifetime ? Number(testLifetime) * 1000 : (file.deviceCertDays ?? 30) * DAY,
+    deviceCertLifetimeMs: testLifetime !== undefined ? testLifetime * 1000 : (file.deviceCertDays ?? 30) * DAY,
     userCertLifetimeMs: (file.userCertDays ?? 365) * DAY,
     caPassphrase: caPassphrase(file),
   };

@@ -71,6 +71,15 @@ export async function runMain(prog: string, main: (argv: string[]) => Promise<nu
   }
 }
 
+/** A file the user named: its text, or a CliError naming it and why it cannot be read. */
+export function readTextFile(path: string, what = 'file', exitCode: number = EXIT.CONFIG): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, exitCode);
+  }
+}
+
 /** Reads a JSON configuration file and validates it; any problem is a ConfigError naming the file. */
 export function readConfigJson<T extends z.ZodType>(file: string, schema: T): z.infer<T> {
   let raw: unknown;

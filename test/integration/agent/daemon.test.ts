@@ -127,9 +127,10 @@ describe('pi-agent run', () => {
     await a.start();
     await seen.next('devices/pi-run-hup/stats', 10_000); // the first sample goes out at once
     const count = seen.on('devices/pi-run-hup/stats').length;
-    a.setConfig({ statsIntervalSec: 1 });
+    a.setConfig({ statsIntervalSec: 1, maxConcurrent: 3 });
     a.daemon!.child.kill('SIGHUP');
     await a.daemon!.waitForLine(/SIGHUP: reloading/, 5_000, 0);
+    await a.daemon!.waitForLine(/agent\.json: restart pi-agent to apply maxConcurrent$/, 5_000, 0);
     await waitFor(() => seen.on('devices/pi-run-hup/stats').length >= count + 2, 6_000, 'stats at the new interval');
   });
 });

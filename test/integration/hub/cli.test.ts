@@ -47,8 +47,11 @@ describe('bad input: exit code and one line', { concurrency: 2 }, () => {
     ['cert expiring --days 0', (d) => hub(['cert', 'expiring', '--days', '0', '--data-dir', d]), 2, /^pi-hub: --days: /],
     ['cert expiring --days abc', (d) => hub(['cert', 'expiring', '--days', 'abc', '--data-dir', d]), 2, /^pi-hub: --days: /],
     ['cert issue for an unknown user', (d) => hub(['cert', 'issue', '--user', 'nobody', '--out', join(d, 'out'), '--data-dir', d]), 1, /^pi-hub: unknown user nobody$/],
-    ['serve with a bad --client-auth', (d) => hub(['serve', '--client-auth', 'maybe', '--data-dir', d]), 78, /^pi-hub: --client-auth: /],
-    ['serve with a bad --port', (d) => hub(['serve', '--port', '70000', '--data-dir', d]), 78, /^pi-hub: --port: /],
+    ['serve with a bad --client-auth', (d) => hub(['serve', '--client-auth', 'maybe', '--data-dir', d]), 2, /^pi-hub: --client-auth: /],
+    ['serve with a bad --port', (d) => hub(['serve', '--port', '70000', '--data-dir', d]), 2, /^pi-hub: --port: /],
+    ['serve with a bad PI_HUB_CLIENT_AUTH', (d) => hub(['serve', '--data-dir', d], { env: { PI_HUB_CLIENT_AUTH: 'maybe' } }), 78, /^pi-hub: PI_HUB_CLIENT_AUTH: /],
+    ['a flag wins over a bad environment variable', (d) => hub(['serve', '--port', '70000', '--data-dir', d], { env: { PI_HUB_PORT: 'x' } }), 2, /^pi-hub: --port: /],
+    ['ca lock with a passphrase file that is missing', (d) => hub(['ca', 'lock', '--passphrase-file', join(d, 'nope'), '--data-dir', d]), 78, /^pi-hub: cannot read the CA passphrase file .*\/nope: ENOENT$/],
     ['a data directory under /proc that cannot be made', () => hub(['ca', 'fingerprint', '--data-dir', '/proc/1/nope']), 78, /^pi-hub: cannot use data directory \/proc\/1\/nope: /],
     ['serve on a data directory under /proc', () => hub(['serve', '--data-dir', '/proc/1/nope/deeper', '--port', '0', '--mqtts-port', '0']), 78, /^pi-hub: cannot use data directory \/proc\/1\/nope\/deeper: /],
     ['a data directory that is a file', (d) => { writeFileSync(join(d, 'file'), 'x'); return hub(['user', 'add', 'carol', '--data-dir', join(d, 'file')]); }, 78, /^pi-hub: data directory .*\/file is not a directory$/],
@@ -216,9 +219,20 @@ describe('ca import', { concurrency: 2 }, () => {
       assert.match(failure(r).message!, message, name);
     }
     const missing = await hub(['ca', 'import', '--cert', join(d, 'nope.crt'), '--key', ca.root.key, '--data-dir', d]);
-    assert.deepEqual(failure(missing), { code: 1, message: `pi-hub: cannot read ${join(d, 'nope.crt')}: ENOENT` });
+    assert.deepEqual(failure(missing), { code: 1, message: `pi-hub: cannot read --cert ${join(d, 'nope.crt')}: ENOENT` });
     const usage = await hub(['ca', 'import', '--cert', ca.root.cert, '--data-dir', d]);
     assert.equal(usage.code, 2);
+  });
+
+  it('says so when an import replaces locked CA keys with unencrypted ones', async () => {
+    const d = tempDir('pifleet-import-locked-');
+    const env = { PI_HUB_CA_PASSPHRASE: 'a long enough passphrase' };
+    assert.equal((await hub(['ca', 'lock', '--data-dir', d], { env })).code, 0);
+    const ca = await opensslCa(tempDir());
+    const r = await hub(['ca', 'import', '--cert', ca.root.cert, '--key', ca.root.key, '--data-dir', d], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^note: the CA keys were locked; the imported ones are stored unencrypted: run pi-hub ca lock$/m);
+    assert.match(readFileSync(join(d, 'ca', 'issuing.key'), 'utf8'), /^-----BEGIN PRIVATE KEY-----/);
   });
 
   it('refuses to replace the CA of enrolled devices without --force', async () => {
