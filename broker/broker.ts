@@ -192,8 +192,6 @@ export class HubBroker {
     if (!t) return done(new Error('publish not authorized'));
     const { tracker, audit } = this.deps;
     const userId = principal.userId;
-    // A device only ever publishes on its own serial: its entry, found at CONNECT (or for a will, now).
-    const device = () => st?.device ?? tracker.device(userId, t.serial);
     switch (t.kind) {
       case 'cmd-req': {
         const label = st?.identity?.label ?? principal.userId;
@@ -225,24 +223,24 @@ export class HubBroker {
         return done(null);
       }
       case 'stats':
-        tracker.stats(device(), packet.payload as Buffer);
+        tracker.stats(this.entryOf(st, userId, t.serial), packet.payload as Buffer);
         return done(null);
       case 'status': {
         const s = parseValid(packet.payload as Buffer, StatusSchema);
         if (!s) return this.dropInvalid(principal, t, packet, done);
-        tracker.status(device(), s);
+        tracker.status(this.entryOf(st, userId, t.serial), s);
         return done(null);
       }
       case 'manifest': {
         const m = parseValid(packet.payload as Buffer, ManifestSchema);
         if (!m) return this.dropInvalid(principal, t, packet, done);
-        tracker.manifest(device(), m);
+        tracker.manifest(this.entryOf(st, userId, t.serial), m);
         return done(null);
       }
       case 'cmd-res': {
         const res = parseValid(packet.payload as Buffer, CmdResultSchema);
         if (!res || res.id !== t.id) return this.dropInvalid(principal, t, packet, done);
-        tracker.seen(device());
+        tracker.seen(this.entryOf(st, userId, t.serial));
         audit.add({
           userId, actor: `device:${t.serial}`, deviceSerial: t.serial, action: 'cmd.res',
           detail: { id: res.id, ok: res.ok, exitCode: res.exitCode, signal: res.signal, durationMs: res.durationMs, error: res.error?.code ?? null },
@@ -251,13 +249,18 @@ export class HubBroker {
       }
       case 'doctor':
         if (!parseValid(packet.payload as Buffer, DoctorReportSchema)) return this.dropInvalid(principal, t, packet, done);
-        tracker.seen(device());
+        tracker.seen(this.entryOf(st, userId, t.serial));
         return done(null);
       case 'gpio-state':
         if (!parseValid(packet.payload as Buffer, GpioStateSchema)) return this.dropInvalid(principal, t, packet, done);
-        tracker.seen(device());
+        tracker.seen(this.entryOf(st, userId, t.serial));
         return done(null);
     }
+  }
+
+  /** A device only ever publishes on its own serial: its entry, found at CONNECT (for a will, now). */
+  private entryOf(st: ConnState | undefined, userId: string, serial: string): DeviceEntry {
+    return st?.device ?? this.deps.tracker.device(userId, serial);
   }
 
   private dropInvalid(p: Principal, t: DeviceTopic, packet: PublishPacket, done: (err?: Error | null) => void): void {

@@ -98,10 +98,11 @@ describe('pi-agent run', () => {
     const a = await agentFor('pi-run-restart', { reconnectMaxMs: 500 });
     await a.start();
     await a.daemon!.waitForLine(/pi-agent: online/, 10_000, 0);
+    const before = a.daemon!.output.length;
     await hub.restart();
     clients.splice(0).forEach((c) => c.end(true)); // the hub cut them
     const seen = await watch('pi-run-restart');
-    await a.daemon!.waitForLine(/pi-agent: online/, 15_000);
+    await a.daemon!.waitForLine(/pi-agent: online/, 15_000, before); // it may be back before we look
     await waitFor(() => seen.on('devices/pi-run-restart/stats').length >= 1, 5_000, 'stats after the restart');
     assert.equal(statusOf(seen, 0).at(-1)?.online, true);
   });

@@ -33,6 +33,7 @@ test('revoking the API key cuts the agent, its reconnects are refused, and it ba
   const keyId = (await hub.cli(['apikey', 'list', '--user', 'alice'])).stdout.split('\n')[1]!.split(/\s+/)[0]!;
 
   const from = seen.messages.length;
+  const linesBefore = daemon.output.length;
   const r = await hub.cli(['apikey', 'revoke', keyId]);
   const revokedAt = Date.now();
   assert.equal(r.code, 0, r.stderr);
@@ -40,7 +41,7 @@ test('revoking the API key cuts the agent, its reconnects are refused, and it ba
   await waitFor(() => seen.messages.slice(from).some((m) => !StatusSchema.parse(JSON.parse(m.payload)).online), 2_000, 'the will after the cut');
   assert.ok(Date.now() - revokedAt < 1_500, `cut after ${Date.now() - revokedAt} ms`);
 
-  await daemon.waitForLine(/the hub refused this Pi: its certificate is revoked or unknown there\. Connect it again: sudo pi-agent connect/, 10_000);
+  await daemon.waitForLine(/the hub refused this Pi: its certificate is revoked or unknown there\. Connect it again: sudo pi-agent connect/, 10_000, linesBefore);
   await sleep(4_000);
   const refusals = hub.daemon.output.filter((l) => /connection refused .*client=pi-revoked .*is revoked/.test(l)).length;
   assert.ok(refusals >= 1 && refusals <= 2, `${refusals} refused attempts in ~4 s: the agent should be retrying slowly`);
