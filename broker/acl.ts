@@ -24,8 +24,12 @@ export function mayPublish(p: Principal, topic: string): boolean {
   return t !== null && publishAllowed(p, t);
 }
 
+/**
+ * A device gets exactly the two filters it needs, not every filter within them: `+` in
+ * `…/gpio/+/set` would otherwise grant it any number of distinct filters (`…/gpio/1/set`, …).
+ */
 export function maySubscribe(p: Principal, filter: string): boolean {
   if (!isValidFilter(filter) || filter.startsWith('$')) return false;
-  const allowed = p.kind === 'device' ? [topics.cmdReq(p.serial), topics.gpioSetAll(p.serial)] : USER_SUBSCRIBE;
-  return allowed.some((pattern) => filterWithin(filter, pattern));
+  if (p.kind === 'device') return filter === topics.cmdReq(p.serial) || filter === topics.gpioSetAll(p.serial);
+  return USER_SUBSCRIBE.some((pattern) => filterWithin(filter, pattern));
 }

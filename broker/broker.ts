@@ -1,38 +1,37 @@
-// The hub's MQTT broker: Aedes plus the hooks where user isolation lives (../shared/AEDES-NOTES.md).
+// The hub's MQTT broker: Aedes plus the hooks where user isolation lives (README "MQTT: topics,
+// isolation, ACL"; the aedes internals relied on are named where they are used).
 //
 // - Identity comes from TLS before CONNECT (identity.ts) and is attached to the aedes client.
 // - Every inbound topic is mounted in one place, the parser's `packet` event (mountInbound), so that
 //   PUBLISH, SUBSCRIBE, UNSUBSCRIBE (no aedes hook) and the CONNECT will all hold internal topics, and
 //   restored sessions and stored wills — already internal — need no second rewrite.
-// - The hooks then only check: authenticate (identity, client id), authorizePublish (ACL + payloads
-//   the hub must validate and stamp), authorizeSubscribe (ACL), authorizeForward (strip the mount).
+// - The hooks then only check: authenticate (identity, client id, will, session quota),
+//   authorizePublish (ACL, then the kind's rule: publish-rules.ts), authorizeSubscribe (ACL and the
+//   subscription limits), authorizeForward (strip the mount).
+// - What a session may make the broker store is bounded (bounded-persistence.ts, persistent-sessions.ts).
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
-import { formatIssues } from '../shared/cli.js';
-import { parseJson, parseValid } from '../shared/json.js';
-import type { Logger } from '../shared/log.js';
+import { parseJson } from '../shared/json.js';
 import {
-  CmdRequestSchema, CmdResultSchema, DoctorReportSchema, GpioSetSchema, GpioStateSchema, ManifestSchema, StatusSchema,
-  type CmdResult,
-} from '../shared/schemas.js';
-import { type DeviceTopic, REQUEST_ID_RE, parseDeviceTopic, topics } from '../shared/topics.js';
+  MAX_FILTERS_ANSWERED, MAX_FILTERS_PER_SUBSCRIBE, MAX_PACKET_BYTES, MAX_PACKET_BYTES_BEFORE_CONNACK, MAX_PAYLOAD_BYTES, MAX_SUBSCRIPTIONS_PER_SESSION,
+} from '../shared/limits.js';
+import type { Logger } from '../shared/log.js';
+import { errorResult } from '../shared/results.js';
+import { type ErrorCode, StatusSchema } from '../shared/schemas.js';
+import { type DeviceTopic, parseDeviceTopic, topics } from '../shared/topics.js';
 import { maySubscribe, publishAllowed } from './acl.js';
 import type { AuditWriter } from './audit-writer.js';
+import { BoundedPersistence, type DropReason, type QueueBounds } from './bounded-persistence.js';
 import type { DeviceEntry, DeviceTracker } from './device-tracker.js';
 import type { Identity, IdentityResult } from './identity.js';
 import {
-  type InboundPacket, type Principal, internalClientId, mountInbound, mountOf, principalFromClientId, unmount, unmountOutbound,
+  type InboundPacket, type Principal, internalClientId, mountInbound, mountOf, principalFromClientId, splitInternal, unmount, unmountOutbound,
 } from './mountpoint.js';
+import { type AsyncPersistence, type StoredPacket, memoryPersistence } from './persistence.js';
+import { PersistentSessions, type SessionLimits } from './persistent-sessions.js';
+import { judgePublish, mayRetain, type PublishContext } from './publish-rules.js';
 import type { SessionRegistry } from './sessions.js';
-
-/**
- * The largest MQTT packet (remaining length) a client may send: what one WebSocket frame may carry on
- * the HTTPS listener, now for both transports. Before CONNACK only a CONNECT is due, and a client the
- * hub will refuse has not proved who it is: it may not make the hub buffer more than a small one.
- */
-export const MAX_PACKET_BYTES = 1024 * 1024;
-export const MAX_PACKET_BYTES_BEFORE_CONNACK = 64 * 1024;
 
 /** Where a message the hub refused but must not disconnect for goes: no client can subscribe to it. */
 const VOID_TOPIC = '$pifleet/void';
@@ -50,10 +49,15 @@ interface ConnState {
   mount: string | null;
   requestedClientId: string | null;
   remote: string;
+  /** The filters this session holds or was just granted (internal topics), for the per-session limit. */
+  filters: Set<string>;
+  /** Subscriptions of a SUBSCRIBE with too many filters: each is refused. */
+  oversized: WeakSet<object>;
 }
 
 type HubClient = Client & {
   [STATE]?: ConnState;
+  will?: unknown;
   _will?: { topic: string; payload: Buffer } | null;
   _parser?: {
     prependListener(ev: 'packet', fn: (p: InboundPacket) => void): void;
@@ -65,11 +69,20 @@ type HubClient = Client & {
   id: string;
 };
 
+export interface BrokerLimits {
+  queue: QueueBounds;
+  sessions: SessionLimits;
+}
+
 export interface HubBrokerDeps {
   sessions: SessionRegistry;
   tracker: DeviceTracker;
   audit: AuditWriter;
   log: Logger;
+  /** Bounds per session and per user (hub.json; defaults in config.ts). */
+  limits: BrokerLimits;
+  /** Where sessions, queues and retained messages live (default: in memory). */
+  persistence?: AsyncPersistence;
 }
 
 function refusal(returnCode: 2 | 5, message: string): AuthenticateError {
@@ -78,8 +91,15 @@ function refusal(returnCode: 2 | 5, message: string): AuthenticateError {
 
 export class HubBroker {
   private aedes: Aedes | null = null;
+  private persistence: BoundedPersistence | null = null;
+  private readonly persistent: PersistentSessions;
+  /** Subscription objects the ACL granted: only those are stored (bounded-persistence.ts). */
+  private readonly grantedSubs = new WeakSet<object>();
+  private sweep: NodeJS.Timeout | null = null;
 
-  constructor(private readonly deps: HubBrokerDeps) {}
+  constructor(private readonly deps: HubBrokerDeps) {
+    this.persistent = new PersistentSessions(this.deps.limits.sessions);
+  }
 
   get instance(): Aedes {
     if (!this.aedes) throw new Error('broker not started');
@@ -87,17 +107,30 @@ export class HubBroker {
   }
 
   async start(): Promise<void> {
+    this.persistence = new BoundedPersistence(this.deps.persistence ?? memoryPersistence(), {
+      ...this.deps.limits.queue,
+      granted: (sub) => this.grantedSubs.has(sub),
+      onDrop: (clientId, packet, reason) => this.dropped(clientId, packet, reason),
+    });
     this.aedes = await Aedes.createBroker({
+      persistence: this.persistence,
       authenticate: (c, u, p, done) => this.authenticate(c as HubClient, done),
       authorizePublish: (c, packet, done) => this.authorizePublish(c as HubClient | null, packet, done),
       authorizeSubscribe: (c, sub, done) => this.authorizeSubscribe(c as HubClient, sub, done),
       authorizeForward: (c, packet) => this.authorizeForward(c as HubClient, packet),
     });
+    this.aedes.on('client', (c) => this.persistent.connected(c.id, c.clean));
+    this.aedes.on('clientDisconnect', (c) => this.persistent.disconnected(c.id));
     this.aedes.on('clientError', (client, err) => this.deps.log.debug('client error', { client: client.id, error: err.message }));
     this.aedes.on('connectionError', (_client, err) => this.deps.log.debug('connection error', { error: err.message }));
+    const every = Math.min(60_000, Math.max(1_000, this.deps.limits.sessions.expiryMs / 2));
+    this.sweep = setInterval(() => void this.expireSessions(), every);
+    this.sweep.unref();
   }
 
   async stop(): Promise<void> {
+    if (this.sweep) clearInterval(this.sweep);
+    this.sweep = null;
     const a = this.aedes;
     this.aedes = null;
     if (a) await new Promise<void>((resolve) => a.close(() => resolve()));
@@ -116,6 +149,8 @@ export class HubBroker {
       mount: identity ? mountOf(identity.userId) : null,
       requestedClientId: null,
       remote,
+      filters: new Set(),
+      oversized: new WeakSet(),
     };
     client[STATE] = state;
     if (!client._parser) throw new Error('aedes internals changed: client._parser is missing (pinned aedes version?)');
@@ -123,6 +158,15 @@ export class HubBroker {
     parser.prependListener('packet', (packet) => {
       if (packet.cmd === 'connect') state.requestedClientId = (packet as { clientId?: string }).clientId ?? '';
       if (state.mount) mountInbound(state.mount, packet);
+      if (packet.cmd === 'subscribe' && (packet.subscriptions?.length ?? 0) > MAX_FILTERS_PER_SUBSCRIBE) {
+        this.refuseOversized(state, packet.subscriptions!);
+        if (packet.subscriptions!.length > MAX_FILTERS_ANSWERED) {
+          packet.subscriptions = []; // aedes, whose listener runs next, has nothing left to do
+          stream.destroy();
+        }
+      } else if (packet.cmd === 'unsubscribe') {
+        for (const t of packet.unsubscriptions ?? []) state.filters.delete(t);
+      }
     });
     // mqtt-packet buffers a packet whole, up to the 256 MiB its header may declare, before anyone sees
     // it: cut a connection as soon as a header declares more than it may send, before it is buffered.
@@ -146,6 +190,11 @@ export class HubBroker {
     const id = st?.identity;
     const refuse = (code: 2 | 5, why: string) => {
       this.deps.log.info('connection refused', { remote: st?.remote, client: st?.requestedClientId ?? undefined, reason: why });
+      const remote = st?.remote.replace(/:[0-9?]+$/, '') ?? '?';
+      this.deps.audit.addThrottled(`auth:${id ? describe(id) : remote}`, {
+        userId: id?.userId ?? null, actor: id ? describe(id) : `remote:${remote}`, deviceSerial: id?.kind === 'device' ? id.serial : null,
+        action: 'mqtt.refused', detail: { reason: why, remote: st?.remote ?? null },
+      });
       done(refusal(code, why), false);
     };
     if (!st || !id) return refuse(5, st?.refusal ?? 'not authenticated');
@@ -154,15 +203,19 @@ export class HubBroker {
     if (requested === '' && !client.clean) return refuse(2, 'an empty client id needs a clean session'); // [MQTT-3.1.3-8]
     const will = client._will;
     if (will) {
-      const t = parseMounted(st.mount!, will.topic);
-      if (!t || !publishAllowed(id, t)) return refuse(5, `will topic not allowed: ${unmount(st.mount!, will.topic) ?? will.topic}`);
-      if (t.kind === 'status' && !parseValid(will.payload, StatusSchema)) return refuse(5, 'the will payload is not a valid status');
+      const why = willRefusal(id, st.mount!, will);
+      if (why) return refuse(5, why);
     }
     // [MQTT-3.1.3-6] an empty client id gets a unique one: the `aedes_<uuid>` aedes put in client.id.
-    client.id = internalClientId(id, requested === '' ? client.id : requested);
+    const internal = internalClientId(id, requested === '' ? client.id : requested);
+    if (!client.clean) {
+      const quota = this.persistent.refusal(id, internal);
+      if (quota) return refuse(5, quota);
+    }
+    client.id = internal;
     if (id.kind === 'device') st.device = this.deps.tracker.device(id.userId, id.serial);
     if (id.certSerial) {
-      const session = { close: () => client.close() };
+      const session = { close: () => this.endSession(client) };
       this.deps.sessions.add(id.certSerial, id.notAfter, session);
       client.conn.once('close', () => this.deps.sessions.remove(id.certSerial!, session));
     }
@@ -171,7 +224,8 @@ export class HubBroker {
   }
 
   private authorizePublish(client: HubClient | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
-    // A will replayed after a restart comes with no client: its internal client id says whose it is.
+    // A will replayed after a restart comes with no client: its internal client id says whose it is,
+    // and only a device's status can be one (authenticate refused anything else as a will).
     const st = client?.[STATE];
     const principal: Principal | null = client
       ? st?.identity ?? null
@@ -183,89 +237,40 @@ export class HubBroker {
     } else {
       const mount = mountOf(principal.userId);
       t = parseMounted(mount, packet.topic);
-      if (!t || !publishAllowed(principal, t)) {
-        this.deps.log.warn('publish refused', { who: describe(principal), topic: unmount(mount, packet.topic) ?? packet.topic });
+      if (!t || !publishAllowed(principal, t) || (!client && t.kind !== 'status')) {
+        const topic = unmount(mount, packet.topic) ?? packet.topic;
+        this.deps.log.warn('publish refused', { who: describe(principal), topic });
+        this.deps.audit.addThrottled(`acl:${describe(principal)}`, {
+          userId: principal.userId, actor: describe(principal), deviceSerial: principal.kind === 'device' ? principal.serial : null,
+          action: 'acl.publish.refused', detail: { topic: topic.slice(0, 256) },
+        });
         return done(new Error('publish not authorized')); // aedes drops the connection
       }
       if (st) { st.lastTopic = packet.topic; st.lastParsed = t; }
     }
     if (!t) return done(new Error('publish not authorized'));
+    if (!mayRetain(t.kind)) packet.retain = false; // a retained request would run again on every reconnect
+    const verdict = judgePublish(packet.payload as Buffer, this.context(st, principal, t));
+    if (!verdict.ok) {
+      this.deps.log.warn('message dropped', { who: describe(principal), kind: t.kind, reason: verdict.reason.slice(0, 200) });
+      return this.divert(packet, done);
+    }
+    if (verdict.payload) packet.payload = verdict.payload;
+    done(null);
+  }
+
+  private context(st: ConnState | undefined, principal: Principal, t: DeviceTopic): PublishContext {
     const { tracker, audit } = this.deps;
     const userId = principal.userId;
-    switch (t.kind) {
-      case 'cmd-req': {
-        const label = st?.identity?.label ?? principal.userId;
-        const raw = parseJson(packet.payload);
-        const r = CmdRequestSchema.safeParse(raw);
-        if (!r.success) {
-          const id = (raw as { id?: unknown } | null)?.id;
-          const message = formatIssues(r.error).join('; ').slice(0, 1000);
-          if (typeof id === 'string' && REQUEST_ID_RE.test(id)) this.replyError(userId, t.serial, id, message);
-          audit.add({ userId, actor: `user:${label}`, deviceSerial: t.serial, action: 'cmd.refused', detail: { id: id ?? null, reason: message } });
-          return this.divert(packet, done);
-        }
-        const req = { ...r.data, by: label }; // [hub stamps `by`, overwriting the client's]
-        packet.payload = Buffer.from(JSON.stringify(req));
-        packet.retain = false; // a retained request would run again on every reconnect
-        audit.add({ userId, actor: `user:${label}`, deviceSerial: t.serial, action: 'cmd.req', detail: { id: req.id, module: req.module, command: req.command, params: req.params ?? {} } });
-        return done(null);
-      }
-      case 'gpio-set': {
-        const label = st?.identity?.label ?? principal.userId;
-        const r = GpioSetSchema.safeParse(parseJson(packet.payload));
-        if (!r.success) {
-          audit.add({ userId, actor: `user:${label}`, deviceSerial: t.serial, action: 'gpio.refused', detail: { bcm: t.bcm } });
-          return this.divert(packet, done);
-        }
-        packet.payload = Buffer.from(JSON.stringify({ ...r.data, by: label }));
-        packet.retain = false;
-        audit.add({ userId, actor: `user:${label}`, deviceSerial: t.serial, action: 'gpio.set', detail: { bcm: t.bcm, ...r.data } });
-        return done(null);
-      }
-      case 'stats':
-        tracker.stats(this.entryOf(st, userId, t.serial), packet.payload as Buffer);
-        return done(null);
-      case 'status': {
-        const s = parseValid(packet.payload as Buffer, StatusSchema);
-        if (!s) return this.dropInvalid(principal, t, packet, done);
-        tracker.status(this.entryOf(st, userId, t.serial), s);
-        return done(null);
-      }
-      case 'manifest': {
-        const m = parseValid(packet.payload as Buffer, ManifestSchema);
-        if (!m) return this.dropInvalid(principal, t, packet, done);
-        tracker.manifest(this.entryOf(st, userId, t.serial), m);
-        return done(null);
-      }
-      case 'cmd-res': {
-        const res = parseValid(packet.payload as Buffer, CmdResultSchema);
-        if (!res || res.id !== t.id) return this.dropInvalid(principal, t, packet, done);
-        tracker.seen(this.entryOf(st, userId, t.serial));
-        audit.add({
-          userId, actor: `device:${t.serial}`, deviceSerial: t.serial, action: 'cmd.res',
-          detail: { id: res.id, ok: res.ok, exitCode: res.exitCode, signal: res.signal, durationMs: res.durationMs, error: res.error?.code ?? null },
-        });
-        return done(null);
-      }
-      case 'doctor':
-        if (!parseValid(packet.payload as Buffer, DoctorReportSchema)) return this.dropInvalid(principal, t, packet, done);
-        tracker.seen(this.entryOf(st, userId, t.serial));
-        return done(null);
-      case 'gpio-state':
-        if (!parseValid(packet.payload as Buffer, GpioStateSchema)) return this.dropInvalid(principal, t, packet, done);
-        tracker.seen(this.entryOf(st, userId, t.serial));
-        return done(null);
-    }
-  }
-
-  /** A device only ever publishes on its own serial: its entry, found at CONNECT (for a will, now). */
-  private entryOf(st: ConnState | undefined, userId: string, serial: string): DeviceEntry {
-    return st?.device ?? this.deps.tracker.device(userId, serial);
-  }
-
-  private dropInvalid(p: Principal, t: DeviceTopic, packet: PublishPacket, done: (err?: Error | null) => void): void {
-    this.deps.log.warn('invalid payload dropped', { who: describe(p), topic: t.kind });
-    this.divert(packet, done);
+    const actor = principal.kind === 'device' ? `device:${principal.serial}` : `user:${st?.identity?.label ?? userId}`;
+    return {
+      t, userId, actor, tracker,
+      label: st?.identity?.label ?? userId,
+      entry: () => st?.device ?? tracker.device(userId, t.serial),
+      enrolled: () => tracker.enrolled(userId, t.serial),
+      audit: (action, detail) => audit.add({ userId, actor, deviceSerial: t.serial, action, detail }),
+      answer: (id, code, message) => this.answer(userId, t.serial, id, code, message),
+    };
   }
 
   /** Acknowledges but delivers nowhere: refused content is not a reason to cut a client off. */
@@ -275,14 +280,10 @@ export class HubBroker {
     done(null);
   }
 
-  /** Answers a request the hub refused on its result topic, so the requester is never left waiting. */
-  private replyError(userId: string, serial: string, id: string, message: string): void {
-    const result: CmdResult = {
-      v: 1, id, ok: false, exitCode: null, signal: null, stdout: '', stderr: '', truncated: false, durationMs: 0,
-      error: { code: 'invalid_request', message: `refused by the hub: ${message}` },
-    };
+  /** Answers a request on its result topic, so the requester is never left waiting. */
+  private answer(userId: string, serial: string, id: string, code: ErrorCode, message: string): void {
     this.aedes?.publish({
-      cmd: 'publish', topic: mountOf(userId) + topics.cmdRes(serial, id), payload: Buffer.from(JSON.stringify(result)),
+      cmd: 'publish', topic: mountOf(userId) + topics.cmdRes(serial, id), payload: Buffer.from(JSON.stringify(errorResult(id, code, message))),
       qos: 1, retain: false, dup: false,
     } as PublishPacket, () => {});
   }
@@ -292,11 +293,41 @@ export class HubBroker {
     const id = st?.identity;
     // Topics are internal here: mounted on the way in, or restored from the session store as stored.
     const inner = id && st.mount ? unmount(st.mount, sub.topic) : null;
-    if (!id || inner === null || !maySubscribe(id, inner)) {
-      this.deps.log.info('subscribe refused', { who: id ? describe(id) : 'unknown', filter: inner ?? sub.topic });
+    if (st?.oversized.has(sub)) return done(null, null); // logged once for the packet
+    let why: string | null = null;
+    if (!id || inner === null || !maySubscribe(id, inner)) why = 'not allowed';
+    else if (!st.filters.has(sub.topic) && st.filters.size >= MAX_SUBSCRIPTIONS_PER_SESSION) why = `the session holds ${MAX_SUBSCRIPTIONS_PER_SESSION} filters`;
+    if (why) {
+      this.deps.log.info('subscribe refused', { who: id ? describe(id) : 'unknown', filter: (inner ?? sub.topic).slice(0, 256), reason: why });
+      if (id) {
+        this.deps.audit.addThrottled(`acl-sub:${describe(id)}`, {
+          userId: id.userId, actor: describe(id), deviceSerial: id.kind === 'device' ? id.serial : null,
+          action: 'acl.subscribe.refused', detail: { filter: (inner ?? sub.topic).slice(0, 256), reason: why },
+        });
+      }
       return done(null, null); // SUBACK 0x80
     }
+    st!.filters.add(sub.topic);
+    this.grantedSubs.add(sub);
     done(null, sub);
+  }
+
+  /**
+   * Every filter of a SUBSCRIBE with too many is refused (SUBACK 0x80), or the connection is closed
+   * when there are far too many; one log line and audit entry for the packet.
+   */
+  private refuseOversized(st: ConnState, subs: Array<{ topic: string }>): void {
+    const closing = subs.length > MAX_FILTERS_ANSWERED;
+    if (!closing) for (const s of subs) st.oversized.add(s);
+    const id = st.identity;
+    const reason = `${subs.length} filters in one SUBSCRIBE; at most ${MAX_FILTERS_PER_SUBSCRIBE}${closing ? ': connection closed' : ''}`;
+    this.deps.log.warn('subscribe refused', { who: id ? describe(id) : 'unknown', reason });
+    if (id) {
+      this.deps.audit.addThrottled(`acl-sub:${describe(id)}`, {
+        userId: id.userId, actor: describe(id), deviceSerial: id.kind === 'device' ? id.serial : null,
+        action: 'acl.subscribe.refused', detail: { reason },
+      });
+    }
   }
 
   /**
@@ -312,6 +343,69 @@ export class HubBroker {
     packet.topic = topic;
     return packet;
   }
+
+  // ---- sessions the hub ends -----------------------------------------------------------------------
+
+  /**
+   * Ends a session for the hub's own reasons (its certificate was revoked, replaced or expired). Its
+   * will is dropped — a revoked client's last word is not published — and a device is marked offline
+   * by the hub instead.
+   */
+  private endSession(client: HubClient): void {
+    const st = client[STATE];
+    client.will = null;
+    client._will = null;
+    void this.persistence?.delWill({ id: client.id }).catch(() => {});
+    const id = st?.identity;
+    if (id?.kind === 'device' && this.aedes) {
+      const status = { v: 1 as const, online: false, ts: Date.now() };
+      this.aedes.publish({
+        cmd: 'publish', topic: mountOf(id.userId) + topics.status(id.serial), payload: Buffer.from(JSON.stringify(status)),
+        qos: 1, retain: true, dup: false,
+      } as PublishPacket, () => {});
+      this.deps.tracker.status(st!.device ?? this.deps.tracker.device(id.userId, id.serial), status);
+    }
+    client.close();
+  }
+
+  /** A message a session will not get: a request in it is answered, so nobody waits forever. */
+  private dropped(clientId: string, packet: StoredPacket, reason: DropReason): void {
+    this.deps.log.debug('queued message dropped', { client: clientId, reason });
+    const where = splitInternal(packet.topic);
+    const t = where ? parseDeviceTopic(where.inner) : null;
+    if (!where || t?.kind !== 'cmd-req') return;
+    const id = (parseJson(packet.payload) as { id?: unknown } | null)?.id;
+    if (typeof id !== 'string') return;
+    const why = reason === 'expired'
+      ? `the Pi ${t.serial} did not connect for ${Math.round(this.deps.limits.sessions.expiryMs / 86_400_000)} days; its session at the hub expired`
+      : `the hub already holds ${this.deps.limits.queue.maxMessages} messages (or ${this.deps.limits.queue.maxBytes >> 20} MiB) for the Pi ${t.serial}, which is offline or slow`;
+    this.answer(where.userId, t.serial, id, 'undeliverable', `not delivered: ${why}`);
+    this.deps.audit.add({ userId: where.userId, actor: 'hub', deviceSerial: t.serial, action: 'cmd.undeliverable', detail: { id, reason } });
+  }
+
+  /** Drops persistent sessions nobody resumed within the expiry, with what they queued. */
+  async expireSessions(now = Date.now()): Promise<void> {
+    for (const clientId of this.persistent.expired(now)) {
+      try {
+        const n = await this.persistence!.dropSession(clientId);
+        this.deps.log.info('persistent session expired', { client: clientId, dropped: n });
+      } catch (err) {
+        this.deps.log.error('cannot drop an expired session', { client: clientId, error: (err as Error).message });
+      }
+    }
+  }
+}
+
+/**
+ * Why a will may not be: only a device's own status, valid and small, can be one. A request as a will
+ * would run a command when the connection drops — also after its certificate was revoked.
+ */
+function willRefusal(id: Identity, mount: string, will: { topic: string; payload: Buffer }): string | null {
+  const t = parseMounted(mount, will.topic);
+  const shown = unmount(mount, will.topic) ?? will.topic;
+  if (!t || !publishAllowed(id, t) || t.kind !== 'status') return `will topic not allowed: ${shown} (a will may only be a device's status)`;
+  if (will.payload.length > MAX_PAYLOAD_BYTES.status || !StatusSchema.safeParse(parseJson(will.payload)).success) return 'the will payload is not a valid status';
+  return null;
 }
 
 /** An internal topic as a device topic of this mountpoint, or null when it is neither. */
@@ -323,3 +417,4 @@ function parseMounted(mount: string, topic: string): DeviceTopic | null {
 function describe(p: Principal): string {
   return p.kind === 'device' ? `device:${p.serial}` : `user:${p.userId}`;
 }
+

@@ -5,6 +5,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, UsageError, readConfigJson, readTextFile } from '../shared/cli.js';
+import type { AuditRetention } from './audit-writer.js';
+import type { BrokerLimits } from './broker.js';
 
 export const DEFAULT_DATA_DIR = '/var/lib/pi-hub';
 
@@ -25,6 +27,16 @@ export const HubConfigFileSchema = z.strictObject({
   deviceCertDays: z.number().positive().max(825).optional(),
   userCertDays: z.number().positive().max(825).optional(),
   caPassphraseFile: z.string().optional(),
+  /** A persistent MQTT session nobody resumes for this long is dropped, with what it queued. */
+  sessionExpiryDays: z.number().positive().max(3650).optional(),
+  /** Persistent sessions one user may hold (a Pi's own does not count). */
+  maxSessionsPerUser: z.number().int().min(1).max(100_000).optional(),
+  /** QoS 1 messages held for one session while it is away or slow, in count and payload MiB. */
+  maxQueuedMessages: z.number().int().min(1).max(1_000_000).optional(),
+  maxQueuedMiB: z.number().positive().max(4096).optional(),
+  /** The audit log keeps entries this long, and at most this many. */
+  auditRetentionDays: z.number().positive().max(36_500).optional(),
+  auditMaxRows: z.number().int().min(1_000).max(1_000_000_000).optional(),
 });
 export type HubConfigFile = z.infer<typeof HubConfigFileSchema>;
 
@@ -39,6 +51,8 @@ export interface HubConfig {
   deviceCertLifetimeMs: number;
   userCertLifetimeMs: number;
   caPassphrase: string | undefined;
+  limits: BrokerLimits;
+  auditRetention: AuditRetention;
 }
 
 const DAY = 86_400_000;
@@ -103,5 +117,10 @@ export function resolveHubConfig(flags: ServeFlags): HubConfig {
     deviceCertLifetimeMs: testLifetime !== undefined ? testLifetime * 1000 : (file.deviceCertDays ?? 30) * DAY,
     userCertLifetimeMs: (file.userCertDays ?? 365) * DAY,
     caPassphrase: caPassphrase(file),
+    limits: {
+      queue: { maxMessages: file.maxQueuedMessages ?? 1000, maxBytes: Math.round((file.maxQueuedMiB ?? 16) * 1024 * 1024) },
+      sessions: { maxPerUser: file.maxSessionsPerUser ?? 32, expiryMs: (file.sessionExpiryDays ?? 30) * DAY },
+    },
+    auditRetention: { maxAgeMs: (file.auditRetentionDays ?? 90) * DAY, maxRows: file.auditMaxRows ?? 1_000_000 },
   };
 }

@@ -33,6 +33,11 @@ export class DeviceTracker extends BatchWriter {
     return e;
   }
 
+  /** Is `serial` a Pi of this user? (Requests to any other serial are refused.) */
+  enrolled(userId: string, serial: string): boolean {
+    return this.store.devices.isEnrolled(userId, serial);
+  }
+
   private touch(e: DeviceEntry): void {
     if (e.dirty) return;
     e.dirty = true;

@@ -31,8 +31,8 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
 
   const sessions = new SessionRegistry(store, log.child('sessions'));
   const tracker = new DeviceTracker(store, log.child('devices'));
-  const audit = new AuditWriter(store, log.child('audit'));
-  const broker = new HubBroker({ sessions, tracker, audit, log: log.child('mqtt') });
+  const audit = new AuditWriter(store, log.child('audit'), config.auditRetention);
+  const broker = new HubBroker({ sessions, tracker, audit, log: log.child('mqtt'), limits: config.limits });
   const resolvers = [new CertificateResolver(store, data.trustDomain)];
   const api = createApi({ store, ca, sessions, tracker, audit, resolvers, deviceCertLifetimeMs: config.deviceCertLifetimeMs, log: log.child('api') });
   const server = new HubServer(broker, resolvers, api.listener, log.child('server'));

@@ -16,6 +16,12 @@ export function unmount(mount: string, topic: string): string | null {
   return topic.startsWith(mount) ? topic.slice(mount.length) : null;
 }
 
+/** The user and inner topic of an internal topic (`u/<userId>/<inner>`), or null. */
+export function splitInternal(topic: string): { userId: string; inner: string } | null {
+  const m = /^u\/([0-9]+)\/(.*)$/s.exec(topic);
+  return m ? { userId: m[1]!, inner: m[2]! } : null;
+}
+
 /** The packets that carry topics from a client, in the shapes mqtt-packet parses. */
 export interface InboundPacket {
   cmd: string;

@@ -1,6 +1,7 @@
 // Message and API schemas shared by pi-hub and pi-agent. Each schema is the single source of its type.
 // Every MQTT payload carries "v": 1 (ARCHITECTURE.md, "Topics and payloads").
 import { z } from 'zod';
+import { MAX_OUTPUT_CHARS, MAX_PARAMS, MAX_PARAM_CHARS } from './limits.js';
 import { REQUEST_ID_RE, SERIAL_RE } from './topics.js';
 
 const V = z.literal(1);
@@ -106,14 +107,15 @@ export type ManifestModule = z.infer<typeof ManifestModuleSchema>;
 
 // ---- commands --------------------------------------------------------------------------------------
 
-export const ParamValueSchema = z.union([z.string().max(4096), z.number().int()]);
+export const ParamValueSchema = z.union([z.string().max(MAX_PARAM_CHARS), z.number().int()]);
 
 export const CmdRequestSchema = z.strictObject({
   v: V,
   id: RequestIdSchema,
   module: NameSchema,
   command: NameSchema,
-  params: z.record(NameSchema, ParamValueSchema).optional(),
+  params: z.record(NameSchema, ParamValueSchema)
+    .refine((p) => Object.keys(p).length <= MAX_PARAMS, `at most ${MAX_PARAMS} parameters`).optional(),
   /** Stamped by the hub with the authenticated user; whatever a client sends here is overwritten. */
   by: z.string().max(128).optional(),
 });
@@ -128,6 +130,8 @@ export const ERROR_CODES = [
   'spawn_failed', // the program could not be started
   'timeout', // killed after timeoutSec
   'shutting_down', // the agent is stopping
+  'undeliverable', // the hub dropped the request: the Pi's queue at the hub is full, or its session expired
+  'unknown_device', // the hub knows no Pi of this user with that serial
 ] as const;
 export const ErrorCodeSchema = z.enum(ERROR_CODES);
 export type ErrorCode = z.infer<typeof ErrorCodeSchema>;
@@ -138,8 +142,8 @@ export const CmdResultSchema = z.strictObject({
   ok: z.boolean(),
   exitCode: z.number().int().nullable(),
   signal: z.string().max(16).nullable(),
-  stdout: z.string(),
-  stderr: z.string(),
+  stdout: z.string().max(MAX_OUTPUT_CHARS),
+  stderr: z.string().max(MAX_OUTPUT_CHARS),
   truncated: z.boolean(),
   durationMs: z.number().nonnegative(),
   error: z.strictObject({ code: ErrorCodeSchema, message: z.string().max(1000) }).optional(),

@@ -1,5 +1,16 @@
 import type { Statement } from 'better-sqlite3';
+import { MAX_AUDIT_DETAIL_CHARS } from '../../shared/limits.js';
 import { type Db, statementCache } from './db.js';
+
+/**
+ * An entry's detail as stored: its JSON, or — when that is longer than the limit — its start and its
+ * size, so a client cannot grow the database by the size of whatever it sends.
+ */
+export function encodeDetail(detail: unknown): string {
+  const json = JSON.stringify(detail ?? null);
+  if (json.length <= MAX_AUDIT_DETAIL_CHARS) return json;
+  return JSON.stringify({ truncated: true, chars: json.length, head: json.slice(0, MAX_AUDIT_DETAIL_CHARS - 100) });
+}
 
 export interface AuditEntry {
   ts: number;
@@ -19,15 +30,30 @@ export class AuditLog {
 
   add(e: Omit<AuditEntry, 'ts'> & { ts?: number }): void {
     this.q('INSERT INTO audit_log (ts, user_id, actor, device_serial, action, detail) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(e.ts ?? Date.now(), e.userId, e.actor, e.deviceSerial, e.action, JSON.stringify(e.detail ?? null));
+      .run(e.ts ?? Date.now(), e.userId, e.actor, e.deviceSerial, e.action, encodeDetail(e.detail));
   }
 
   /** Several entries in one transaction: the broker batches per-message entries (see AuditWriter). */
   addMany(entries: AuditEntry[]): void {
     const stmt = this.q('INSERT INTO audit_log (ts, user_id, actor, device_serial, action, detail) VALUES (?, ?, ?, ?, ?, ?)');
     this.db.transaction(() => {
-      for (const e of entries) stmt.run(e.ts, e.userId, e.actor, e.deviceSerial, e.action, JSON.stringify(e.detail ?? null));
+      for (const e of entries) stmt.run(e.ts, e.userId, e.actor, e.deviceSerial, e.action, encodeDetail(e.detail));
     })();
+  }
+
+  /** Deletes entries older than `before` and all but the newest `maxRows`; returns how many went. */
+  prune(before: number, maxRows: number): number {
+    return this.db.transaction(() => {
+      // Ids grow with time: the first entry young enough marks where the old ones end, found by reading
+      // only the old ones (there is no index on ts).
+      const young = this.q('SELECT id FROM audit_log WHERE ts >= ? ORDER BY id LIMIT 1').get(before) as { id: number } | undefined;
+      let n = young
+        ? this.q('DELETE FROM audit_log WHERE id < ?').run(young.id).changes
+        : this.q('DELETE FROM audit_log').run().changes;
+      const edge = this.q('SELECT id FROM audit_log ORDER BY id DESC LIMIT 1 OFFSET ?').get(maxRows) as { id: number } | undefined;
+      if (edge) n += this.q('DELETE FROM audit_log WHERE id <= ?').run(edge.id).changes;
+      return n;
+    }).immediate();
   }
 
   list(filter: { deviceSerial?: string; userId?: string; action?: string; limit?: number } = {}): AuditEntry[] {

@@ -39,6 +39,11 @@ export class Devices {
     return r ? toDevice(r) : null;
   }
 
+  /** Is `serial` a Pi of this user, enrolled and not removed? */
+  isEnrolled(userId: string, serial: string): boolean {
+    return this.q('SELECT 1 FROM devices WHERE serial = ? AND user_id = ? AND removed_at IS NULL').get(serial, userId) !== undefined;
+  }
+
   /** Records an enrollment (new or repeated) of `serial` by `userId` with a new certificate. */
   enroll(serial: string, userId: string, apiKeyId: string | null, certSerial: string): void {
     this.q(`INSERT INTO devices (serial, user_id, api_key_id, cert_serial, enrolled_at)

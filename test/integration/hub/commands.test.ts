@@ -151,7 +151,7 @@ describe('cmd/req', () => {
     assert.equal(hub.query("SELECT * FROM audit_log WHERE action = 'cmd.res' AND detail LIKE ?", `%${id}%`).length, 0);
   });
 
-  it("bob's request naming alice's device stays in bob's mountpoint and is audited as bob's", async () => {
+  it("bob's request naming alice's device stays in bob's mountpoint, is answered unknown_device and audited as bob's", async () => {
     const bob = await connectCollector(hub, B.user, { transport: 'wss' });
     clients.push(bob.client);
     const id = requestId('bob');
@@ -165,8 +165,15 @@ describe('cmd/req', () => {
       return pi.messages.slice(from).map((m) => JSON.parse(m.payload).id as string).filter((x) => x === id);
     })();
     assert.deepEqual(forwarded, []);
-    const row = await audit('cmd.req', (d) => d.id === id);
+    // bob has no Pi pi-a1: the hub answers instead of queueing a request nobody will ever take
+    await granted(bob.client, [`devices/pi-a1/cmd/res/${id}`]);
+    await publish(bob.client, 'devices/pi-a1/cmd/req', { v: 1, id, module: 'core', command: 'reboot' });
+    const res = CmdResultSchema.parse(JSON.parse((await bob.live(`devices/pi-a1/cmd/res/${id}`)).payload));
+    assert.equal(res.error?.code, 'unknown_device');
+    assert.match(res.error?.message ?? '', /no Pi pi-a1 is enrolled for this user/);
+    const row = await audit('cmd.refused', (d) => d.id === id);
     assert.deepEqual([row.user_id, row.actor], [Number(B.id), 'user:bob']);
+    assert.equal(hub.query("SELECT * FROM audit_log WHERE action = 'cmd.req' AND detail LIKE ?", `%${id}%`).length, 0);
   });
 });
 

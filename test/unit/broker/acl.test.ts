@@ -70,7 +70,7 @@ describe('maySubscribe', () => {
     ['devices//#', false, true], // the empty level stays inside devices/#
     ['devices/pi-1/cmd/req', true, true],
     ['devices/pi-1/gpio/+/set', true, true],
-    ['devices/pi-1/gpio/17/set', true, true],
+    ['devices/pi-1/gpio/17/set', false, true], // exactly the filters a device needs, no narrower ones (issue 7, F1)
     ['devices/pi-2/cmd/req', false, true], // another device's requests
     ['devices/pi-2/gpio/+/set', false, true],
     ['devices/+/cmd/req', false, true],

@@ -1,0 +1,138 @@
+// The hub's bounds on what one MQTT session may make the broker store, around any Aedes persistence:
+//
+// - a SUBSCRIBE's subscriptions are stored once, and only those the ACL granted. aedes 1.2 calls
+//   addSubscriptions(client, packet.subscriptions) once per filter with the whole list, refused ones
+//   included: n² work per packet (4,000 filters held the event loop for 9.5 s) and refused filters kept.
+// - each session's queue of QoS 1 messages is bounded in count and bytes; a message beyond the bound
+//   is dropped for that session and reported (the broker answers a dropped request).
+// - a session can be dropped whole (expiry): its subscriptions, queue, will and QoS 2 state.
+import type { AsyncPersistence, ClientRef, StoredPacket, StoredSubscription } from './persistence.js';
+
+export interface QueueBounds {
+  /** Messages queued for one session, sent or not yet acknowledged. */
+  maxMessages: number;
+  /** Their payload bytes in all. */
+  maxBytes: number;
+}
+
+export type DropReason = 'queue-full' | 'expired';
+
+export interface BoundedPersistenceOptions extends QueueBounds {
+  /** Whether the ACL granted this subscription object (the broker marks them as it decides). */
+  granted: (sub: StoredSubscription) => boolean;
+  /** A message a session will not get: over its bound, or left in it when it expired. */
+  onDrop: (clientId: string, packet: StoredPacket, reason: DropReason) => void;
+}
+
+interface Queue { messages: number; bytes: number }
+
+export class BoundedPersistence implements AsyncPersistence {
+  private readonly queues = new Map<string, Queue>();
+  /** Subscription objects already stored, with the session they were stored for. */
+  private readonly stored = new WeakMap<StoredSubscription, string>();
+
+  constructor(private readonly inner: AsyncPersistence, private readonly o: BoundedPersistenceOptions) {}
+
+  /** aedes requires setup to be an async function (it checks the constructor's name). */
+  async setup(broker: unknown): Promise<void> { await this.inner.setup(broker); }
+
+  // ---- subscriptions ----------------------------------------------------------------------------
+
+  addSubscriptions(client: ClientRef, subs: StoredSubscription[]): Promise<void> {
+    const fresh = subs.filter((s) => this.o.granted(s) && this.stored.get(s) !== client.id);
+    if (fresh.length === 0) return Promise.resolve();
+    for (const s of fresh) this.stored.set(s, client.id);
+    return this.inner.addSubscriptions(client, fresh);
+  }
+
+  removeSubscriptions(client: ClientRef, topics: string[]): Promise<void> { return this.inner.removeSubscriptions(client, topics); }
+  subscriptionsByClient(client: ClientRef): Promise<StoredSubscription[]> { return this.inner.subscriptionsByClient(client); }
+  subscriptionsByTopic(topic: string) { return this.inner.subscriptionsByTopic(topic); }
+  countOffline() { return this.inner.countOffline(); }
+
+  async cleanSubscriptions(client: ClientRef): Promise<void> {
+    this.queues.delete(client.id); // a clean session starts with an empty queue: what is left is cleared next
+    await this.inner.cleanSubscriptions(client);
+  }
+
+  // ---- the outgoing queue -----------------------------------------------------------------------
+
+  outgoingEnqueue(sub: { clientId: string }, packet: StoredPacket): Promise<void> {
+    return this.admit(sub.clientId, packet) ? this.inner.outgoingEnqueue(sub, packet) : Promise.resolve();
+  }
+
+  outgoingEnqueueCombi(subs: Array<{ clientId: string }>, packet: StoredPacket): Promise<void> {
+    const kept = subs.filter((s) => this.admit(s.clientId, packet));
+    return kept.length === 0 ? Promise.resolve() : this.inner.outgoingEnqueueCombi(kept, packet);
+  }
+
+  private admit(clientId: string, packet: StoredPacket): boolean {
+    const bytes = packet.payload?.length ?? 0;
+    let q = this.queues.get(clientId);
+    if (!q) this.queues.set(clientId, (q = { messages: 0, bytes: 0 }));
+    if (q.messages >= this.o.maxMessages || q.bytes + bytes > this.o.maxBytes) {
+      this.o.onDrop(clientId, packet, 'queue-full');
+      return false;
+    }
+    q.messages++;
+    q.bytes += bytes;
+    return true;
+  }
+
+  outgoingUpdate(client: ClientRef, packet: StoredPacket): Promise<void> { return this.inner.outgoingUpdate(client, packet); }
+
+  async outgoingClearMessageId(client: ClientRef, packet: { messageId?: number }): Promise<StoredPacket | undefined> {
+    const removed = await this.inner.outgoingClearMessageId(client, packet);
+    const q = this.queues.get(client.id);
+    if (removed && q) {
+      q.messages = Math.max(0, q.messages - 1);
+      q.bytes = Math.max(0, q.bytes - (removed.payload?.length ?? 0));
+      if (q.messages === 0) this.queues.delete(client.id);
+    }
+    return removed;
+  }
+
+  outgoingStream(client: ClientRef) { return this.inner.outgoingStream(client); }
+
+  /** How much is queued for a session (for tests and logs). */
+  queued(clientId: string): Queue {
+    return { ...(this.queues.get(clientId) ?? { messages: 0, bytes: 0 }) };
+  }
+
+  /**
+   * Forgets a session that will not come back: its subscriptions (no more is queued for it), then
+   * every queued message, each reported, then its will and QoS 2 state. Uses only the persistence
+   * interface, so it works the same over any store.
+   */
+  async dropSession(clientId: string): Promise<number> {
+    const ref = { id: clientId };
+    await this.inner.cleanSubscriptions(ref);
+    const left: StoredPacket[] = [];
+    for await (const p of this.inner.outgoingStream(ref)) left.push(p as StoredPacket);
+    for (const p of left) {
+      // Clearing by message id removes the first entry with that id; queued-offline ones have none.
+      await this.inner.outgoingClearMessageId(ref, { messageId: p.messageId });
+      this.o.onDrop(clientId, p, 'expired');
+    }
+    this.queues.delete(clientId);
+    await this.inner.delWill(ref);
+    await this.inner.cleanIncoming(ref);
+    return left.length;
+  }
+
+  // ---- the rest, unchanged ----------------------------------------------------------------------
+
+  storeRetained(packet: StoredPacket) { return this.inner.storeRetained(packet); }
+  createRetainedStream(pattern: string) { return this.inner.createRetainedStream(pattern); }
+  createRetainedStreamCombi(patterns: string[]) { return this.inner.createRetainedStreamCombi(patterns); }
+  incomingStorePacket(client: ClientRef, packet: StoredPacket) { return this.inner.incomingStorePacket(client, packet); }
+  incomingGetPacket(client: ClientRef, packet: { messageId?: number }) { return this.inner.incomingGetPacket(client, packet); }
+  incomingDelPacket(client: ClientRef, packet: { messageId?: number }) { return this.inner.incomingDelPacket(client, packet); }
+  cleanIncoming(client: ClientRef) { return this.inner.cleanIncoming(client); }
+  putWill(client: ClientRef, packet: StoredPacket) { return this.inner.putWill(client, packet); }
+  getWill(client: ClientRef) { return this.inner.getWill(client); }
+  delWill(client: ClientRef) { return this.inner.delWill(client); }
+  streamWill(brokers?: Record<string, unknown>) { return this.inner.streamWill(brokers); }
+  getClientList(topic: string) { return this.inner.getClientList(topic); }
+  destroy() { return this.inner.destroy(); }
+}
