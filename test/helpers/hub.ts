@@ -138,12 +138,7 @@ export class TestHub {
 
   /** Reads the hub's database the way an operator would: read-only, while the hub runs. */
   query<T = Record<string, unknown>>(sql: string, ...params: unknown[]): T[] {
-    const db = new Database(join(this.dataDir, 'hub.db'), { readonly: true, fileMustExist: true });
-    try {
-      return db.prepare(sql).all(...params) as T[];
-    } finally {
-      db.close();
-    }
+    return queryDataDir<T>(this.dataDir, sql, ...params);
   }
 
   /** Stops the hub (SIGTERM) and starts it again on the same ports and data directory. */
@@ -155,5 +150,15 @@ export class TestHub {
   async stop(): Promise<void> {
     await this.daemon.stop();
     if (this.ownsDir) rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Reads the database of a data directory, read-only: also one no hub runs on (the CLI's). */
+export function queryDataDir<T = Record<string, unknown>>(dataDir: string, sql: string, ...params: unknown[]): T[] {
+  const db = new Database(join(dataDir, 'hub.db'), { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare(sql).all(...params) as T[];
+  } finally {
+    db.close();
   }
 }
