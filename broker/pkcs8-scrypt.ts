@@ -63,7 +63,7 @@ export function encryptPrivateKey(key: KeyObject, passphrase: string): string {
   const salt = randomBytes(16);
   const iv = randomBytes(16);
   const { N, r, p } = SCRYPT_PARAMS;
-  const aesKey = scryptSync(passphrase, salt, KEY_BYTES, { N, r, p, maxmem: 64 * 1024 * 1024 });
+  const aesKey = scryptSync(passphrase, salt, KEY_BYTES, { N, r, p }); // 16 MiB: within Node's default maxmem (32 MiB)
   const cipher = createCipheriv('aes-256-cbc', aesKey, iv);
   const plain = key.export({ format: 'der', type: 'pkcs8' });
   const encrypted = Buffer.concat([cipher.update(plain), cipher.final()]);
