@@ -5,13 +5,14 @@
 //   ca/issuing.crt (the issuing CA, then any CAs between it and the root when an intermediate was imported)
 //   tls/server.crt (leaf, issuing, root)  tls/server.key
 //
-// Keys are written 0600. CA keys may be encrypted at rest with a passphrase (`pi-hub ca lock`).
+// Keys are written 0600. CA keys may be encrypted at rest with a passphrase (`pi-hub ca lock`, scrypt).
 import { createPrivateKey, createPublicKey, randomBytes, webcrypto, X509Certificate, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { ConfigError } from '../shared/cli.js';
 import { ensureDir, writeFileAtomic } from '../shared/fs.js';
+import { encryptPrivateKey, keyDerivationOf } from './pkcs8-scrypt.js';
 import {
   EC_ALG, SIGN_ALG, deviceSpiffeId, fingerprint, generateKeyPair, splitPem, userSpiffeId, x509,
   type CryptoKey,
@@ -265,20 +266,28 @@ function canonicalName(name: string): string {
   return groups.map((g) => g.replace(/^0+(?=.)/, '')).join(':');
 }
 
-/** Encrypts (lock) or decrypts (unlock) the CA keys in place. Returns the files changed. */
-export function setCaLock(dataDir: string, lock: boolean, passphrase: string): string[] {
+export interface CaKeyChange { file: string; change: 'locked' | 'unlocked' | 're-encrypted' }
+
+/**
+ * Encrypts (lock, with scrypt: see pkcs8-scrypt.ts) or decrypts (unlock) the CA keys in place. A key
+ * locked by an earlier version (PBKDF2 at 2,048 iterations) is re-encrypted with scrypt by lock, with
+ * the same passphrase, which must decrypt it. Returns what changed.
+ */
+export function setCaLock(dataDir: string, lock: boolean, passphrase: string): CaKeyChange[] {
   const p = caPaths(dataDir);
-  const changed: string[] = [];
+  const changed: CaKeyChange[] = [];
   for (const file of [p.rootKey, p.issuingKey]) {
     if (!existsSync(file)) continue;
     const pem = readFileSync(file, 'utf8');
-    if (isEncryptedPem(pem) === lock) continue;
+    const encrypted = isEncryptedPem(pem);
+    const change = lock
+      ? (!encrypted ? 'locked' : keyDerivationOf(pem)?.kdf !== 'scrypt' ? 're-encrypted' : null)
+      : (encrypted ? 'unlocked' : null);
+    if (change === null) continue;
     const key = readKey(file, passphrase);
-    const out = lock
-      ? key.export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase })
-      : key.export({ format: 'pem', type: 'pkcs8' });
-    writeFileAtomic(file, out.toString(), 0o600);
-    changed.push(file);
+    const out = lock ? encryptPrivateKey(key, passphrase) : key.export({ format: 'pem', type: 'pkcs8' }).toString();
+    writeFileAtomic(file, out, 0o600);
+    changed.push({ file, change });
   }
   return changed;
 }

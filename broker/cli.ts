@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { z } from 'zod';
 import { CliError, ConfigError, EXIT, UsageError, parseFlags, readStdin, readTextFile, runMain, validate } from '../shared/cli.js';
@@ -177,8 +177,20 @@ async function ca(args: string[]): Promise<number> {
       const pass = values['passphrase-file'] ? readPassphraseFile(values['passphrase-file']) : caPassphrase();
       if (!pass) throw new UsageError('no passphrase: set PI_HUB_CA_PASSPHRASE or pass --passphrase-file FILE');
       if (sub === 'lock' && pass.length < 12) throw new UsageError('the passphrase is too short (at least 12 characters)');
-      const changed = setCaLock(d.dataDir, sub === 'lock', pass);
-      out(changed.length === 0 ? `the CA keys are already ${sub}ed` : `${sub}ed ${changed.length} CA key(s)`);
+      const changes = setCaLock(d.dataDir, sub === 'lock', pass);
+      if (changes.length === 0) out(`the CA keys are already ${sub}ed`);
+      for (const change of ['locked', 'unlocked'] as const) {
+        const n = changes.filter((c) => c.change === change).length;
+        if (n > 0) out(`${change} ${n} CA key(s)`);
+      }
+      const upgraded = changes.filter((c) => c.change === 're-encrypted').length;
+      if (upgraded > 0) out(`re-encrypted ${upgraded} CA key(s) locked the old way (PBKDF2, 2,048 iterations) with scrypt`);
+      if (changes.length > 0) {
+        d.store.audit.add({
+          userId: null, actor: 'cli', deviceSerial: null, action: `ca.${sub}`,
+          detail: { files: changes.map((c) => ({ file: relative(d.dataDir, c.file), change: c.change })) },
+        });
+      }
       if (sub === 'lock') note('pi-hub serve now needs the passphrase: PI_HUB_CA_PASSPHRASE, PI_HUB_CA_PASSPHRASE_FILE or the systemd credential "ca-passphrase"');
       return 0;
     }
@@ -194,6 +206,7 @@ async function ca(args: string[]): Promise<number> {
       }
       const wasLocked = caIsLocked(d.dataDir);
       const r = await importCa(d.dataDir, certPem, keyPem, caPassphrase());
+      d.store.audit.add({ userId: null, actor: 'cli', deviceSerial: null, action: 'ca.import', detail: { kind: r.kind, fingerprint: r.fingerprint, force: values.force ?? false } });
       if (wasLocked) note('note: the CA keys were locked; the imported ones are stored unencrypted: run pi-hub ca lock');
       out(`imported a ${r.kind} CA; root fingerprint ${r.fingerprint}`);
       note('restart pi-hub: it issues a new server certificate from the imported CA at start');

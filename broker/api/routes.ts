@@ -3,7 +3,7 @@
 import type { Logger } from '../../shared/log.js';
 import { EnrollRequestSchema, type IssuedCertificate, RenewRequestSchema } from '../../shared/schemas.js';
 import { VERSION } from '../../shared/version.js';
-import { parseApiKey, verifyHash } from '../secrets.js';
+import { parseApiKey, prepareApiKeyVerification, verifyApiKeySecret } from '../secrets.js';
 import type { AuditWriter } from '../audit-writer.js';
 import { type CertificateAuthority, CsrError, type IssuedCert } from '../ca.js';
 import type { DeviceTracker } from '../device-tracker.js';
@@ -28,6 +28,11 @@ export interface ApiDeps {
 export function createApi(d: ApiDeps): Router {
   const byIp = new RateLimiter(10, 6_000); // 10 at once, then one every 6 s per address
   const byKey = new RateLimiter(20, 3_000);
+  // The device list answers users and scripts polling it, so it allows more than enrollment does; but
+  // per address, checked before any argon2 or database work, since a bad key or no credential at all
+  // still costs the hub that work (issue 7).
+  const listByIp = new RateLimiter(30, 500);
+  prepareApiKeyVerification();
 
   const limit = (limiter: RateLimiter, key: string) => {
     const wait = limiter.take(key);
@@ -42,8 +47,10 @@ export function createApi(d: ApiDeps): Router {
     if (!parsed) throw new HttpError(401, 'unauthorized', 'that is not an API key (pk_<id>_<secret>)');
     limit(byKey, parsed.id);
     const key = d.store.apiKeys.byId(parsed.id);
-    // The same answer for unknown, wrong and revoked: a caller learns nothing about which keys exist.
-    if (!key || !(await verifyHash(key.secretHash, parsed.secret)) || key.revokedAt !== null) {
+    // The same answer, after the same argon2 work, for unknown, wrong and revoked: a caller learns
+    // nothing about which keys exist, neither from the answer nor from its timing.
+    const verified = await verifyApiKeySecret(key?.secretHash ?? null, parsed.secret);
+    if (!key || !verified || key.revokedAt !== null) {
       throw new HttpError(401, 'unauthorized', 'unknown or revoked API key');
     }
     d.store.apiKeys.touch(key.id);
@@ -144,6 +151,7 @@ export function createApi(d: ApiDeps): Router {
   });
 
   router.on('GET', '/api/v1/devices', async (ctx) => {
+    limit(listByIp, ctx.ip);
     let userId: string;
     if (bearerToken(ctx)) {
       userId = (await apiKeyOf(ctx)).userId;

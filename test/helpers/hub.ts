@@ -2,6 +2,7 @@
 // 127.0.0.1, with helpers to add users, make API keys, issue user certificates and enroll devices.
 // Every integration test reuses it.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +21,8 @@ export interface Credentials {
 
 export interface UserCredentials extends Credentials { dir: string; name: string }
 export interface DeviceCredentials extends Credentials { serial: string; userId: string }
+
+export interface ApiResponse { status: number; body: unknown; headers: IncomingHttpHeaders; text: string }
 
 export interface HubOptions {
   clientAuth?: 'none' | 'want' | 'need';
@@ -109,8 +112,11 @@ export class TestHub {
     };
   }
 
-  /** An HTTPS request to the hub's API, verifying the hub against its CA, optionally with a client certificate. */
-  request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, client?: { key: string; cert: string }): Promise<{ status: number; body: unknown }> {
+  /**
+   * An HTTPS request to the hub's API, verifying the hub against its CA, optionally with a client
+   * certificate: the status, the body parsed (as `text` if it is not JSON), the headers and the raw text.
+   */
+  request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, client?: { key: string; cert: string }): Promise<ApiResponse> {
     return new Promise((resolve, reject) => {
       const data = body === undefined ? undefined : JSON.stringify(body);
       const req = https.request(`${this.httpsUrl}${path}`, {
@@ -122,7 +128,7 @@ export class TestHub {
         res.on('end', () => {
           let parsed: unknown = text;
           try { parsed = JSON.parse(text); } catch { /* not JSON */ }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
+          resolve({ status: res.statusCode ?? 0, body: parsed, headers: res.headers, text });
         });
       });
       req.on('error', reject);
@@ -132,12 +138,7 @@ export class TestHub {
 
   /** Reads the hub's database the way an operator would: read-only, while the hub runs. */
   query<T = Record<string, unknown>>(sql: string, ...params: unknown[]): T[] {
-    const db = new Database(join(this.dataDir, 'hub.db'), { readonly: true, fileMustExist: true });
-    try {
-      return db.prepare(sql).all(...params) as T[];
-    } finally {
-      db.close();
-    }
+    return queryDataDir<T>(this.dataDir, sql, ...params);
   }
 
   /** Stops the hub (SIGTERM) and starts it again on the same ports and data directory. */
@@ -149,5 +150,15 @@ export class TestHub {
   async stop(): Promise<void> {
     await this.daemon.stop();
     if (this.ownsDir) rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Reads the database of a data directory, read-only: also one no hub runs on (the CLI's). */
+export function queryDataDir<T = Record<string, unknown>>(dataDir: string, sql: string, ...params: unknown[]): T[] {
+  const db = new Database(join(dataDir, 'hub.db'), { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare(sql).all(...params) as T[];
+  } finally {
+    db.close();
   }
 }

@@ -1,13 +1,13 @@
 // pi-hub's command line as child processes: exit codes (2 usage, 78 configuration, 1 other), the
 // one-line message on bad input, and the CA commands checked against openssl and a running hub.
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { after, describe, it } from 'node:test';
-import { TestHub } from '../../helpers/hub.js';
+import { TestHub, queryDataDir } from '../../helpers/hub.js';
 import { connect, end, tryConnect } from '../../helpers/mqtt.js';
 import { opensslCa, opensslFingerprint } from '../../helpers/pki.js';
 import { HUB_CLI, type RunResult, run, runProgram } from '../../helpers/process.js';
@@ -28,6 +28,34 @@ const hub = (args: string[], opts: { stdin?: string; env?: NodeJS.ProcessEnv; ti
 const failure = (r: RunResult) => ({ code: r.code, message: r.stderr.split('\n')[0] });
 
 const PASS = 'correct horse battery staple';
+
+/**
+ * The algorithms and numbers in an encrypted key's DER, as `openssl asn1parse` names them (not our own
+ * parser): a key locked with scrypt N=2^14 (0x4000), r=8, p=5, a 32-byte key (0x20), then AES-256-CBC.
+ */
+const SCRYPT_LOCKED = 'PBES2 scrypt 4000 08 05 20 aes-256-cbc';
+async function keyEncryption(file: string): Promise<string> {
+  const r = await runProgram('openssl', ['asn1parse', '-in', file]);
+  assert.equal(r.code, 0, r.stderr);
+  return [...r.stdout.matchAll(/prim: (?:OBJECT|INTEGER) +:(\S+)/g)].map((m) => m[1]).join(' ');
+}
+
+/** Whether `openssl pkey` decrypts the key with this passphrase. */
+async function opensslDecrypts(file: string, passphrase: string): Promise<boolean> {
+  return (await runProgram('openssl', ['pkey', '-in', file, '-passin', 'env:PIFLEET_PASS', '-noout'], { env: { PIFLEET_PASS: passphrase } })).code === 0;
+}
+
+/** What the CLI wrote to the audit log about the CA, oldest first; and never a passphrase. */
+function caAudit(dataDir: string): Array<{ action: string; detail: unknown }> {
+  const rows = queryDataDir<{ actor: string; user_id: number | null; action: string; detail: string }>(dataDir, "SELECT actor, user_id, action, detail FROM audit_log WHERE action LIKE 'ca.%' ORDER BY id");
+  for (const r of rows) {
+    assert.deepEqual([r.actor, r.user_id], ['cli', null]);
+    assert.ok(!r.detail.includes('passphrase') && !r.detail.includes(PASS), r.detail);
+  }
+  return rows.map((r) => ({ action: r.action, detail: JSON.parse(r.detail) }));
+}
+
+const keyFiles = (change: string) => ({ files: [{ file: 'ca/root.key', change }, { file: 'ca/issuing.key', change }] });
 
 describe('bad input: exit code and one line', { concurrency: 2 }, () => {
   const rows: Array<[string, (dir: string) => Promise<RunResult>, number, RegExp]> = [
@@ -111,9 +139,22 @@ describe('ca lock, ca unlock', () => {
     const none = await hub(['ca', 'lock', '--data-dir', d], { env: { PI_HUB_CA_PASSPHRASE: '' } });
     assert.equal(none.code, 2);
 
+    assert.deepEqual(caAudit(d), []); // refusals change nothing and are not recorded
+
     const lock = await hub(['ca', 'lock', '--data-dir', d], { env: { PI_HUB_CA_PASSPHRASE: PASS } });
     assert.equal(lock.code, 0, lock.stderr);
-    for (const k of ['root.key', 'issuing.key']) assert.match(readFileSync(join(d, 'ca', k), 'utf8'), /^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
+    assert.equal(lock.stdout, 'locked 2 CA key(s)\n');
+    for (const k of ['root.key', 'issuing.key']) {
+      const file = join(d, 'ca', k);
+      assert.match(readFileSync(file, 'utf8'), /^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
+      assert.equal(await keyEncryption(file), SCRYPT_LOCKED, k);
+      assert.equal(await opensslDecrypts(file, PASS), true, k);
+      assert.equal(await opensslDecrypts(file, 'not the passphrase'), false, k);
+    }
+    assert.deepEqual(caAudit(d), [{ action: 'ca.lock', detail: keyFiles('locked') }]);
+    const again = await hub(['ca', 'lock', '--data-dir', d], { env: { PI_HUB_CA_PASSPHRASE: PASS } });
+    assert.equal(again.stdout, 'the CA keys are already locked\n');
+    assert.equal(caAudit(d).length, 1);
 
     const serve = ['serve', '--data-dir', d, '--host', '127.0.0.1', '--port', '0', '--mqtts-port', '0'];
     const refused = await hub(serve, { env: { PI_HUB_CA_PASSPHRASE: '' } });
@@ -144,8 +185,46 @@ describe('ca lock, ca unlock', () => {
     const unlock = await hub(['ca', 'unlock', '--data-dir', d, '--passphrase-file', passFile]);
     assert.equal(unlock.code, 0, unlock.stderr);
     assert.match(readFileSync(join(d, 'ca', 'issuing.key'), 'utf8'), /^-----BEGIN PRIVATE KEY-----/);
+    assert.deepEqual(caAudit(d).at(-1), { action: 'ca.unlock', detail: keyFiles('unlocked') });
     const h3 = await TestHub.start({ dataDir: d, env: { PI_HUB_CA_PASSPHRASE: '' } });
     await h3.stop();
+  });
+
+  it('keys locked the old way (PBKDF2, 2,048 iterations) still serve and unlock; ca lock re-encrypts them with scrypt', async () => {
+    const d = tempDir();
+    assert.equal((await hub(['ca', 'fingerprint', '--data-dir', d])).code, 0);
+    // what ca lock wrote before: Node's own export, whose only key derivation is PBKDF2 at 2,048 iterations
+    for (const k of ['root.key', 'issuing.key']) {
+      const file = join(d, 'ca', k);
+      const key = createPrivateKey(readFileSync(file, 'utf8'));
+      writeFileSync(file, key.export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: PASS }), { mode: 0o600 });
+      assert.match(await keyEncryption(file), /^PBES2 PBKDF2 0800 hmacWithSHA256 aes-256-cbc$/);
+    }
+    const old = tempDir();
+    cpSync(d, old, { recursive: true });
+
+    const h = await TestHub.start({ dataDir: d, env: { PI_HUB_CA_PASSPHRASE: PASS } });
+    await h.stop();
+
+    // the passphrase that re-encrypts must be the one that decrypts
+    const wrong = await hub(['ca', 'lock', '--data-dir', d], { env: { PI_HUB_CA_PASSPHRASE: 'not the passphrase' } });
+    assert.equal(wrong.code, 78);
+    assert.match(failure(wrong).message!, /wrong passphrase/);
+    assert.match(await keyEncryption(join(d, 'ca', 'root.key')), /^PBES2 PBKDF2 /);
+
+    const lock = await hub(['ca', 'lock', '--data-dir', d], { env: { PI_HUB_CA_PASSPHRASE: PASS } });
+    assert.equal(lock.code, 0, lock.stderr);
+    assert.equal(lock.stdout, 're-encrypted 2 CA key(s) locked the old way (PBKDF2, 2,048 iterations) with scrypt\n');
+    for (const k of ['root.key', 'issuing.key']) assert.equal(await keyEncryption(join(d, 'ca', k)), SCRYPT_LOCKED, k);
+    assert.deepEqual(caAudit(d), [{ action: 'ca.lock', detail: keyFiles('re-encrypted') }]);
+    const h2 = await TestHub.start({ dataDir: d, env: { PI_HUB_CA_PASSPHRASE: PASS } });
+    await h2.stop();
+
+    const unlock = await hub(['ca', 'unlock', '--data-dir', old], { env: { PI_HUB_CA_PASSPHRASE: PASS } });
+    assert.equal(unlock.code, 0, unlock.stderr);
+    assert.equal(unlock.stdout, 'unlocked 2 CA key(s)\n');
+    for (const k of ['root.key', 'issuing.key']) assert.match(readFileSync(join(old, 'ca', k), 'utf8'), /^-----BEGIN PRIVATE KEY-----/);
+    assert.deepEqual(caAudit(old), [{ action: 'ca.unlock', detail: keyFiles('unlocked') }]);
   });
 });
 
@@ -155,7 +234,9 @@ describe('ca import', { concurrency: 2 }, () => {
     const d = tempDir('pifleet-import-');
     const r = await hub(['ca', 'import', '--cert', certFile, '--key', keyFile, '--data-dir', d]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`^imported a ${kind} CA; root fingerprint ([0-9A-F:]+)$`, 'm'));
+    const fp = new RegExp(`^imported a ${kind} CA; root fingerprint ([0-9A-F:]+)$`, 'm').exec(r.stdout)?.[1];
+    assert.ok(fp, r.stdout);
+    assert.deepEqual(caAudit(d), [{ action: 'ca.import', detail: { kind, fingerprint: fp, force: false } }]);
     const h = await TestHub.start({ dataDir: d });
     try {
       const t = await addTenant(h, 'carol', ['pi-imported']);
@@ -233,6 +314,7 @@ describe('ca import', { concurrency: 2 }, () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /^note: the CA keys were locked; the imported ones are stored unencrypted: run pi-hub ca lock$/m);
     assert.match(readFileSync(join(d, 'ca', 'issuing.key'), 'utf8'), /^-----BEGIN PRIVATE KEY-----/);
+    assert.deepEqual(caAudit(d).map((e) => e.action), ['ca.lock', 'ca.import']);
   });
 
   it('refuses to replace the CA of enrolled devices without --force', async () => {

@@ -49,12 +49,38 @@ describe('RateLimiter', () => {
     ]);
   });
 
-  it('clears everything rather than grow when every bucket is busy (a flood of addresses)', () => {
+  it('forgets the least recently used busy bucket when every bucket is busy (a flood of addresses)', () => {
     const limiter = new RateLimiter(1, 1000, 2);
     play(limiter, [
       ['a', 0, 0], ['b', 0, 0], // both empty
-      ['c', 0, 0], // no room and nothing prunable: forget all
-      ['a', 0, 0], // a starts afresh
+      ['c', 0, 0], // no room and nothing full: a, the least recently used, goes
+      ['b', 0, 1000], // b was kept: still empty
+      ['a', 0, 0], // a starts afresh; c is now the least recently used and goes
+      ['b', 0, 1000],
+      ['c', 0, 0],
     ]);
+  });
+
+  it('counts a use, not the first one, as recent', () => {
+    const limiter = new RateLimiter(1, 1000, 3);
+    play(limiter, [
+      ['a', 0, 0], ['b', 0, 0], ['c', 0, 0],
+      ['a', 1, 999], // a was first in, but is now the most recently used
+      ['d', 2, 0], // b goes, not a
+      ['a', 2, 998], ['c', 2, 998], ['d', 2, 1000],
+      ['b', 2, 0],
+    ]);
+  });
+
+  it('keeps a limited key limited while 10,000+ other keys come and go (rotating addresses reset no one)', () => {
+    const limiter = new RateLimiter(1, 60_000);
+    assert.equal(limiter.take('attacker', 0), 0);
+    assert.equal(limiter.take('attacker', 0), 60_000);
+    for (let i = 1; i <= 25_000; i++) {
+      assert.equal(limiter.take(`rotated-${i}`, i), 0);
+      if (i % 1_000 === 0) assert.ok(limiter.take('attacker', i) > 0, `attacker reset after ${i} other keys`);
+    }
+    // and each rotated key is limited as long as it is remembered: the most recent ones are
+    assert.ok(limiter.take('rotated-25000', 25_000) > 0);
   });
 });
