@@ -56,7 +56,7 @@ export const ParamSpecSchema = z.union([
   z.strictObject({
     title: z.string().max(80).optional(),
     type: z.literal('integer'),
-    min: z.number().int().optional(),
+    min: z.number().int().optional().describe('Negative values are accepted only when min is below 0 (a leading "-" is an option to many programs).'),
     max: z.number().int().optional(),
   }),
   z.strictObject({
