@@ -125,6 +125,7 @@ export const ERROR_CODES = [
   'unknown_command', // not in the module, or "enabled": false
   'invalid_params', // a parameter failed its declared type
   'busy', // the queue is full
+  'duplicate_id', // the id was used before: by another request, or by this one whose result is no longer held; not run
   'spawn_failed', // the program could not be started
   'timeout', // killed after timeoutSec
   'shutting_down', // the agent is stopping
