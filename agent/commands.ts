@@ -1,11 +1,12 @@
-// Turns `cmd/req` payloads into exactly one `cmd/res` each: validated, looked up in the modules in
-// force (nothing else runs, whatever the hub says), queued within limits, run, logged. A QoS 1
-// redelivery of an id already seen is not run again — also across a restart, since the ids are
-// persisted before anything runs (a `reboot` redelivered after the reboot must not reboot again).
-import { appendFileSync, readFileSync } from 'node:fs';
+// Turns `cmd/req` payloads into one `cmd/res` each: validated, looked up in the modules in force
+// (nothing else runs, whatever the hub says), queued within limits, run, logged. Each id is used once
+// (seen-requests.ts): a QoS 1 redelivery is never run again — also across a restart, since the ids are
+// persisted before anything runs (a `reboot` redelivered after the reboot must not reboot again) — but
+// is answered again, and an id reused for another request is refused with `duplicate_id`.
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatIssues } from '../shared/cli.js';
-import { ensureDir, writeFileAtomic } from '../shared/fs.js';
+import { ensureDir } from '../shared/fs.js';
 import type { Logger } from '../shared/log.js';
 import { CmdRequestSchema, type CmdRequest, type CmdResult, type DoctorReport, type ErrorCode } from '../shared/schemas.js';
 import { REQUEST_ID_RE } from '../shared/topics.js';
@@ -14,6 +15,7 @@ import { execute, type ExecOptions } from './executor.js';
 import { buildArgv } from './modules/params.js';
 import type { CommandSource } from './modules/registry.js';
 import { DOCTOR_ID } from './modules/schema.js';
+import { SeenRequests, payloadFingerprint, requestFingerprint } from './seen-requests.js';
 
 export interface CommandServiceOptions {
   registry: CommandSource;
@@ -29,11 +31,17 @@ export interface CommandServiceOptions {
   exec?: Omit<ExecOptions, 'signal'>;
   /** How many recent ids are remembered. */
   seenIdsMax?: number;
+  /** How many of the latest results are held in memory for a redelivered request, and their JSON bytes in all. */
+  heldResultsMax?: number;
+  heldResultsMaxBytes?: number;
 }
 
 export const SEEN_IDS_FILE = 'seen-ids.json';
 export const COMMAND_LOG_FILE = 'commands.log';
 export const DEFAULT_SEEN_IDS_MAX = 10_000;
+// A result is at most ~130 KiB (64 KiB per stream), and a Pi Zero has 512 MB in all.
+export const DEFAULT_HELD_RESULTS_MAX = 64;
+export const DEFAULT_HELD_RESULTS_MAX_BYTES = 1024 * 1024;
 
 /** What is known of a request: all of it, or of an invalid one, its id and whatever fields had the right shape. */
 type RequestInfo = Pick<CmdRequest, 'id'> & Partial<Omit<CmdRequest, 'id'>>;
@@ -45,21 +53,25 @@ interface Job {
 }
 
 export class CommandService {
-  private readonly opts: CommandServiceOptions & { maxConcurrent: number; maxQueued: number; seenIdsMax: number };
+  private readonly opts: CommandServiceOptions & { maxConcurrent: number; maxQueued: number };
   private readonly log: Logger;
-  private seen = new Set<string>();
+  private readonly seen: SeenRequests;
   private readonly queue: Job[] = [];
   private readonly running = new Map<Job, { controller: AbortController; done: Promise<void> }>();
   private stopping = true;
 
   constructor(options: CommandServiceOptions) {
-    this.opts = { maxConcurrent: 2, maxQueued: 8, seenIdsMax: DEFAULT_SEEN_IDS_MAX, ...options };
+    this.opts = { maxConcurrent: 2, maxQueued: 8, ...options };
     this.log = options.logger;
+    this.seen = new SeenRequests({
+      file: join(options.stateDir, SEEN_IDS_FILE), logger: options.logger, maxIds: options.seenIdsMax ?? DEFAULT_SEEN_IDS_MAX,
+      maxResults: options.heldResultsMax ?? DEFAULT_HELD_RESULTS_MAX, maxResultBytes: options.heldResultsMaxBytes ?? DEFAULT_HELD_RESULTS_MAX_BYTES,
+    });
   }
 
   start(): void {
     ensureDir(this.opts.stateDir, 0o700);
-    this.seen = this.loadSeen();
+    this.seen.load();
     this.stopping = false;
   }
 
@@ -71,7 +83,10 @@ export class CommandService {
     await Promise.all([...this.running.values()].map((r) => r.done));
   }
 
-  /** One result per request id, or null when no id can be found or the id was already answered. */
+  /**
+   * The result to publish for this request, or null when there is none (now): no usable id, or the
+   * same request is still queued or running. A redelivery gets its held result again, not a new run.
+   */
   async submit(payload: Buffer): Promise<CmdResult | null> {
     let raw: unknown;
     try {
@@ -87,13 +102,15 @@ export class CommandService {
         this.log.warn('ignored a command request without a usable id', { problem: formatIssues(parsed.error)[0] });
         return null;
       }
-      if (!this.firstTime(id)) return null;
       const partial = partialOf(raw, id);
+      const repeated = this.repeated(partial, payloadFingerprint(payload));
+      if (repeated !== undefined) return repeated;
       this.record('request', partial);
       return this.answer(partial, refusal(id, 'invalid_request', formatIssues(parsed.error).join('; ')));
     }
     const req = parsed.data;
-    if (!this.firstTime(req.id)) return null;
+    const repeated = this.repeated(req, requestFingerprint(req));
+    if (repeated !== undefined) return repeated;
     this.record('request', req);
     this.log.info('command request', { id: req.id, by: req.by, module: req.module, command: req.command });
     if (this.stopping) return this.answer(req, refusal(req.id, 'shutting_down', 'the agent is stopping'));
@@ -174,6 +191,7 @@ export class CommandService {
   }
 
   private finish(req: RequestInfo, resolve: (r: CmdResult) => void, result: CmdResult): void {
+    this.seen.answered(req.id, result);
     this.record('result', req, result);
     const fields = { id: result.id, module: req.module, command: req.command, ok: result.ok, exitCode: result.exitCode, signal: result.signal, durationMs: result.durationMs, error: result.error?.code };
     if (result.ok) this.log.info('command result', fields);
@@ -181,41 +199,37 @@ export class CommandService {
     resolve(result);
   }
 
-  // ---- redelivery -------------------------------------------------------------------------------
+  // ---- ids used once -----------------------------------------------------------------------------
 
-  /** Remembers `id` (persisted before anything runs); false when it was seen already. */
-  private firstTime(id: string): boolean {
-    if (this.seen.has(id)) {
-      this.log.warn('ignored a redelivered command request (id already answered)', { id });
-      return false;
-    }
-    this.seen.add(id);
-    while (this.seen.size > this.opts.seenIdsMax) this.seen.delete(this.seen.values().next().value!);
-    this.saveSeen();
-    return true;
-  }
-
-  private loadSeen(): Set<string> {
-    const file = join(this.opts.stateDir, SEEN_IDS_FILE);
-    try {
-      const data = JSON.parse(readFileSync(file, 'utf8')) as { ids?: unknown };
-      if (!Array.isArray(data.ids)) throw new Error('no "ids" array');
-      const ids = data.ids.filter((x): x is string => typeof x === 'string' && REQUEST_ID_RE.test(x));
-      return new Set(ids.slice(-this.opts.seenIdsMax));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn('cannot read the seen request ids; starting afresh', { file, error: (err as Error).message });
-      return new Set();
+  /** undefined for an id seen the first time (now remembered); else what to answer (null: nothing now). */
+  private repeated(req: RequestInfo, fingerprint: string): CmdResult | null | undefined {
+    const s = this.seen.admit(req.id, fingerprint);
+    const fields = { id: req.id, module: req.module, command: req.command, by: req.by };
+    switch (s.kind) {
+      case 'new':
+        return undefined;
+      case 'pending':
+        this.log.warn('redelivered command request still queued or running; its result comes when it finishes', fields);
+        return null;
+      case 'answered':
+        this.log.warn('redelivered command request answered again with its result, not run again', fields);
+        return s.result;
+      case 'forgotten':
+        return this.refuseDuplicate(req, s.restarted
+          ? `request ${req.id} was already received (before a restart of the agent); it is not run again`
+          : `request ${req.id} was already answered and its result is no longer held; it is not run again`);
+      case 'conflict':
+        return this.refuseDuplicate(req, `id ${req.id} was already used for another request; send a fresh id`);
     }
   }
 
-  /** Atomic and durable (temp file, fsync, rename). */
-  private saveSeen(): void {
-    const file = join(this.opts.stateDir, SEEN_IDS_FILE);
-    try {
-      writeFileAtomic(file, JSON.stringify({ v: 1, ids: [...this.seen] }), 0o600);
-    } catch (err) {
-      this.log.error('cannot persist the seen request ids: a redelivery after a restart could run again', { file, error: (err as Error).message });
-    }
+  /** Logged and answered, but not the id's result: a later redelivery of the original still gets its own. */
+  private refuseDuplicate(req: RequestInfo, message: string): CmdResult {
+    const result = refusal(req.id, 'duplicate_id', message);
+    this.log.warn('command request refused: duplicate id', { id: req.id, module: req.module, command: req.command, by: req.by, message });
+    this.record('request', req);
+    this.record('result', req, result);
+    return result;
   }
 
   // ---- the agent's own command log ----------------------------------------------------------------

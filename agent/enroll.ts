@@ -2,11 +2,13 @@
 //
 // The key pair is made here and never leaves the Pi. Before the API key is sent anywhere, a TLS-only
 // probe (no HTTP request) checks that the hub's certificate chain leads to a root with the fingerprint
-// the owner gave; the enrollment request itself then trusts only that root. Nothing on disk changes
-// until the hub has answered with a certificate that matches our key and chains to that root.
+// the owner gave, and that its leaf is a TLS server certificate for the host in the hub URL (the same
+// CA also signs every device and user certificate, so a chain to the pin alone proves no hub); the
+// enrollment request itself then trusts only that root. Nothing on disk changes until the hub has
+// answered with a certificate that matches our key and chains to that root.
 import { X509Certificate, createPublicKey } from 'node:crypto';
 import { accessSync, constants, existsSync, readFileSync, rmSync } from 'node:fs';
-import tls, { type PeerCertificate } from 'node:tls';
+import tls, { type DetailedPeerCertificate, type PeerCertificate } from 'node:tls';
 import { z } from 'zod';
 import { CliError, UsageError } from '../shared/cli.js';
 import { ensureDir, writeFileAtomic } from '../shared/fs.js';
@@ -56,15 +58,26 @@ function presentedChain(peer: PeerCertificate & { issuerCertificate?: PeerCertif
   return pems;
 }
 
+/** What the hub presented, as far as the probe can tell. */
+export type HubProbe =
+  | { ok: true; root: string }
+  | { ok: false; problem: 'not-pinned' } // the chain does not lead to the pinned root
+  | { ok: false; problem: 'not-server' } // the leaf lacks the extended key usage serverAuth
+  | { ok: false; problem: 'wrong-host'; host: string; names: string[] }; // the leaf does not cover the URL's host
+
+const SERVER_AUTH_OID = '1.3.6.1.5.5.7.3.1';
+
 /**
- * Connects with TLS only, reads the chain the hub presents and returns the root PEM if the chain
- * leads to the pinned fingerprint. No byte of HTTP is sent, so a wrong hub never sees a request.
+ * Connects with TLS only, reads the chain the hub presents and checks it: it leads to the pinned
+ * fingerprint, and its leaf is a server certificate for the URL's host. No byte of HTTP is sent, so a
+ * wrong hub never sees a request.
  */
-export function probeHubRoot(hub: string, fingerprint: string, timeoutMs = 10_000): Promise<string | null> {
+export function probeHub(hub: string, fingerprint: string, timeoutMs = 10_000): Promise<HubProbe> {
   const u = new URL(hub);
+  const host = u.hostname.replace(/^\[|\]$/g, '');
   return new Promise((resolve, reject) => {
     const socket = tls.connect({
-      host: u.hostname.replace(/^\[|\]$/g, ''),
+      host,
       port: Number(u.port || 443),
       servername: /^[\d.]+$|:/.test(u.hostname) ? undefined : u.hostname,
       rejectUnauthorized: false, // we verify the chain ourselves against the pin, below
@@ -72,13 +85,48 @@ export function probeHubRoot(hub: string, fingerprint: string, timeoutMs = 10_00
       timeout: timeoutMs,
     });
     socket.once('secureConnect', () => {
-      const chain = presentedChain(socket.getPeerCertificate(true));
+      const peer = socket.getPeerCertificate(true);
       socket.destroy();
-      resolve(chainLeadsToRoot(chain, fingerprint));
+      resolve(checkPresented(peer, host, fingerprint));
     });
     socket.once('timeout', () => socket.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
     socket.once('error', (err) => reject(networkError(hub, err as NodeJS.ErrnoException)));
   });
+}
+
+function checkPresented(peer: DetailedPeerCertificate, host: string, fingerprint: string): HubProbe {
+  const root = chainLeadsToRoot(presentedChain(peer), fingerprint);
+  if (!root) return { ok: false, problem: 'not-pinned' };
+  if (!(peer.ext_key_usage ?? []).includes(SERVER_AUTH_OID)) return { ok: false, problem: 'not-server' };
+  // The check https applies afterwards, made before the key goes out: for an IP, only an IP SAN counts.
+  if (tls.checkServerIdentity(host, peer) !== undefined) return { ok: false, problem: 'wrong-host', host, names: certNames(peer) };
+  return { ok: true, root };
+}
+
+/** The DNS names and addresses a certificate covers, as a user would type them. */
+function certNames(peer: PeerCertificate): string[] {
+  return (peer.subjectaltname ?? '').split(/,\s*/).flatMap((san) => {
+    if (san.startsWith('DNS:')) return [san.slice(4)];
+    if (!san.startsWith('IP Address:')) return [];
+    const ip = san.slice(11);
+    return [ip.includes(':') ? new URL(`https://[${ip}]`).hostname.slice(1, -1) : ip]; // 0:0:…:1 → ::1
+  });
+}
+
+/** The one message for a probe that failed: what is wrong, and that the key stayed here. */
+function probeError(hub: string, fp: string, probe: Exclude<HubProbe, { ok: true }>): CliError {
+  const notSent = 'the API key was not sent';
+  switch (probe.problem) {
+    case 'not-pinned':
+      return new CliError(`the hub at ${hub} does not chain to the root CA with fingerprint ${fp}; ${notSent}`, 1,
+        'check the fingerprint (pi-hub ca fingerprint on the hub) and the address');
+    case 'not-server':
+      return new CliError(`the hub at ${hub} presents a certificate that is not a TLS server certificate (no extended key usage serverAuth); ${notSent}`, 1,
+        'it is signed by the hub\'s CA but was not issued to the hub (a device or user certificate?): check that this address and port are the hub\'s');
+    case 'wrong-host':
+      return new CliError(`the hub at ${hub} presents a certificate for ${probe.names.join(', ') || 'no host name or address'}, not for ${probe.host}; ${notSent}`, 1,
+        `use one of those names in --hub, or add ${probe.host} to "serverNames" in the hub's hub.json and restart pi-hub (it then makes a new certificate)`);
+  }
 }
 
 function assertWritable(dir: string): void {
@@ -107,11 +155,9 @@ export async function connect(o: ConnectOptions): Promise<string> {
   if (!serial) throw new CliError('cannot find this Pi\'s serial number', 1, 'pass --serial S');
   if (!SerialSchema.safeParse(serial).success) throw new UsageError(`--serial: ${serial} is not a serial (1–64 of A–Z, a–z, 0–9, _ and -)`);
 
-  const root = await probeHubRoot(hub, fp);
-  if (!root) {
-    throw new CliError(`the hub at ${hub} does not chain to the root CA with fingerprint ${fp}; the API key was not sent`, 1,
-      'check the fingerprint (pi-hub ca fingerprint on the hub) and the address');
-  }
+  const probe = await probeHub(hub, fp);
+  if (!probe.ok) throw probeError(hub, fp, probe);
+  const { root } = probe;
   const kp = await generateKeyPair();
   const res = await hubRequest(hub, {
     method: 'POST', path: '/api/v1/enroll', bearer: o.apiKey, ca: root,

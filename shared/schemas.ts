@@ -57,7 +57,7 @@ export const ParamSpecSchema = z.union([
   z.strictObject({
     title: z.string().max(80).optional(),
     type: z.literal('integer'),
-    min: z.number().int().optional(),
+    min: z.number().int().optional().describe('Negative values are accepted only when min is below 0 (a leading "-" is an option to many programs).'),
     max: z.number().int().optional(),
   }),
   z.strictObject({
@@ -127,6 +127,7 @@ export const ERROR_CODES = [
   'unknown_command', // not in the module, or "enabled": false
   'invalid_params', // a parameter failed its declared type
   'busy', // the queue is full
+  'duplicate_id', // the id was used before: by another request, or by this one whose result is no longer held; not run
   'spawn_failed', // the program could not be started
   'timeout', // killed after timeoutSec
   'shutting_down', // the agent is stopping

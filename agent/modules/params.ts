@@ -1,8 +1,9 @@
 // Checks a request's parameters against what the command declares and fills them into its argv.
 // Pure; errors are values. A value only ever becomes one whole argv element (the schema guarantees
 // placeholders are whole elements), and there is no shell, so `; rm -rf /` or `$(id)` stay inert
-// text — the checks here are about what the owner declared, plus option smuggling and control
-// characters that no declared value needs.
+// text — the checks here are about what the owner declared, plus option smuggling (a pattern value
+// starting with "-", a negative integer the owner did not allow) and control characters that no
+// declared value needs.
 import type { ParamSpec } from '../../shared/schemas.js';
 import { PLACEHOLDER_RE } from './schema.js';
 
@@ -38,6 +39,11 @@ export function checkParam(name: string, spec: ParamSpec, value: ParamValue): On
     else if (DECIMAL_INTEGER_RE.test(value)) n = Number(value);
     else return { ok: false, message: `parameter "${name}": ${describe(value)} is not an integer` };
     if (!Number.isSafeInteger(n)) return { ok: false, message: `parameter "${name}": ${describe(value)} is not an integer` };
+    // A leading "-" turns a value into something else for many programs (`kill -1` is every process),
+    // so negatives are for parameters whose owner declared a negative min, and for no other.
+    if (n < 0 && !(spec.min !== undefined && spec.min < 0)) {
+      return { ok: false, message: `parameter "${name}": ${n} is negative; this parameter takes no negative values` };
+    }
     if (spec.min !== undefined && n < spec.min) return { ok: false, message: `parameter "${name}": ${n} is less than ${spec.min}` };
     if (spec.max !== undefined && n > spec.max) return { ok: false, message: `parameter "${name}": ${n} is more than ${spec.max}` };
     return { ok: true, value: String(n + 0) }; // canonical: "007" → "7", -0 → "0"

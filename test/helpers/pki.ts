@@ -33,12 +33,27 @@ export async function foreignCa(name = 'CN=not the pifleet root'): Promise<Pem> 
   return { cert: cert.toString('pem') + '\n', key: kp.privateKeyPem };
 }
 
-/** A client certificate (EKU clientAuth) with this SPIFFE id, signed by `ca`, valid over [notBefore, notAfter]. */
-export async function signLeaf(ca: Pem, o: { cn: string; spiffe: string; notBefore?: Date; notAfter?: Date }): Promise<Leaf> {
+export interface LeafOptions {
+  cn: string;
+  /** The SAN URI of a device or user certificate; `sans` replaces it. */
+  spiffe?: string;
+  sans?: x509.JsonGeneralNames;
+  /** Extended key usages (OIDs, e.g. `x509.ExtendedKeyUsage.serverAuth`); default clientAuth. */
+  eku?: string[];
+  notBefore?: Date;
+  notAfter?: Date;
+}
+
+/**
+ * An end-entity certificate signed by `ca`, valid over [notBefore, notAfter]: by default a client
+ * certificate (EKU clientAuth) with a SPIFFE id, as the hub issues them.
+ */
+export async function signLeaf(ca: Pem, o: LeafOptions): Promise<Leaf> {
   const kp = await generateKeyPair();
   const caCert = new x509.X509Certificate(ca.cert);
   const signingKey = await webcrypto.subtle.importKey('pkcs8', createPrivateKey(ca.key).export({ format: 'der', type: 'pkcs8' }), EC_ALG, false, ['sign']);
   const serial = serialHex();
+  const sans = o.sans ?? (o.spiffe ? [{ type: 'url' as const, value: o.spiffe }] : []);
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial, subject: `CN=${o.cn}`, issuer: caCert.subject,
     notBefore: o.notBefore ?? new Date(Date.now() - 60_000), notAfter: o.notAfter ?? new Date(Date.now() + DAY),
@@ -46,8 +61,8 @@ export async function signLeaf(ca: Pem, o: { cn: string; spiffe: string; notBefo
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-      new x509.SubjectAlternativeNameExtension([{ type: 'url', value: o.spiffe }]),
+      new x509.ExtendedKeyUsageExtension(o.eku ?? [x509.ExtendedKeyUsage.clientAuth]),
+      ...(sans.length > 0 ? [new x509.SubjectAlternativeNameExtension(sans)] : []),
       await x509.AuthorityKeyIdentifierExtension.create(caCert),
     ],
   });

@@ -197,26 +197,135 @@ describe('CommandService', { skip: !isRoot && 'needs root to switch users' }, ()
     assert.deepEqual(registry.manifestModules().map((m) => m.id), ['test']);
   });
 
-  it('a request redelivered with the same id runs once, also across a restart', async () => {
+  // ---- each id used once (issue 7: a duplicate id used to get no answer at all) ----------------------
+
+  const runs = () => readdirSync(join(out, 'runs')).length;
+  const seenFile = () => JSON.parse(readFileSync(join(stateDir, 'seen-ids.json'), 'utf8')) as { v: number; ids: string[]; fingerprints: (string | null)[] };
+  const warned = (text: string, id: string) => log.lines.some((l) => l.includes(text) && l.includes(`id=${id}`));
+
+  it('a redelivered request gets its result again and is not run again', async () => {
     const s = await service();
     const payload = req('test', 'once', undefined, 'same-id');
-    assert.equal(result(await s.submit(payload)).ok, true);
+    const first = result(await s.submit(payload));
+    assert.equal(first.ok, true);
+    const again = result(await s.submit(payload));
+    assert.deepEqual(again, first, 'the same result: mktemp\'s random file name and the duration included');
+    // Key order and spacing do not make another request.
+    const reordered = Buffer.from(`{ "by": "alice", "command": "once", "module": "test", "id": "same-id", "v": 1, "params": {} }`);
+    assert.deepEqual(result(await s.submit(reordered)), first);
+    assert.equal(runs(), 1, 'mktemp ran exactly once');
+    assert.ok(warned('answered again with its result', 'same-id'));
+  });
+
+  it('a redelivery while the request still runs gets no answer now, and the one result when it finishes', async () => {
+    const s = await service();
+    const payload = req('test', 'sleep', { sec: 1 }, 'slow-id');
+    let settled = false;
+    const first = s.submit(payload).then((r) => { settled = true; return r; });
     assert.equal(await s.submit(payload), null);
+    assert.equal(settled, false, 'answered while the first still ran');
+    assert.ok(warned('still queued or running', 'slow-id'));
+    const r = result(await first);
+    assert.deepEqual([r.ok, r.exitCode], [true, 0]);
+    assert.deepEqual(result(await s.submit(payload)), r, 'once finished, a redelivery gets that result');
+  });
+
+  it('an id reused for another request is refused duplicate_id and not run; the original keeps its result', async () => {
+    const s = await service();
+    const original = req('test', 'once', undefined, 'reused');
+    const first = result(await s.submit(original));
+    const message = 'id reused was already used for another request; send a fresh id';
+    const other = result(await s.submit(req('test', 'mark', { name: join(out, 'marker') }, 'reused')));
+    assert.deepEqual([other.ok, other.exitCode, other.error], [false, null, { code: 'duplicate_id', message }]);
+    assert.equal(existsSync(join(out, 'marker')), false, 'the other request did not run');
+    // Same command, other params or another user: another request too.
+    const otherParams = Buffer.from(JSON.stringify({ v: 1, id: 'reused', module: 'test', command: 'once', params: { x: 1 }, by: 'alice' }));
+    assert.equal(result(await s.submit(otherParams)).error?.code, 'duplicate_id');
+    const otherUser = Buffer.from(JSON.stringify({ v: 1, id: 'reused', module: 'test', command: 'once', by: 'mallory' }));
+    assert.equal(result(await s.submit(otherUser)).error?.code, 'duplicate_id');
+    assert.deepEqual(result(await s.submit(original)), first, 'the refusals did not replace the original result');
+    assert.equal(runs(), 1);
+    assert.ok(log.lines.some((l) => l.includes('duplicate id') && l.includes('id=reused') && l.includes('command=mark')));
+    const logged = readFileSync(join(stateDir, 'commands.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(logged.filter((e) => e.event === 'result').map((e) => e.error), [null, 'duplicate_id', 'duplicate_id', 'duplicate_id']);
+  });
+
+  it('an id reused while its request still runs is refused at once', async () => {
+    const s = await service();
+    const first = s.submit(req('test', 'sleep', { sec: 1 }, 'busy-id'));
+    const other = result(await s.submit(req('test', 'once', undefined, 'busy-id')));
+    assert.equal(other.error?.code, 'duplicate_id');
+    assert.equal(result(await first).ok, true);
+    assert.equal(runs(), 0);
+  });
+
+  it('after a restart, a redelivered id is refused duplicate_id (not run again); ids and fingerprints are on disk first', async () => {
+    const s = await service();
+    const payload = req('test', 'once', undefined, 'before-restart');
+    assert.equal(result(await s.submit(payload)).ok, true);
+    const saved = seenFile();
+    const at = saved.ids.indexOf('before-restart');
+    assert.ok(at >= 0);
+    assert.match(saved.fingerprints[at] ?? '', /^[0-9a-f]{64}$/);
     await s.stop();
     const again = await service();
-    assert.equal(await again.submit(payload), null);
-    assert.equal(readdirSync(join(out, 'runs')).length, 1, 'mktemp ran exactly once');
-    assert.ok(log.lines.some((l) => l.includes('redelivered') && l.includes('id=same-id')));
-    const saved = JSON.parse(readFileSync(join(stateDir, 'seen-ids.json'), 'utf8')) as { ids: string[] };
-    assert.ok(saved.ids.includes('same-id'));
+    const r = result(await again.submit(payload));
+    assert.deepEqual(r.error, { code: 'duplicate_id', message: 'request before-restart was already received (before a restart of the agent); it is not run again' });
+    const other = result(await again.submit(req('test', 'id', undefined, 'before-restart')));
+    assert.deepEqual(other.error, { code: 'duplicate_id', message: 'id before-restart was already used for another request; send a fresh id' });
+    assert.equal(runs(), 1, 'mktemp ran exactly once');
+    assert.ok(warned('duplicate id', 'before-restart'));
+  });
+
+  it('reads the old seen-ids.json without fingerprints: such an id counts as the same request, not run', async () => {
+    mkdirSync(stateDir, { recursive: true });
+    writeFileSync(join(stateDir, 'seen-ids.json'), JSON.stringify({ v: 1, ids: ['old-1', 'old-2'] }));
+    const s = await service();
+    const r = result(await s.submit(req('test', 'once', undefined, 'old-2')));
+    assert.deepEqual(r.error, { code: 'duplicate_id', message: 'request old-2 was already received (before a restart of the agent); it is not run again' });
+    assert.equal(runs(), 0);
+    assert.equal(result(await s.submit(req('test', 'once', undefined, 'new-1'))).ok, true);
+    assert.deepEqual(seenFile(), { v: 1, ids: ['old-1', 'old-2', 'new-1'], fingerprints: [null, null, seenFile().fingerprints[2]] });
+  });
+
+  it('holds only the latest results, by count and by bytes; an evicted one is refused, not run again', async () => {
+    const byCount = await service({ heldResultsMax: 2 });
+    const first: CmdResult[] = [];
+    for (const id of ['h1', 'h2', 'h3']) first.push(result(await byCount.submit(req('test', 'once', undefined, id)))); // answered in this order
+    assert.deepEqual(result(await byCount.submit(req('test', 'once', undefined, 'h1'))).error,
+      { code: 'duplicate_id', message: 'request h1 was already answered and its result is no longer held; it is not run again' });
+    assert.deepEqual(result(await byCount.submit(req('test', 'once', undefined, 'h3'))), first[2]);
+    assert.equal(runs(), 3);
+    await byCount.stop();
+
+    const bySize = await service({ heldResultsMaxBytes: 700 });
+    const big = (id: string) => req('test', 'echo', { msg: 'x'.repeat(250) }, id); // a result of ~420 bytes of JSON
+    const b1 = result(await bySize.submit(big('b1')));
+    assert.equal(b1.ok, true);
+    assert.deepEqual(result(await bySize.submit(big('b1'))), b1, 'one result fits');
+    const b2 = result(await bySize.submit(big('b2')));
+    assert.equal(result(await bySize.submit(big('b1'))).error?.code, 'duplicate_id', 'two do not: the older goes');
+    assert.deepEqual(result(await bySize.submit(big('b2'))), b2);
+  });
+
+  it('an invalid request redelivered gets the same refusal again', async () => {
+    const s = await service();
+    const payload = Buffer.from(JSON.stringify({ v: 1, id: 'bad-again', module: 'test', command: 'id', params: { x: { y: 1 } } }));
+    const first = result(await s.submit(payload));
+    assert.equal(first.error?.code, 'invalid_request');
+    assert.deepEqual(result(await s.submit(payload)), first);
+    const other = result(await s.submit(Buffer.from(JSON.stringify({ v: 1, id: 'bad-again', module: 'test', command: 'id', params: { x: [] } }))));
+    assert.equal(other.error?.code, 'duplicate_id');
   });
 
   it('remembers a bounded number of ids, oldest forgotten first', async () => {
     const s = await service({ seenIdsMax: 3 });
-    for (const id of ['a1', 'a2', 'a3', 'a4']) result(await s.submit(req('nope', 'x', undefined, id)));
-    assert.deepEqual((JSON.parse(readFileSync(join(stateDir, 'seen-ids.json'), 'utf8')) as { ids: string[] }).ids, ['a2', 'a3', 'a4']);
-    assert.equal(await s.submit(req('nope', 'x', undefined, 'a4')), null);
-    assert.notEqual(await s.submit(req('nope', 'x', undefined, 'a1')), null, 'forgotten, so answered again');
+    const answers = [];
+    for (const id of ['a1', 'a2', 'a3', 'a4']) answers.push(result(await s.submit(req('nope', 'x', undefined, id))));
+    assert.deepEqual(seenFile().ids, ['a2', 'a3', 'a4']);
+    assert.deepEqual(result(await s.submit(req('nope', 'x', undefined, 'a4'))), answers[3], 'remembered: its result again');
+    const a1 = result(await s.submit(req('nope', 'x', undefined, 'a1')));
+    assert.deepEqual([a1.error?.code, seenFile().ids], ['unknown_module', ['a3', 'a4', 'a1']], 'forgotten, so taken as a new request');
   });
 
   it('with maxQueued 0, N+1 concurrent requests: exactly one is refused busy, the rest run', async () => {

@@ -1,13 +1,18 @@
 // pi-agent connect | status | disconnect against a real hub: the failures each give one clear line and
-// leave an existing identity untouched; a wrong fingerprint never reaches the hub's API.
+// leave an existing identity untouched; a wrong fingerprint never reaches the hub's API, and neither
+// does the API key reach a server whose certificate, though signed by the hub's CA, is not the hub's.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import tls from 'node:tls';
+import { x509 } from '../../../shared/pki.js';
 import { TestAgent } from '../../helpers/agent.js';
 import { TestHub } from '../../helpers/hub.js';
+import { type LeafOptions, hubIssuingCa, signLeaf } from '../../helpers/pki.js';
 
 let hub: TestHub;
 let key: string;
@@ -18,6 +23,28 @@ const connectArgs = (dir: string, o: { key?: string; fp?: string; serial?: strin
   '--serial', o.serial ?? 'pi-enroll', '--config-dir', dir,
 ];
 const apiLines = () => hub.daemon.output.filter((l) => /pi-hub\/api: (GET|POST) /.test(l));
+
+/**
+ * A TLS server on 127.0.0.1 that presents `leaf` with the hub's real CA chain and counts what it
+ * receives after the handshake: any byte is the enrollment request, API key included.
+ */
+async function impostor(o: LeafOptions): Promise<{ port: number; connections: () => number; received: () => number; close: () => Promise<void> }> {
+  const leaf = await signLeaf(hubIssuingCa(hub.dataDir), o);
+  let connections = 0;
+  let received = 0;
+  const server = tls.createServer({ cert: leaf.cert + hub.caPem, key: leaf.key, minVersion: 'TLSv1.3' }, (socket) => {
+    socket.on('data', (d: Buffer) => { received += d.length; socket.destroy(); });
+    socket.on('error', () => {});
+  });
+  // Counted at TCP accept: a probe that hangs up right after its handshake may never complete one here.
+  server.on('connection', () => { connections++; });
+  server.on('tlsClientError', () => {});
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  return {
+    port: (server.address() as AddressInfo).port, connections: () => connections, received: () => received,
+    close: () => new Promise((res) => server.close(() => res())),
+  };
+}
 
 before(async () => {
   hub = await TestHub.start();
@@ -61,6 +88,53 @@ describe('pi-agent connect', () => {
     await new Promise((res) => setTimeout(res, 200));
     assert.equal(apiLines().length, before, `the hub logged API requests: ${apiLines().slice(before).join('\n')}`);
     assert.equal(existsSync(join(dir, 'agent.json')), false);
+  });
+
+  const localNames: x509.JsonGeneralNames = [{ type: 'dns', value: 'localhost' }, { type: 'ip', value: '127.0.0.1' }];
+  const impostors: [string, LeafOptions, string, (url: string) => string, RegExp][] = [
+    // what, the certificate, the host in --hub, the first line of stderr, the hint
+    ['a device certificate of the same CA (no serverAuth)',
+      { cn: 'pi-stolen', sans: [{ type: 'url', value: 'spiffe://pifleet.local/user/1/device/pi-stolen' }, ...localNames] }, '127.0.0.1',
+      (url) => `pi-agent: the hub at ${url} presents a certificate that is not a TLS server certificate (no extended key usage serverAuth); the API key was not sent`,
+      /not issued to the hub \(a device or user certificate\?\): check that this address and port are the hub's/],
+    ['a server certificate for other addresses',
+      { cn: 'pi-hub', eku: [x509.ExtendedKeyUsage.serverAuth], sans: [{ type: 'dns', value: 'hub.example' }, { type: 'ip', value: '127.0.0.2' }, { type: 'ip', value: '::1' }] }, '127.0.0.1',
+      (url) => `pi-agent: the hub at ${url} presents a certificate for hub.example, 127.0.0.2, ::1, not for 127.0.0.1; the API key was not sent`,
+      /add 127\.0\.0\.1 to "serverNames" in the hub's hub\.json/],
+    ['a server certificate for another host name',
+      { cn: 'pi-hub', eku: [x509.ExtendedKeyUsage.serverAuth], sans: [{ type: 'dns', value: 'hub.example' }] }, 'localhost',
+      (url) => `pi-agent: the hub at ${url} presents a certificate for hub.example, not for localhost; the API key was not sent`,
+      /use one of those names in --hub/],
+  ];
+  for (const [what, leaf, host, line, hint] of impostors) {
+    test(`${what} is refused before the API key is sent`, async () => {
+      const server = await impostor(leaf);
+      try {
+        const dir = tmp();
+        const url = `https://${host}:${server.port}`;
+        const r = await TestAgent.cli(connectArgs(dir, { hub: url, serial: 'pi-impostor' }));
+        await new Promise((res) => setTimeout(res, 200));
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(r.stderr.split('\n')[0], line(url));
+        assert.match(r.stderr.split('\n')[1] ?? '', hint);
+        assert.ok(server.connections() >= 1, 'the probe reached the server');
+        assert.equal(server.received(), 0, 'bytes sent after the handshake');
+        assert.equal(existsSync(join(dir, 'agent.json')), false);
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  test('the impostor fixture does see a request when the certificate passes the checks', async () => {
+    const server = await impostor({ cn: 'pi-hub', eku: [x509.ExtendedKeyUsage.serverAuth], sans: localNames });
+    try {
+      const r = await TestAgent.cli(connectArgs(tmp(), { hub: `https://127.0.0.1:${server.port}`, serial: 'pi-impostor' }));
+      assert.equal(r.code, 1);
+      assert.ok(server.received() > 0, 'the enrollment request arrived, so a count of 0 above means nothing was sent');
+    } finally {
+      await server.close();
+    }
   });
 
   test('bad key, revoked key, unreachable hub, bad flags: one line each and a non-zero exit', async () => {

@@ -78,12 +78,20 @@ describe('commands through the hub', () => {
     assert.ok(!latestManifest().modules.find((m) => m.id === 'test')!.commands.some((c) => c.name === 'off'));
   });
 
-  test('a redelivered request (same id) runs once', async () => {
+  test('a redelivered request (same id) runs once and gets its result again; a reused id gets duplicate_id', async () => {
     const first = await request('test', 'id', undefined, 'dup-1');
-    await withTimeout(owner.publishAsync(`devices/${SERIAL}/cmd/req`, JSON.stringify({ v: 1, id: 'dup-1', module: 'test', command: 'id' }), { qos: 1 }), 3000, 'publish again');
-    await sleep(1000);
     assert.equal(first.ok, true);
-    assert.equal(seen.on(`devices/${SERIAL}/cmd/res/dup-1`).length, 1);
+    const results = () => seen.on(`devices/${SERIAL}/cmd/res/dup-1`).map((m) => CmdResultSchema.parse(JSON.parse(m.payload)));
+    await withTimeout(owner.publishAsync(`devices/${SERIAL}/cmd/req`, JSON.stringify({ v: 1, id: 'dup-1', module: 'test', command: 'id' }), { qos: 1 }), 3000, 'publish again');
+    await waitFor(() => results().length === 2, 5_000, 'the result again');
+    assert.deepEqual(results()[1], first);
+    await withTimeout(owner.publishAsync(`devices/${SERIAL}/cmd/req`, JSON.stringify({ v: 1, id: 'dup-1', module: 'test', command: 'say', params: { msg: 'hi' } }), { qos: 1 }), 3000, 'publish another');
+    await waitFor(() => results().length === 3, 5_000, 'a refusal');
+    assert.equal(results()[2]!.error?.code, 'duplicate_id');
+    await sleep(500);
+    assert.equal(results().length, 3, 'one answer each');
+    const log = readFileSync(join(agent.stateDir, 'commands.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(log.filter((e) => e.id === 'dup-1' && e.event === 'result').map((e) => [e.command, e.exitCode, e.error]), [['id', 0, null], ['say', null, 'duplicate_id']], 'run once');
   });
 
   test('editing core.json to disable reboot drops it from the manifest within a second, and refuses it', async () => {
