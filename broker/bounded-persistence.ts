@@ -26,12 +26,18 @@ export interface BoundedPersistenceOptions extends QueueBounds {
 
 interface Queue { messages: number; bytes: number }
 
+/** A subscription as stored for a session: the same object stored again with other options is a change. */
+const storedAs = (client: ClientRef, s: StoredSubscription) => `${client.id}\0${s.qos}\0${s.rh}\0${s.rap}\0${s.nl}`;
+
 export class BoundedPersistence implements AsyncPersistence {
   private readonly queues = new Map<string, Queue>();
-  /** Subscription objects already stored, with the session they were stored for. */
+  /** Subscription objects already stored: for which session, with which options. */
   private readonly stored = new WeakMap<StoredSubscription, string>();
 
   constructor(private readonly inner: AsyncPersistence, private readonly o: BoundedPersistenceOptions) {}
+
+  /** The broker the store was set up with (aedes-persistence's tests read it). */
+  get broker(): unknown { return (this.inner as { broker?: unknown }).broker; }
 
   /** aedes requires setup to be an async function (it checks the constructor's name). */
   async setup(broker: unknown): Promise<void> { await this.inner.setup(broker); }
@@ -39,9 +45,9 @@ export class BoundedPersistence implements AsyncPersistence {
   // ---- subscriptions ----------------------------------------------------------------------------
 
   addSubscriptions(client: ClientRef, subs: StoredSubscription[]): Promise<void> {
-    const fresh = subs.filter((s) => this.o.granted(s) && this.stored.get(s) !== client.id);
+    const fresh = subs.filter((s) => this.o.granted(s) && this.stored.get(s) !== storedAs(client, s));
     if (fresh.length === 0) return Promise.resolve();
-    for (const s of fresh) this.stored.set(s, client.id);
+    for (const s of fresh) this.stored.set(s, storedAs(client, s));
     return this.inner.addSubscriptions(client, fresh);
   }
 

@@ -184,6 +184,10 @@ for (const transport of ['wss', 'mqtts'] as Transport[]) {
         ["a device's will that is no valid status", device(A, 'pi-a1'), 'pi-a1', will('devices/pi-a1/status', { v: 1, online: 'no' })],
         ["a user's will on a device's status", A.user, 'alice-will', will('devices/pi-a1/status', status(false))],
         ["B's will in A's raw mountpoint", B.user, 'bob-will', will(`u/${A.id}/devices/pi-a1/cmd/req`, { v: 1, id: 'w', module: 'core', command: 'reboot' })],
+        // a request as a will would run when the connection drops, even after a revocation (issue 7, F4)
+        ["a user's will that is a valid request to its own device", A.user, 'alice-req-will', will('devices/pi-a1/cmd/req', { v: 1, id: 'w1', module: 'core', command: 'reboot' })],
+        ["a user's will that is a valid GPIO change on its own device", A.user, 'alice-gpio-will', will('devices/pi-a1/gpio/17/set', { v: 1, value: 1 })],
+        ["a device's will that is a valid result", device(A, 'pi-a1'), 'pi-a1', will('devices/pi-a1/cmd/res/w2', { v: 1, id: 'w2', ok: true, exitCode: 0, signal: null, stdout: '', stderr: '', truncated: false, durationMs: 1 })],
       ];
       for (const [name, creds, clientId, w] of rows) {
         const r = await tryConnect(hub, creds, { transport, clientId, will: w });
