@@ -1,15 +1,46 @@
 // Renews this Pi's certificate over mTLS (POST /api/v1/renew) at two thirds of its lifetime, and at
 // start-up when that moment has passed. A new key pair each time; the old certificate stays valid at
-// the hub until it expires, so the switch has no gap.
+// the hub until the new one is first used, so the switch has no gap. When the response is lost on the
+// way (the hub issued a certificate this Pi never got), the files keep the old certificate and the
+// retry, a few minutes later at most, renews from it again: the hub replaces the unused one.
 import { X509Certificate, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../shared/log.js';
-import { IssuedCertificateSchema } from '../shared/schemas.js';
+import { ApiErrorSchema, IssuedCertificateSchema } from '../shared/schemas.js';
 import type { AgentPaths } from './config.js';
 import { writeIdentity } from './identity-files.js';
 import { apiMessage, hubRequest } from './hub-api.js';
 
 const MAX_TIMER = 2 ** 31 - 1;
+/** A failed renewal that the hub did not refuse (the network, a lost response) is retried within this. */
+export const RENEW_RETRY_MAX_MS = 300_000;
+
+export interface RenewalFailure {
+  /** The HTTP status, when the hub answered. */
+  status?: number;
+  /** The API error code, when the hub answered with one. */
+  code?: string;
+  /** What is left of the current certificate's lifetime. */
+  leftMs: number;
+  /** Failures in a row, this one included. */
+  failures: number;
+}
+
+/**
+ * What a failed renewal means. Refused: only a new `pi-agent connect` helps (revoked, expired, or
+ * already renewed with the renewal in use elsewhere), so ask again only every `refusedRetryMs`.
+ * Otherwise retry soon — a tenth of what is left, growing with failures, at least 1 s and at most
+ * RENEW_RETRY_MAX_MS — so that a renewal that was due is not put off for hours by one network failure.
+ */
+export function renewalRetry(f: RenewalFailure, refusedRetryMs: number): { refused: boolean; hint: string; inMs: number } {
+  if (f.status === 409 && f.code === 'already_renewed') {
+    return { refused: true, hint: 'this certificate was already renewed and its successor is in use: connect this Pi again', inMs: refusedRetryMs };
+  }
+  if (f.status === 401 || f.status === 403 || f.leftMs <= 0) {
+    return { refused: true, hint: 'the hub no longer accepts this certificate: connect this Pi again', inMs: refusedRetryMs };
+  }
+  return { refused: false, hint: '', inMs: Math.min(RENEW_RETRY_MAX_MS, Math.max(1_000, (f.leftMs / 10) * Math.min(f.failures, 5) / 5)) };
+}
 
 /** When to renew: at two thirds of [notBefore, notAfter]. */
 export function renewAt(notBefore: number, notAfter: number): number {
@@ -72,7 +103,10 @@ export class CertRenewer {
         ca: readFileSync(this.paths.chain, 'utf8'), cert: readFileSync(this.paths.cert, 'utf8'), key: readFileSync(this.paths.key, 'utf8'),
         body: { csr: await createCsr(this.serial, kp.keys) },
       });
-      if (res.status !== 201) throw Object.assign(new Error(`HTTP ${res.status}: ${apiMessage(res.body, 'refused')}`), { status: res.status });
+      if (res.status !== 201) {
+        const code = ApiErrorSchema.safeParse(res.body).data?.error.code;
+        throw Object.assign(new Error(`HTTP ${res.status}: ${apiMessage(res.body, 'refused')}`), { status: res.status, code });
+      }
       const issued = IssuedCertificateSchema.parse(res.body);
       const leaf = new X509Certificate(issued.certificate);
       const spki = (k: ReturnType<typeof createPublicKey>) => k.export({ format: 'der', type: 'spki' }).toString('hex');
@@ -87,15 +121,13 @@ export class CertRenewer {
       return true;
     } catch (err) {
       this.failures++;
-      const cert = this.current();
-      const left = new Date(cert.validTo).getTime() - Date.now();
-      const status = (err as { status?: number }).status;
-      const refused = status === 401 || status === 403 || left <= 0;
-      // Retry well before expiry: a tenth of what is left, between 1 s and 1 h, growing with failures.
-      const retry = refused ? this.refusedRetryMs : Math.min(3_600_000, Math.max(1_000, (left / 10) * Math.min(this.failures, 5) / 5));
-      const hint = refused ? ' (the hub no longer accepts this certificate: connect this Pi again)' : '';
-      this.log.warn(`certificate renewal failed${hint}`, { error: (err as Error).message, retryInMs: Math.round(retry) });
-      if (!this.stopped) this.arm(retry);
+      const { status, code } = err as { status?: number; code?: unknown };
+      const next = renewalRetry({
+        status, code: typeof code === 'string' ? code : undefined,
+        leftMs: new Date(this.current().validTo).getTime() - Date.now(), failures: this.failures,
+      }, this.refusedRetryMs);
+      this.log.warn(`certificate renewal failed${next.refused ? ` (${next.hint})` : ''}`, { error: (err as Error).message, retryInMs: Math.round(next.inMs) });
+      if (!this.stopped) this.arm(next.inMs);
       return false;
     }
   }

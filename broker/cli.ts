@@ -15,6 +15,7 @@ import { caIsLocked, caPaths, importCa, setCaLock } from './ca.js';
 import { caPassphrase, readPassphraseFile, resolveHubConfig } from './config.js';
 import { type HubData, openHubData } from './data-dir.js';
 import { hashPassword, hashSecret, newApiKey } from './secrets.js';
+import { certState } from './store/certs.js';
 import { UserNameSchema } from './store/users.js';
 
 const HELP = `pi-hub ${VERSION} — the pifleet control plane
@@ -28,7 +29,8 @@ usage:
   pi-hub apikey revoke KEY_ID                        also revokes every device certificate issued with it
   pi-hub ca fingerprint | ca root | ca lock | ca unlock | ca import --cert F --key F [--force]
   pi-hub cert issue --user NAME --out DIR [--p12]    a user certificate for a browser or an MQTT client
-  pi-hub cert revoke SERIAL | cert list [--user NAME] | cert expiring [--days N]
+  pi-hub cert revoke SERIAL                          a device certificate with its renewals and predecessors
+  pi-hub cert list [--user NAME] | cert expiring [--days N]
 
 Every command takes --data-dir DIR (default $PI_HUB_DATA_DIR or /var/lib/pi-hub) and --help.
 `;
@@ -264,9 +266,13 @@ async function cert(args: string[]): Promise<number> {
       const d = await data(values['data-dir']);
       const rec = d.store.certs.bySerial(serial);
       if (!rec) throw new CliError(`unknown certificate ${serial}`);
-      if (!d.store.certs.revoke(serial, 'revoked by an operator')) throw new CliError(`certificate ${serial} is already revoked`);
-      d.store.audit.add({ userId: rec.userId, actor: 'cli', deviceSerial: rec.deviceSerial, action: 'cert.revoke', detail: { serial } });
-      out(`revoked certificate ${serial}`);
+      // The whole line: the enrollment certificate and every renewal, so no older one stays usable.
+      const { line, revoked } = d.store.certs.revokeLine(serial, 'revoked by an operator');
+      if (revoked.length === 0) throw new CliError(`certificate ${serial} is already revoked${line.length > 1 ? ', and so is every other certificate of its line' : ''}`);
+      d.store.audit.add({ userId: rec.userId, actor: 'cli', deviceSerial: rec.deviceSerial, action: 'cert.revoke', detail: { serial, revoked } });
+      out(line.length > 1
+        ? `revoked ${revoked.length} certificate(s) of the line of ${serial} (its enrollment certificate and renewals):\n${revoked.map((s) => `  ${s}`).join('\n')}`
+        : `revoked certificate ${serial}`);
       return 0;
     }
     case 'list':
@@ -280,8 +286,7 @@ async function cert(args: string[]): Promise<number> {
       const certs = sub === 'expiring'
         ? d.store.certs.expiring(Date.now() + days * 86_400_000).filter((c) => userId === undefined || c.userId === userId)
         : d.store.certs.list(userId);
-      const rows = certs.map((c) => [c.serial, c.kind, names.get(c.userId) ?? c.userId, c.deviceSerial ?? '-', iso(c.notAfter),
-        c.revokedAt ? 'revoked' : c.renewedBy ? 'renewed' : c.notAfter < Date.now() ? 'expired' : 'valid']);
+      const rows = certs.map((c) => [c.serial, c.kind, names.get(c.userId) ?? c.userId, c.deviceSerial ?? '-', iso(c.notAfter), certState(c)]);
       out(table([['SERIAL', 'KIND', 'USER', 'DEVICE', 'NOT AFTER', 'STATE'], ...rows]));
       if (sub === 'expiring' && rows.length > 0) note(`${rows.length} certificate(s) expire within ${days} days without renewal`);
       return 0;

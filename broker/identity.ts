@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { parseSpiffeId } from '../shared/pki.js';
 import type { Principal } from './mountpoint.js';
+import { LINE_REASON } from './store/certs.js';
 import type { Store } from './store/store.js';
 
 export type Identity = Principal & {
@@ -18,7 +19,10 @@ export type Identity = Principal & {
   label: string;
 };
 
-export type IdentityResult = { ok: true; identity: Identity } | { ok: false; reason: string };
+export type IdentityResult =
+  | { ok: true; identity: Identity }
+  /** `renewed`: the certificate was retired because its renewal is in use. */
+  | { ok: false; reason: string; renewed?: boolean };
 
 export interface IdentityResolver {
   resolve(socket: TLSSocket, req: IncomingMessage | null): IdentityResult | null; // null: not mine, ask the next
@@ -36,7 +40,11 @@ export class CertificateResolver implements IdentityResolver {
     const serial = cert.serialNumber.toLowerCase();
     const record = this.store.certs.standing(serial);
     if (!record) return { ok: false, reason: `certificate ${serial} was not issued by this hub` };
-    if (record.revokedAt !== null) return { ok: false, reason: `certificate ${serial} is revoked (${record.revokeReason ?? 'revoked'})` };
+    if (record.revokedAt !== null) {
+      return record.revokeReason === LINE_REASON.renewed
+        ? { ok: false, reason: `certificate ${serial} was renewed and its successor is in use`, renewed: true }
+        : { ok: false, reason: `certificate ${serial} is revoked (${record.revokeReason ?? 'revoked'})` };
+    }
     const ids = sanUris(cert.subjectaltname).map(parseSpiffeId).filter((x) => x !== null);
     if (ids.length !== 1) return { ok: false, reason: 'certificate carries no single SPIFFE id' };
     const id = ids[0]!;
@@ -45,8 +53,19 @@ export class CertificateResolver implements IdentityResolver {
     const user = this.store.users.byId(id.userId);
     if (!user) return { ok: false, reason: `user ${id.userId} does not exist` };
     const notAfter = new Date(cert.valid_to).getTime();
+    if (id.kind === 'device' && (cert.subject?.CN !== id.serial || record.deviceSerial !== id.serial)) {
+      return { ok: false, reason: 'device certificate CN does not match its SPIFFE id' };
+    }
+    // The first use of a renewal retires its predecessor (README.md, "Certificate renewal"); a write only once per
+    // certificate. Not recorded, the predecessor could still renew and supersede this one: refuse.
+    if (record.firstUsedAt === null) {
+      try {
+        this.store.certs.markUsed(serial);
+      } catch (err) {
+        return { ok: false, reason: `cannot record the first use of certificate ${serial}: ${(err as Error).message}` };
+      }
+    }
     if (id.kind === 'device') {
-      if (cert.subject?.CN !== id.serial || record.deviceSerial !== id.serial) return { ok: false, reason: 'device certificate CN does not match its SPIFFE id' };
       return { ok: true, identity: { kind: 'device', userId: id.userId, serial: id.serial, via: 'certificate', certSerial: serial, notAfter, label: id.serial } };
     }
     return { ok: true, identity: { kind: 'user', userId: id.userId, via: 'certificate', certSerial: serial, notAfter, label: user.name } };

@@ -10,6 +10,7 @@ import type { DeviceTracker } from '../device-tracker.js';
 import type { Identity, IdentityResolver } from '../identity.js';
 import { resolveIdentity } from '../identity.js';
 import type { SessionRegistry } from '../sessions.js';
+import { LINE_REASON } from '../store/certs.js';
 import type { Store } from '../store/store.js';
 import { type Ctx, HttpError, Router, bearerToken, readJson } from './http.js';
 import { RateLimiter } from './rate-limit.js';
@@ -88,8 +89,9 @@ export function createApi(d: ApiDeps): Router {
     limit(byIp, ctx.ip);
     const key = await apiKeyOf(ctx);
     const body = await readJson(ctx, EnrollRequestSchema);
-    const existing = d.store.devices.bySerial(body.serial);
-    if (existing && existing.removedAt === null && existing.userId !== key.userId && stillEnrolled(d.store, existing.certSerial)) {
+    // Any valid certificate of the serial counts, not only the device's current one: an older one of
+    // its renewal line may still be valid (issue 7).
+    if (d.store.certs.heldByAnother(body.serial, key.userId)) {
       throw new HttpError(409, 'serial_taken', `serial ${body.serial} is enrolled by another user`);
     }
     const cert = await sign(body.csr, body.serial, key.userId);
@@ -113,24 +115,38 @@ export function createApi(d: ApiDeps): Router {
     return { status: 201, body: issued(cert, body.serial, key.userId) };
   });
 
+  // Renewal keeps one usable certificate per line (the enrollment certificate and its renewals,
+  // linked by renewed_by). The old certificate is NOT retired here: the response may be lost on the
+  // way to the Pi, which must stay connected with the old one. It is retired when the new one is
+  // first used (CertificateResolver). Until then the old one may renew again: that supersedes (revokes)
+  // the unused renewal. Once the renewal is in use, 409 already_renewed.
   router.on('POST', '/api/v1/renew', async (ctx) => {
     limit(byIp, ctx.ip);
-    const id = certIdentity(ctx);
+    const who = resolveIdentity(d.resolvers, ctx.socket, ctx.req);
+    if (!who.ok) throw who.renewed ? alreadyRenewed() : new HttpError(401, 'unauthorized', who.reason);
+    const id = who.identity;
     if (id.kind !== 'device' || !id.certSerial) throw new HttpError(403, 'forbidden', 'renewal needs a device certificate');
     const body = await readJson(ctx, RenewRequestSchema);
-    const old = d.store.certs.bySerial(id.certSerial)!;
+    if (d.store.certs.usedSuccessor(id.certSerial)) throw alreadyRenewed();
     const cert = await sign(body.csr, id.serial, id.userId);
-    d.store.db.transaction(() => {
+    const old = d.store.db.transaction(() => {
+      // Again, inside the transaction: another renewal of the same certificate may have finished while this one was signed.
+      if (d.store.certs.usedSuccessor(id.certSerial!)) throw alreadyRenewed();
+      const prev = d.store.certs.bySerial(id.certSerial!)!;
+      if (prev.renewedBy) d.store.certs.revoke(prev.renewedBy, LINE_REASON.superseded);
       d.store.certs.add({
-        serial: cert.serial, kind: 'device', userId: id.userId, deviceSerial: id.serial, apiKeyId: old.apiKeyId,
+        serial: cert.serial, kind: 'device', userId: id.userId, deviceSerial: id.serial, apiKeyId: prev.apiKeyId,
         notBefore: cert.notBefore.getTime(), notAfter: cert.notAfter.getTime(), pem: cert.pem,
       });
-      // The old certificate stays valid until it expires: the agent switches without a gap.
-      d.store.certs.markRenewed(old.serial, cert.serial);
+      d.store.certs.markRenewed(prev.serial, cert.serial);
       d.store.devices.setCertificate(id.serial, cert.serial);
+      return prev;
     }).immediate();
-    d.audit.add({ userId: id.userId, actor: `device:${id.serial}`, deviceSerial: id.serial, action: 'renew', detail: { old: old.serial, cert: cert.serial } });
-    d.log.info('device certificate renewed', { serial: id.serial, cert: cert.serial });
+    d.audit.add({
+      userId: id.userId, actor: `device:${id.serial}`, deviceSerial: id.serial, action: 'renew',
+      detail: { old: old.serial, cert: cert.serial, ...(old.renewedBy ? { superseded: old.renewedBy } : {}) },
+    });
+    d.log.info('device certificate renewed', { serial: id.serial, cert: cert.serial, ...(old.renewedBy ? { superseded: old.renewedBy } : {}) });
     return { status: 201, body: issued(cert, id.serial, id.userId) };
   });
 
@@ -171,7 +187,5 @@ export function createApi(d: ApiDeps): Router {
   return router;
 }
 
-function stillEnrolled(store: Store, certSerial: string | null): boolean {
-  const c = certSerial ? store.certs.bySerial(certSerial) : null;
-  return c !== null && c.revokedAt === null && c.notAfter > Date.now();
-}
+const alreadyRenewed = () => new HttpError(409, 'already_renewed',
+  'this certificate was already renewed and its successor is in use: connect this Pi again (pi-agent connect --force)');

@@ -3,6 +3,18 @@ import { type Db, statementCache } from './db.js';
 
 export type CertKind = 'device' | 'user';
 
+/**
+ * Why a certificate of a renewal line was revoked by the hub itself. A line is an enrollment
+ * certificate and the chain of its renewals (renewed_by); at most one of them is usable once a
+ * renewal is in use.
+ */
+export const LINE_REASON = {
+  /** Retired: its renewal was used. */
+  renewed: 'renewed',
+  /** A renewal never used, replaced by a second renewal of the same certificate (its response was lost). */
+  superseded: 'superseded',
+} as const;
+
 export interface CertRecord {
   serial: string;
   kind: CertKind;
@@ -13,6 +25,8 @@ export interface CertRecord {
   notAfter: number;
   createdAt: number;
   renewedBy: string | null;
+  /** When a client first presented it (MQTT or the API). */
+  firstUsedAt: number | null;
   revokedAt: number | null;
   revokeReason: string | null;
   pem: string;
@@ -20,14 +34,20 @@ export interface CertRecord {
 
 interface Row {
   serial: string; kind: CertKind; user_id: number; device_serial: string | null; api_key_id: string | null;
-  not_before: number; not_after: number; created_at: number; renewed_by: string | null;
+  not_before: number; not_after: number; created_at: number; renewed_by: string | null; first_used_at: number | null;
   revoked_at: number | null; revoke_reason: string | null; pem: string;
 }
 const toCert = (r: Row): CertRecord => ({
   serial: r.serial, kind: r.kind, userId: String(r.user_id), deviceSerial: r.device_serial, apiKeyId: r.api_key_id,
-  notBefore: r.not_before, notAfter: r.not_after, createdAt: r.created_at, renewedBy: r.renewed_by,
+  notBefore: r.not_before, notAfter: r.not_after, createdAt: r.created_at, renewedBy: r.renewed_by, firstUsedAt: r.first_used_at,
   revokedAt: r.revoked_at, revokeReason: r.revoke_reason, pem: r.pem,
 });
+
+/** What `pi-hub cert list` shows: a certificate retired by its renewal's first use is `renewed`, not `revoked`. */
+export function certState(c: Pick<CertRecord, 'revokedAt' | 'revokeReason' | 'notAfter'>, now = Date.now()): 'renewed' | 'revoked' | 'expired' | 'valid' {
+  if (c.revokedAt !== null) return c.revokeReason === LINE_REASON.renewed ? 'renewed' : 'revoked';
+  return c.notAfter < now ? 'expired' : 'valid';
+}
 
 export class Certs {
   private readonly q: (sql: string) => Statement;
@@ -36,7 +56,7 @@ export class Certs {
     this.q = statementCache(db);
   }
 
-  add(c: Omit<CertRecord, 'createdAt' | 'renewedBy' | 'revokedAt' | 'revokeReason'>): void {
+  add(c: Omit<CertRecord, 'createdAt' | 'renewedBy' | 'firstUsedAt' | 'revokedAt' | 'revokeReason'>): void {
     this.q(`INSERT INTO certificates (serial, kind, user_id, device_serial, api_key_id, not_before, not_after, created_at, pem)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
       .run(c.serial, c.kind, c.userId, c.deviceSerial, c.apiKeyId, c.notBefore, c.notAfter, Date.now(), c.pem);
@@ -48,10 +68,78 @@ export class Certs {
   }
 
   /** What authentication needs of a certificate, without its PEM (this runs on every connection). */
-  standing(serial: string): Pick<CertRecord, 'kind' | 'userId' | 'deviceSerial' | 'revokedAt' | 'revokeReason'> | null {
-    const r = this.q('SELECT kind, user_id, device_serial, revoked_at, revoke_reason FROM certificates WHERE serial = ?').get(serial.toLowerCase()) as
-      Pick<Row, 'kind' | 'user_id' | 'device_serial' | 'revoked_at' | 'revoke_reason'> | undefined;
-    return r ? { kind: r.kind, userId: String(r.user_id), deviceSerial: r.device_serial, revokedAt: r.revoked_at, revokeReason: r.revoke_reason } : null;
+  standing(serial: string): Pick<CertRecord, 'kind' | 'userId' | 'deviceSerial' | 'firstUsedAt' | 'revokedAt' | 'revokeReason'> | null {
+    const r = this.q('SELECT kind, user_id, device_serial, first_used_at, revoked_at, revoke_reason FROM certificates WHERE serial = ?').get(serial.toLowerCase()) as
+      Pick<Row, 'kind' | 'user_id' | 'device_serial' | 'first_used_at' | 'revoked_at' | 'revoke_reason'> | undefined;
+    return r ? {
+      kind: r.kind, userId: String(r.user_id), deviceSerial: r.device_serial, firstUsedAt: r.first_used_at, revokedAt: r.revoked_at, revokeReason: r.revoke_reason,
+    } : null;
+  }
+
+  /**
+   * Records the first use of a certificate and retires every predecessor still valid in its line
+   * (revoked as LINE_REASON.renewed, in the same transaction). Returns the retired serials.
+   */
+  markUsed(serial: string, now = Date.now()): string[] {
+    const retired = this.db.transaction(() => {
+      const first = this.q('UPDATE certificates SET first_used_at = ? WHERE serial = ? AND first_used_at IS NULL').run(now, serial.toLowerCase()).changes > 0;
+      if (!first) return [];
+      const out: string[] = [];
+      for (const s of this.predecessors(serial)) {
+        if (this.q('UPDATE certificates SET revoked_at = ?, revoke_reason = ? WHERE serial = ? AND revoked_at IS NULL').run(now, LINE_REASON.renewed, s).changes > 0) out.push(s);
+      }
+      return out;
+    }).immediate();
+    if (retired.length > 0) this.onRevoke();
+    return retired;
+  }
+
+  /**
+   * The successor of a certificate that blocks another renewal from it: its renewal, if that was ever
+   * used (or renewed itself, which only a used certificate can be). Null: it may renew.
+   */
+  usedSuccessor(serial: string): string | null {
+    const r = this.q(`SELECT s.serial FROM certificates c JOIN certificates s ON s.serial = c.renewed_by
+      WHERE c.serial = ? AND (s.first_used_at IS NOT NULL OR s.renewed_by IS NOT NULL)`).get(serial.toLowerCase()) as { serial: string } | undefined;
+    return r?.serial ?? null;
+  }
+
+  /** The certificates this one renewed, nearest first (following renewed_by backwards). */
+  private predecessors(serial: string): string[] {
+    const seen = new Set([serial.toLowerCase()]);
+    const out: string[] = [];
+    for (let cur = serial.toLowerCase(); ;) {
+      const r = this.q('SELECT serial FROM certificates WHERE renewed_by = ?').get(cur) as { serial: string } | undefined;
+      if (!r || seen.has(r.serial)) return out;
+      seen.add(r.serial);
+      out.push(r.serial);
+      cur = r.serial;
+    }
+  }
+
+  /** Every certificate of this one's line: its predecessors, itself and its successors. */
+  line(serial: string): string[] {
+    const self = serial.toLowerCase();
+    const out = [...this.predecessors(self).reverse(), self];
+    const seen = new Set(out);
+    for (let next = this.bySerial(self)?.renewedBy ?? null; next !== null && !seen.has(next); next = this.bySerial(next)?.renewedBy ?? null) {
+      seen.add(next);
+      out.push(next);
+    }
+    return out;
+  }
+
+  /** Revokes every certificate of this one's line that is not revoked yet; returns the line and what it revoked. */
+  revokeLine(serial: string, reason: string): { line: string[]; revoked: string[] } {
+    const r = this.db.transaction(() => {
+      const line = this.line(serial);
+      const now = Date.now();
+      const revoked = line.filter((s) =>
+        this.q('UPDATE certificates SET revoked_at = ?, revoke_reason = ? WHERE serial = ? AND revoked_at IS NULL').run(now, reason, s).changes > 0);
+      return { line, revoked };
+    }).immediate();
+    if (r.revoked.length > 0) this.onRevoke();
+    return r;
   }
 
   revoke(serial: string, reason: string): boolean {
@@ -75,6 +163,12 @@ export class Certs {
   expiring(before: number): CertRecord[] {
     return (this.q(`SELECT * FROM certificates
       WHERE revoked_at IS NULL AND renewed_by IS NULL AND not_after < ? ORDER BY not_after`).all(before) as Row[]).map(toCert);
+  }
+
+  /** Whether another user holds a device certificate for this serial that is neither revoked nor expired. */
+  heldByAnother(deviceSerial: string, userId: string, now = Date.now()): boolean {
+    return this.q(`SELECT 1 FROM certificates WHERE kind = 'device' AND device_serial = ? AND user_id != ?
+      AND revoked_at IS NULL AND not_after > ? LIMIT 1`).get(deviceSerial, userId, now) !== undefined;
   }
 
   list(userId?: string): CertRecord[] {

@@ -70,6 +70,12 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX audit_device ON audit_log(device_serial, ts);
   `,
+  // 2: when a certificate was first presented, so that the first use of a renewal retires its
+  // predecessor (README.md, "Certificate renewal"). Existing renewals count as unused until their next connection.
+  `
+  ALTER TABLE certificates ADD COLUMN first_used_at INTEGER;
+  CREATE INDEX certificates_renewed_by ON certificates(renewed_by);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

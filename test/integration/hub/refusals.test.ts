@@ -177,7 +177,7 @@ describe('revocation by the hub itself', () => {
     const first = await hub.enrollDevice(key, 'pi-renewed');
     const c = await connect(hub, first, { transport: 'mqtts', clientId: 'pi-renewed' });
     const gone = closed(c);
-    // renewal: a second certificate; the session stays on the first, which stays valid until it expires
+    // renewal: a second certificate; the session stays on the first, which stays valid until the second is used
     const kp = await generateKeyPair();
     const renewed = await hub.request('POST', '/api/v1/renew', { csr: await createCsr('pi-renewed', kp.keys) }, {}, first);
     assert.equal(renewed.status, 201, JSON.stringify(renewed.body));

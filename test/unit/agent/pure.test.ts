@@ -1,10 +1,10 @@
 // Table-driven tests of the agent's small pure rules: serial selection, throttling bits, backoff,
-// the renewal moment.
+// the renewal moment and what a failed renewal means.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { backoffDelay } from '../../../agent/mqtt-link.js';
 import { decodeThrottled, parseThrottledOutput } from '../../../agent/pi-sensors.js';
-import { renewAt } from '../../../agent/renewer.js';
+import { RENEW_RETRY_MAX_MS, renewAt, renewalRetry } from '../../../agent/renewer.js';
 import { pickSerial } from '../../../agent/serial.js';
 
 describe('pickSerial', () => {
@@ -59,4 +59,33 @@ describe('renewAt', () => {
     const day = 86_400_000;
     assert.equal(renewAt(1_000, 1_000 + 30 * day), 1_000 + 20 * day);
   });
+});
+
+describe('renewalRetry', () => {
+  const day = 86_400_000;
+  const REFUSED = 600_000;
+  const rows: Array<[string, Parameters<typeof renewalRetry>[0], boolean, number, RegExp | null]> = [
+    // a due 30-day certificate (10 days left): a lost response or a network failure is retried within minutes, not hours
+    ['network failure, 10 days left', { leftMs: 10 * day, failures: 1 }, false, RENEW_RETRY_MAX_MS, null],
+    ['network failure, 10 days left, again and again', { leftMs: 10 * day, failures: 9 }, false, RENEW_RETRY_MAX_MS, null],
+    ['hub error 503', { status: 503, leftMs: 10 * day, failures: 1 }, false, RENEW_RETRY_MAX_MS, null],
+    // short lifetimes: a tenth of what is left, growing with failures, at least 1 s
+    ['60 s left, first failure', { leftMs: 60_000, failures: 1 }, false, 1_200, null],
+    ['60 s left, fifth failure', { leftMs: 60_000, failures: 5 }, false, 6_000, null],
+    ['5 s left', { leftMs: 5_000, failures: 1 }, false, 1_000, null],
+    // refusals: only `pi-agent connect` helps
+    ['revoked (401)', { status: 401, leftMs: 10 * day, failures: 1 }, true, REFUSED, /no longer accepts/],
+    ['not a device certificate (403)', { status: 403, leftMs: 10 * day, failures: 1 }, true, REFUSED, /no longer accepts/],
+    ['expired', { leftMs: -1, failures: 1 }, true, REFUSED, /no longer accepts/],
+    ['already renewed, successor in use', { status: 409, code: 'already_renewed', leftMs: 10 * day, failures: 1 }, true, REFUSED,
+      /^this certificate was already renewed and its successor is in use: connect this Pi again$/],
+  ];
+  for (const [name, failure, refused, inMs, hint] of rows) {
+    test(name, () => {
+      const r = renewalRetry(failure, REFUSED);
+      assert.equal(r.refused, refused);
+      assert.equal(r.inMs, inMs);
+      if (hint) assert.match(r.hint, hint);
+    });
+  }
 });
