@@ -1,7 +1,7 @@
 // The integration-test harness: a real pi-hub process in a temporary data directory on free ports of
 // 127.0.0.1, with helpers to add users, make API keys, issue user certificates and enroll devices.
 // Every integration test reuses it.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -32,6 +32,8 @@ export interface HubOptions {
   /** Fixed ports (a restart on the same ports). */
   port?: number;
   mqttsPort?: number;
+  /** Written as <data-dir>/hub.json before the hub starts. */
+  config?: Record<string, unknown>;
 }
 
 export class TestHub {
@@ -46,6 +48,7 @@ export class TestHub {
   static async start(opts: HubOptions = {}): Promise<TestHub> {
     const dir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'pifleet-hub-'));
     const hub = new TestHub(dir, opts, opts.dataDir === undefined);
+    if (opts.config) writeFileSync(join(dir, 'hub.json'), JSON.stringify(opts.config));
     await hub.launch(opts.port ?? 0, opts.mqttsPort ?? 0);
     return hub;
   }
