@@ -377,7 +377,7 @@ export class HubBroker {
     const id = (parseJson(packet.payload) as { id?: unknown } | null)?.id;
     if (typeof id !== 'string') return;
     const why = reason === 'expired'
-      ? `the Pi ${t.serial} did not connect for ${Math.round(this.deps.limits.sessions.expiryMs / 86_400_000)} days; its session at the hub expired`
+      ? `the Pi ${t.serial} did not connect for ${duration(this.deps.limits.sessions.expiryMs)}; its session at the hub expired`
       : `the hub already holds ${this.deps.limits.queue.maxMessages} messages (or ${this.deps.limits.queue.maxBytes >> 20} MiB) for the Pi ${t.serial}, which is offline or slow`;
     this.answer(where.userId, t.serial, id, 'undeliverable', `not delivered: ${why}`);
     this.deps.audit.add({ userId: where.userId, actor: 'hub', deviceSerial: t.serial, action: 'cmd.undeliverable', detail: { id, reason } });
@@ -412,6 +412,13 @@ function willRefusal(id: Identity, mount: string, will: { topic: string; payload
 function parseMounted(mount: string, topic: string): DeviceTopic | null {
   const inner = unmount(mount, topic);
   return inner === null ? null : parseDeviceTopic(inner);
+}
+
+/** 30 days, 5 hours, 2 s: how long a bound is, for a message. */
+function duration(ms: number): string {
+  if (ms >= 86_400_000) return `${+(ms / 86_400_000).toFixed(1)} days`;
+  if (ms >= 3_600_000) return `${+(ms / 3_600_000).toFixed(1)} hours`;
+  return `${Math.round(ms / 1000)} s`;
 }
 
 function describe(p: Principal): string {

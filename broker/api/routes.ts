@@ -40,27 +40,34 @@ export function createApi(d: ApiDeps): Router {
     if (wait > 0) throw new HttpError(429, 'rate_limited', 'too many requests; try again later', { 'retry-after': String(Math.ceil(wait / 1000)) });
   };
 
+  /** A failed authentication: audited (at most once per address and 10 s), then 401. */
+  const unauthorized = (ctx: Ctx, message: string, keyId?: string): HttpError => {
+    d.audit.addThrottled(`api-auth:${ctx.ip}`, {
+      userId: null, actor: `remote:${ctx.ip}`, deviceSerial: null, action: 'api.refused',
+      detail: { path: ctx.url.pathname, reason: message, ...(keyId ? { key: keyId } : {}) },
+    });
+    return new HttpError(401, 'unauthorized', message);
+  };
+
   /** The API key in the bearer token, verified; 401 for anything else. */
   const apiKeyOf = async (ctx: Ctx) => {
     const token = bearerToken(ctx);
-    if (!token) throw new HttpError(401, 'unauthorized', 'send the API key as a bearer token');
+    if (!token) throw unauthorized(ctx, 'send the API key as a bearer token');
     const parsed = parseApiKey(token);
-    if (!parsed) throw new HttpError(401, 'unauthorized', 'that is not an API key (pk_<id>_<secret>)');
+    if (!parsed) throw unauthorized(ctx, 'that is not an API key (pk_<id>_<secret>)');
     limit(byKey, parsed.id);
     const key = d.store.apiKeys.byId(parsed.id);
     // The same answer, after the same argon2 work, for unknown, wrong and revoked: a caller learns
     // nothing about which keys exist, neither from the answer nor from its timing.
     const verified = await verifyApiKeySecret(key?.secretHash ?? null, parsed.secret);
-    if (!key || !verified || key.revokedAt !== null) {
-      throw new HttpError(401, 'unauthorized', 'unknown or revoked API key');
-    }
+    if (!key || !verified || key.revokedAt !== null) throw unauthorized(ctx, 'unknown or revoked API key', parsed.id);
     d.store.apiKeys.touch(key.id);
     return key;
   };
 
   const certIdentity = (ctx: Ctx): Identity => {
     const who = resolveIdentity(d.resolvers, ctx.socket, ctx.req);
-    if (!who.ok) throw new HttpError(401, 'unauthorized', who.reason);
+    if (!who.ok) throw unauthorized(ctx, who.reason);
     return who.identity;
   };
 
@@ -123,7 +130,7 @@ export function createApi(d: ApiDeps): Router {
   router.on('POST', '/api/v1/renew', async (ctx) => {
     limit(byIp, ctx.ip);
     const who = resolveIdentity(d.resolvers, ctx.socket, ctx.req);
-    if (!who.ok) throw who.renewed ? alreadyRenewed() : new HttpError(401, 'unauthorized', who.reason);
+    if (!who.ok) throw who.renewed ? alreadyRenewed() : unauthorized(ctx, who.reason);
     const id = who.identity;
     if (id.kind !== 'device' || !id.certSerial) throw new HttpError(403, 'forbidden', 'renewal needs a device certificate');
     const body = await readJson(ctx, RenewRequestSchema);

@@ -69,4 +69,16 @@ describe('GET /api/v1/devices under a hostile caller', () => {
     assert.equal(refilled.status, 200, refilled.text);
     assert.deepEqual(refilled.body, { devices: [] });
   });
+
+  it('failed authentications are audited by address, at most once per 10 s, with the key id tried', async () => {
+    const rows = hub.query<{ actor: string; user_id: number | null; detail: string }>("SELECT * FROM audit_log WHERE action = 'api.refused'");
+    // the first test made 16 failed requests within a few seconds
+    assert.ok(rows.length >= 1 && rows.length <= 2, `${rows.length} entries`);
+    assert.equal(rows[0]!.actor, 'remote:127.0.0.1');
+    assert.equal(rows[0]!.user_id, null);
+    const d = JSON.parse(rows[0]!.detail) as { path: string; reason: string; key?: string };
+    assert.equal(d.path, '/api/v1/devices');
+    assert.equal(d.reason, 'unknown or revoked API key');
+    assert.match(d.key ?? '', /^[a-z0-9]{12}$/);
+  });
 });

@@ -93,7 +93,7 @@ for (const transport of ['mqtts', 'wss'] as Transport[]) {
       const codes: number[] = [];
       for (let p = 0; p < 5; p++) {
         raw.send({ cmd: 'subscribe', messageId: 10 + p, subscriptions: filters(64, `s${p}-`) });
-        codes.push(...(await raw.next<ISubackPacket>('suback')).granted);
+        codes.push(...((await raw.next<ISubackPacket>('suback')).granted as number[]));
       }
       assert.equal(codes.filter((c) => c === 1).length, MAX_SUBSCRIPTIONS_PER_SESSION);
       assert.deepEqual(codes.slice(MAX_SUBSCRIPTIONS_PER_SESSION), Array(64).fill(REFUSED));
