@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // pi-agent: the daemon on each Pi and its command line (ARCHITECTURE.md, "Command lines").
-import { CliError, EXIT, UsageError, parseFlags, runMain, validate } from '../shared/cli.js';
+import { parseFlags, validate } from '../shared/args.js';
+import { CliError, EXIT, UsageError } from '../shared/errors.js';
+import { runMain } from '../shared/main.js';
 import { VERSION } from '../shared/version.js';
 import { DEFAULT_CONFIG_DIR, loadAgentConfig } from './config.js';
 

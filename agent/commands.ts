@@ -5,11 +5,11 @@
 // is answered again, and an id reused for another request is refused with `duplicate_id`.
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatIssues } from '../shared/cli.js';
+import { formatIssues } from '../shared/errors.js';
 import { ensureDir } from '../shared/fs.js';
 import type { Logger } from '../shared/log.js';
-import { CmdRequestSchema, type CmdRequest, type CmdResult, type DoctorReport, type ErrorCode } from '../shared/schemas.js';
-import { REQUEST_ID_RE } from '../shared/topics.js';
+import { CmdRequestSchema, type CmdRequest, type CmdResult, type DoctorReport } from '../shared/schemas.js';
+import { errorResult, requestIdOf } from '../shared/results.js';
 import { formatDoctorReport, type Doctor } from './doctor.js';
 import { execute, type ExecOptions } from './executor.js';
 import { buildArgv } from './modules/params.js';
@@ -78,7 +78,7 @@ export class CommandService {
   /** Kills what runs (its whole group), answers what waits with `shutting_down`; resolves when all answered. */
   async stop(): Promise<void> {
     this.stopping = true;
-    for (const job of this.queue.splice(0)) this.finish(job.req, job.resolve, refusal(job.req.id, 'shutting_down', 'the agent is stopping'));
+    for (const job of this.queue.splice(0)) this.finish(job.req, job.resolve, errorResult(job.req.id, 'shutting_down', 'the agent is stopping'));
     for (const { controller } of this.running.values()) controller.abort();
     await Promise.all([...this.running.values()].map((r) => r.done));
   }
@@ -97,7 +97,7 @@ export class CommandService {
     }
     const parsed = CmdRequestSchema.safeParse(raw);
     if (!parsed.success) {
-      const id = idOf(raw);
+      const id = requestIdOf(raw);
       if (id === null) {
         this.log.warn('ignored a command request without a usable id', { problem: formatIssues(parsed.error)[0] });
         return null;
@@ -106,14 +106,14 @@ export class CommandService {
       const repeated = this.repeated(partial, payloadFingerprint(payload));
       if (repeated !== undefined) return repeated;
       this.record('request', partial);
-      return this.answer(partial, refusal(id, 'invalid_request', formatIssues(parsed.error).join('; ')));
+      return this.answer(partial, errorResult(id, 'invalid_request', formatIssues(parsed.error).join('; ')));
     }
     const req = parsed.data;
     const repeated = this.repeated(req, requestFingerprint(req));
     if (repeated !== undefined) return repeated;
     this.record('request', req);
     this.log.info('command request', { id: req.id, by: req.by, module: req.module, command: req.command });
-    if (this.stopping) return this.answer(req, refusal(req.id, 'shutting_down', 'the agent is stopping'));
+    if (this.stopping) return this.answer(req, errorResult(req.id, 'shutting_down', 'the agent is stopping'));
     const job = this.prepare(req);
     if ('error' in job) return this.answer(req, job.error);
     return this.enqueue(req, job.run);
@@ -124,20 +124,20 @@ export class CommandService {
     if (req.module === DOCTOR_ID) {
       const doctor = this.opts.doctor;
       const modules = this.opts.registry.doctorModules();
-      if (!doctor || modules.length === 0) return { error: refusal(req.id, 'unknown_module', 'no doctor module is loaded on this Pi') };
-      if (req.command !== 'run') return { error: refusal(req.id, 'unknown_command', `the doctor has no command "${req.command}" (only "run")`) };
-      if (req.params && Object.keys(req.params).length > 0) return { error: refusal(req.id, 'invalid_params', 'the doctor takes no parameters') };
+      if (!doctor || modules.length === 0) return { error: errorResult(req.id, 'unknown_module', 'no doctor module is loaded on this Pi') };
+      if (req.command !== 'run') return { error: errorResult(req.id, 'unknown_command', `the doctor has no command "${req.command}" (only "run")`) };
+      if (req.params && Object.keys(req.params).length > 0) return { error: errorResult(req.id, 'invalid_params', 'the doctor takes no parameters') };
       return { run: (signal) => this.runDoctor(req, doctor, signal) };
     }
     const found = this.opts.registry.lookup(req.module, req.command);
-    if (!found.ok) return { error: refusal(req.id, found.code, found.message) };
+    if (!found.ok) return { error: errorResult(req.id, found.code, found.message) };
     const cmd = found.command;
     const argv = buildArgv(cmd.argv, cmd.params, req.params);
-    if (!argv.ok) return { error: refusal(req.id, 'invalid_params', argv.message) };
+    if (!argv.ok) return { error: errorResult(req.id, 'invalid_params', argv.message) };
     return {
       run: async (signal) => {
         const r = await execute({ argv: argv.argv, user: cmd.user, timeoutMs: cmd.timeoutSec * 1000 }, { ...this.opts.exec, signal });
-        if (!r.ok) return { ...refusal(req.id, 'spawn_failed', r.message), durationMs: r.durationMs };
+        if (!r.ok) return { ...errorResult(req.id, 'spawn_failed', r.message), durationMs: r.durationMs };
         const result: CmdResult = {
           v: 1, id: req.id, ok: r.exitCode === 0 && !r.timedOut && !r.aborted,
           exitCode: r.exitCode, signal: r.signal, stdout: r.stdout, stderr: r.stderr, truncated: r.truncated, durationMs: r.durationMs,
@@ -168,14 +168,14 @@ export class CommandService {
       const job: Job = { req, run, resolve };
       if (this.running.size < this.opts.maxConcurrent) this.startJob(job);
       else if (this.queue.length < this.opts.maxQueued) this.queue.push(job);
-      else this.finish(req, resolve, refusal(req.id, 'busy', `${this.running.size} commands running and ${this.queue.length} waiting; try again later`));
+      else this.finish(req, resolve, errorResult(req.id, 'busy', `${this.running.size} commands running and ${this.queue.length} waiting; try again later`));
     });
   }
 
   private startJob(job: Job): void {
     const controller = new AbortController();
     const done = job.run(controller.signal)
-      .catch((err: unknown) => refusal(job.req.id, 'spawn_failed', (err as Error).message))
+      .catch((err: unknown) => errorResult(job.req.id, 'spawn_failed', (err as Error).message))
       .then((result) => {
         this.running.delete(job);
         this.finish(job.req, job.resolve, result);
@@ -225,7 +225,7 @@ export class CommandService {
 
   /** Logged and answered, but not the id's result: a later redelivery of the original still gets its own. */
   private refuseDuplicate(req: RequestInfo, message: string): CmdResult {
-    const result = refusal(req.id, 'duplicate_id', message);
+    const result = errorResult(req.id, 'duplicate_id', message);
     this.log.warn('command request refused: duplicate id', { id: req.id, module: req.module, command: req.command, by: req.by, message });
     this.record('request', req);
     this.record('result', req, result);
@@ -247,20 +247,6 @@ export class CommandService {
       this.log.error('cannot append to the command log', { error: (err as Error).message });
     }
   }
-}
-
-function refusal(id: string, code: ErrorCode, message: string): CmdResult {
-  return {
-    v: 1, id, ok: false, exitCode: null, signal: null, stdout: '', stderr: '', truncated: false, durationMs: 0,
-    error: { code, message: message.slice(0, 1000) },
-  };
-}
-
-/** The id of a request that failed its schema, if it has a usable one (its result needs a topic). */
-function idOf(raw: unknown): string | null {
-  if (typeof raw !== 'object' || raw === null) return null;
-  const id = (raw as { id?: unknown }).id;
-  return typeof id === 'string' && REQUEST_ID_RE.test(id) ? id : null;
 }
 
 /** What can be logged of an invalid request: only fields of the right shape. */

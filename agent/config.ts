@@ -3,7 +3,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, readConfigJson } from '../shared/cli.js';
+import { ConfigError } from '../shared/errors.js';
+import { readConfigJson } from '../shared/read-file.js';
 import { SerialSchema } from '../shared/schemas.js';
 
 export const DEFAULT_CONFIG_DIR = '/etc/pi-agent';

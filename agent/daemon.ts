@@ -11,7 +11,7 @@
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { ConfigError } from '../shared/cli.js';
+import { ConfigError } from '../shared/errors.js';
 import { ensureDir, writeFileAtomic } from '../shared/fs.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { type CmdResult, type Manifest, ManifestSchema, type Status, StatusSchema } from '../shared/schemas.js';

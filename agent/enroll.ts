@@ -10,7 +10,7 @@ import { X509Certificate, createPublicKey } from 'node:crypto';
 import { accessSync, constants, existsSync, readFileSync, rmSync } from 'node:fs';
 import tls, { type DetailedPeerCertificate, type PeerCertificate } from 'node:tls';
 import { z } from 'zod';
-import { CliError, UsageError } from '../shared/cli.js';
+import { CliError, UsageError } from '../shared/errors.js';
 import { ensureDir, writeFileAtomic } from '../shared/fs.js';
 import { chainLeadsToRoot, createCsr, generateKeyPair, normalizeFingerprint, splitPem } from '../shared/pki.js';
 import { IssuedCertificateSchema, SerialSchema } from '../shared/schemas.js';

@@ -2,7 +2,7 @@
 // (never the system store), optionally with this Pi's certificate (mTLS), and every failure becomes one
 // sentence a Pi owner can act on.
 import https from 'node:https';
-import { CliError } from '../shared/cli.js';
+import { CliError } from '../shared/errors.js';
 import { ApiErrorSchema } from '../shared/schemas.js';
 
 export interface HubRequest {

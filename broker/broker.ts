@@ -17,7 +17,7 @@ import {
   MAX_FILTERS_ANSWERED, MAX_FILTERS_PER_SUBSCRIBE, MAX_PACKET_BYTES, MAX_PACKET_BYTES_BEFORE_CONNACK, MAX_PAYLOAD_BYTES, MAX_SUBSCRIPTIONS_PER_SESSION,
 } from '../shared/limits.js';
 import type { Logger } from '../shared/log.js';
-import { errorResult } from '../shared/results.js';
+import { errorResult, requestIdOf } from '../shared/results.js';
 import { type ErrorCode, StatusSchema } from '../shared/schemas.js';
 import { type DeviceTopic, parseDeviceTopic, topics } from '../shared/topics.js';
 import { maySubscribe, publishAllowed } from './acl.js';
@@ -53,6 +53,8 @@ interface ConnState {
   filters: Set<string>;
   /** Subscriptions of a SUBSCRIBE with too many filters: each is refused. */
   oversized: WeakSet<object>;
+  /** What the publish rules use, made at the first publish. */
+  ctx: PublishContext | null;
 }
 
 type HubClient = Client & {
@@ -151,6 +153,7 @@ export class HubBroker {
       remote,
       filters: new Set(),
       oversized: new WeakSet(),
+      ctx: null,
     };
     client[STATE] = state;
     if (!client._parser) throw new Error('aedes internals changed: client._parser is missing (pinned aedes version?)');
@@ -250,7 +253,8 @@ export class HubBroker {
     }
     if (!t) return done(new Error('publish not authorized'));
     if (!mayRetain(t.kind)) packet.retain = false; // a retained request would run again on every reconnect
-    const verdict = judgePublish(packet.payload as Buffer, this.context(st, principal, t));
+    const ctx = st ? (st.ctx ??= this.context(st, principal)) : this.context(undefined, principal);
+    const verdict = judgePublish(packet.payload as Buffer, t, ctx);
     if (!verdict.ok) {
       this.deps.log.warn('message dropped', { who: describe(principal), kind: t.kind, reason: verdict.reason.slice(0, 200) });
       return this.divert(packet, done);
@@ -259,17 +263,18 @@ export class HubBroker {
     done(null);
   }
 
-  private context(st: ConnState | undefined, principal: Principal, t: DeviceTopic): PublishContext {
+  /** A connection's publish context (for a will replayed after a restart, one for that will). */
+  private context(st: ConnState | undefined, principal: Principal): PublishContext {
     const { tracker, audit } = this.deps;
     const userId = principal.userId;
     const actor = principal.kind === 'device' ? `device:${principal.serial}` : `user:${st?.identity?.label ?? userId}`;
     return {
-      t, userId, actor, tracker,
+      userId, actor, tracker,
       label: st?.identity?.label ?? userId,
-      entry: () => st?.device ?? tracker.device(userId, t.serial),
-      enrolled: () => tracker.enrolled(userId, t.serial),
-      audit: (action, detail) => audit.add({ userId, actor, deviceSerial: t.serial, action, detail }),
-      answer: (id, code, message) => this.answer(userId, t.serial, id, code, message),
+      entry: (t) => st?.device ?? tracker.device(userId, t.serial),
+      enrolled: (t) => tracker.enrolled(userId, t.serial),
+      audit: (t, action, detail) => audit.add({ userId, actor, deviceSerial: t.serial, action, detail }),
+      answer: (t, id, code, message) => this.answer(userId, t.serial, id, code, message),
     };
   }
 
@@ -374,8 +379,8 @@ export class HubBroker {
     const where = splitInternal(packet.topic);
     const t = where ? parseDeviceTopic(where.inner) : null;
     if (!where || t?.kind !== 'cmd-req') return;
-    const id = (parseJson(packet.payload) as { id?: unknown } | null)?.id;
-    if (typeof id !== 'string') return;
+    const id = requestIdOf(parseJson(packet.payload));
+    if (!id) return;
     const why = reason === 'expired'
       ? `the Pi ${t.serial} did not connect for ${duration(this.deps.limits.sessions.expiryMs)}; its session at the hub expired`
       : `the hub already holds ${this.deps.limits.queue.maxMessages} messages (or ${this.deps.limits.queue.maxBytes >> 20} MiB) for the Pi ${t.serial}, which is offline or slow`;

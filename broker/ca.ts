@@ -10,7 +10,7 @@ import { createPrivateKey, createPublicKey, randomBytes, webcrypto, X509Certific
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { ConfigError } from '../shared/cli.js';
+import { ConfigError } from '../shared/errors.js';
 import { ensureDir, writeFileAtomic } from '../shared/fs.js';
 import { encryptPrivateKey, keyDerivationOf } from './pkcs8-scrypt.js';
 import {

@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, UsageError, readConfigJson, readTextFile } from '../shared/cli.js';
+import { ConfigError, UsageError } from '../shared/errors.js';
+import { readConfigJson, readTextFile } from '../shared/read-file.js';
 import type { AuditRetention } from './audit-writer.js';
 import type { BrokerLimits } from './broker.js';
 

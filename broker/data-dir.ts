@@ -3,7 +3,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { ensureDir } from '../shared/fs.js';
 import { join } from 'node:path';
-import { CliError, ConfigError } from '../shared/cli.js';
+import { CliError, ConfigError } from '../shared/errors.js';
 import { CertificateAuthority, ensureCa } from './ca.js';
 import { Store } from './store/store.js';
 

@@ -1,7 +1,8 @@
 // Bodies of `pi-agent modules [check]` and `pi-agent doctor` (ARCHITECTURE.md, "Command lines").
 // agent/cli.ts parses --config-dir and the agent config and hands the rest of argv here.
 import { join } from 'node:path';
-import { EXIT, parseFlags, UsageError } from '../../shared/cli.js';
+import { parseFlags } from '../../shared/args.js';
+import { EXIT, UsageError } from '../../shared/errors.js';
 import type { ParamSpec } from '../../shared/schemas.js';
 import { Doctor, defaultDoctorModule, formatDoctorReport } from '../doctor.js';
 import { formatProblem, loadContext, loadModulesDir, type LoadedModule } from './loader.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { doctorCommand, modulesCommand, type Output } from '../../../../agent/modules/cli.js';
-import { UsageError } from '../../../../shared/cli.js';
+import { UsageError } from '../../../../shared/errors.js';
 import { DoctorReportSchema } from '../../../../shared/schemas.js';
 
 function capture(): Output & { stdout: string; stderr: string } {
