@@ -3,8 +3,7 @@
 // at most once per key and window, the next entry counting what was left out.
 import type { Logger } from '../shared/log.js';
 import { BatchWriter } from './batch-writer.js';
-import type { AuditEntry } from './store/audit.js';
-import type { Store } from './store/store.js';
+import type { AuditEntry, HubStore } from './store/store.js';
 
 export interface AuditRetention {
   /** Entries older than this go. */
@@ -26,7 +25,7 @@ export class AuditWriter extends BatchWriter {
   private readonly throttled = new Map<string, { at: number; skipped: number }>();
 
   constructor(
-    private readonly store: Store,
+    private readonly store: HubStore,
     private readonly log: Logger,
     private readonly retention: AuditRetention,
     flushMs = 250,

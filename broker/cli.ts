@@ -14,11 +14,14 @@ import { fingerprint } from '../shared/pki.js';
 import { createLogger } from '../shared/log.js';
 import { VERSION } from '../shared/version.js';
 import { ensureDir, writeFileAtomic } from '../shared/fs.js';
-import { caIsLocked, caPaths, importCa, setCaLock } from './ca.js';
+import { issuedRecord } from './ca/authority.js';
+import { caIsLocked, caPaths } from './ca/files.js';
+import { importCa } from './ca/import.js';
+import { setCaLock } from './ca/lock.js';
 import { caPassphrase, readPassphraseFile, resolveHubConfig } from './config.js';
 import { type HubData, openHubData } from './data-dir.js';
 import { hashPassword, hashSecret, newApiKey } from './secrets.js';
-import { certState } from './store/certs.js';
+import { certState } from './store/store.js';
 import { UserNameSchema } from './store/users.js';
 
 const HELP = `pi-hub ${VERSION} — the pifleet control plane
@@ -240,7 +243,7 @@ async function cert(args: string[]): Promise<number> {
         throw new CliError(`cannot create ${dir}: ${(err as NodeJS.ErrnoException).code}`);
       }
       const c = await authority.issueUser(u.id, u.name, cfg.userCertLifetimeMs);
-      d.store.certs.add({ serial: c.serial, kind: 'user', userId: u.id, deviceSerial: null, apiKeyId: null, notBefore: c.notBefore.getTime(), notAfter: c.notAfter.getTime(), pem: c.pem });
+      d.store.certs.add(issuedRecord(c, { kind: 'user', userId: u.id }));
       d.store.audit.add({ userId: u.id, actor: 'cli', deviceSerial: null, action: 'cert.issue', detail: { serial: c.serial } });
       const files = { cert: join(dir, `${u.name}.crt`), key: join(dir, `${u.name}.key`), ca: join(dir, 'ca.crt') };
       writeFileAtomic(files.key, c.keyPem, 0o600);

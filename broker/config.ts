@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { ConfigError, UsageError } from '../shared/errors.js';
 import { readConfigJson, readTextFile } from '../shared/read-file.js';
 import type { AuditRetention } from './audit-writer.js';
-import type { BrokerLimits } from './broker.js';
+import type { BrokerLimits } from './mqtt/broker.js';
 
 export const DEFAULT_DATA_DIR = '/var/lib/pi-hub';
 

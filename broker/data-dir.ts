@@ -4,12 +4,14 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { ensureDir } from '../shared/fs.js';
 import { join } from 'node:path';
 import { CliError, ConfigError } from '../shared/errors.js';
-import { CertificateAuthority, ensureCa } from './ca.js';
-import { Store } from './store/store.js';
+import { CertificateAuthority } from './ca/authority.js';
+import { ensureCa } from './ca/files.js';
+import { SqliteStore } from './store/sqlite-store.js';
+import type { HubStore } from './store/store.js';
 
 export interface HubData {
   dataDir: string;
-  store: Store;
+  store: HubStore;
   trustDomain: string;
   loadCa(passphrase: string | undefined): Promise<CertificateAuthority>;
 }
@@ -25,9 +27,9 @@ export async function openHubData(dataDir: string, trustDomainDefault: string): 
     throw new ConfigError(`cannot use data directory ${dataDir}: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (err as Error).message}`,
       'run as the user that owns it (pi-hub), or pass --data-dir');
   }
-  let store: Store;
+  let store: HubStore;
   try {
-    store = Store.open(join(dataDir, 'hub.db'));
+    store = SqliteStore.open(join(dataDir, 'hub.db'));
   } catch (err) {
     throw new ConfigError(`cannot open ${join(dataDir, 'hub.db')}: ${(err as Error).message}`);
   }

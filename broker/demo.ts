@@ -13,6 +13,7 @@ import { ensureDir, writeFileAtomic } from '../shared/fs.js';
 import { createLogger } from '../shared/log.js';
 import { resolveHubConfig } from './config.js';
 import { openHubData } from './data-dir.js';
+import { issuedRecord } from './ca/authority.js';
 import { type RunningHub, startHub } from './hub.js';
 import { hashPassword, hashSecret, newApiKey } from './secrets.js';
 
@@ -71,7 +72,7 @@ export async function demo(args: string[]): Promise<number> {
   if (!existsSync(join(certDir, 'demo.crt'))) {
     ensureDir(certDir, 0o700);
     const c = await ca.issueUser(user.id, user.name, 365 * 86_400_000);
-    data.store.certs.add({ serial: c.serial, kind: 'user', userId: user.id, deviceSerial: null, apiKeyId: null, notBefore: c.notBefore.getTime(), notAfter: c.notAfter.getTime(), pem: c.pem });
+    data.store.certs.add(issuedRecord(c, { kind: 'user', userId: user.id }));
     writeFileAtomic(join(certDir, 'demo.key'), c.keyPem, 0o600);
     writeFileAtomic(join(certDir, 'demo.crt'), c.pem, 0o644);
     writeFileAtomic(join(certDir, 'ca.crt'), ca.chainPem, 0o644);

@@ -6,8 +6,7 @@ import { parseValid } from '../shared/json.js';
 import type { Logger } from '../shared/log.js';
 import { StatsSchema } from '../shared/schemas.js';
 import { BatchWriter } from './batch-writer.js';
-import type { DeviceReport } from './store/devices.js';
-import type { Store } from './store/store.js';
+import type { DeviceReport, HubStore } from './store/store.js';
 
 export interface DeviceEntry {
   readonly serial: string;
@@ -23,7 +22,7 @@ export class DeviceTracker extends BatchWriter {
   private readonly entries = new Map<string, DeviceEntry>();
   private dirty: DeviceEntry[] = [];
 
-  constructor(private readonly store: Store, private readonly log: Logger, flushMs = 1000) { super(flushMs); }
+  constructor(private readonly store: HubStore, private readonly log: Logger, flushMs = 1000) { super(flushMs); }
 
   /** The device's entry; the same object for as long as the hub runs. */
   device(userId: string, serial: string): DeviceEntry {

@@ -5,14 +5,15 @@ import { createLogger, type Logger } from '../shared/log.js';
 import { VERSION } from '../shared/version.js';
 import { createApi } from './api/routes.js';
 import { AuditWriter } from './audit-writer.js';
-import { HubBroker } from './broker.js';
-import { caPaths, ensureServerCert } from './ca.js';
+import { HubBroker } from './mqtt/broker.js';
+import { caPaths } from './ca/files.js';
+import { ensureServerCert } from './ca/server-cert.js';
 import type { HubConfig } from './config.js';
 import { openHubData } from './data-dir.js';
 import { DeviceTracker } from './device-tracker.js';
-import { CertificateResolver } from './identity.js';
+import { CertificateResolver } from './mqtt/identity.js';
 import { HubServer } from './server.js';
-import { SessionRegistry } from './sessions.js';
+import { SessionRegistry } from './mqtt/sessions.js';
 
 export interface RunningHub {
   port: number;
@@ -29,7 +30,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
   const store = data.store;
   store.devices.markAllOffline(); // sessions, retained messages and wills live in memory (for now)
 
-  const sessions = new SessionRegistry(store, log.child('sessions'));
+  const sessions = new SessionRegistry(store.certs, store.revocationFeed(), log.child('sessions'));
   const tracker = new DeviceTracker(store, log.child('devices'));
   const audit = new AuditWriter(store, log.child('audit'), config.auditRetention);
   const broker = new HubBroker({ sessions, tracker, audit, log: log.child('mqtt'), limits: config.limits });

@@ -8,9 +8,9 @@ import tls, { type TLSSocket } from 'node:tls';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../shared/log.js';
 import { coalescingWebSocketStream } from '../shared/ws-stream.js';
-import type { HubBroker } from './broker.js';
+import type { HubBroker } from './mqtt/broker.js';
 import type { ClientAuth } from './config.js';
-import { type IdentityResolver, resolveIdentity } from './identity.js';
+import { type IdentityResolver, resolveIdentity } from './mqtt/identity.js';
 
 export interface TlsMaterial { key: string; cert: string; ca: string[] }
 

@@ -1,15 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import { type Db, statementCache } from './db.js';
-
-export interface ApiKey {
-  id: string;
-  userId: string;
-  name: string | null;
-  secretHash: string;
-  createdAt: number;
-  lastUsedAt: number | null;
-  revokedAt: number | null;
-}
+import type { ApiKey, ApiKeyStore } from './store.js';
 
 interface Row { id: string; user_id: number; name: string | null; secret_hash: string; created_at: number; last_used_at: number | null; revoked_at: number | null }
 const toKey = (r: Row): ApiKey => ({
@@ -17,7 +8,7 @@ const toKey = (r: Row): ApiKey => ({
   createdAt: r.created_at, lastUsedAt: r.last_used_at, revokedAt: r.revoked_at,
 });
 
-export class ApiKeys {
+export class ApiKeys implements ApiKeyStore {
   private readonly q: (sql: string) => Statement;
 
   constructor(private readonly db: Db, private readonly onRevoke: () => void = () => {}) {

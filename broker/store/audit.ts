@@ -1,6 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import { MAX_AUDIT_DETAIL_CHARS } from '../../shared/limits.js';
 import { type Db, statementCache } from './db.js';
+import type { AuditEntry, AuditStore } from './store.js';
 
 /**
  * An entry's detail as stored: its JSON, or — when that is longer than the limit — its start and its
@@ -12,16 +13,7 @@ export function encodeDetail(detail: unknown): string {
   return JSON.stringify({ truncated: true, chars: json.length, head: json.slice(0, MAX_AUDIT_DETAIL_CHARS - 100) });
 }
 
-export interface AuditEntry {
-  ts: number;
-  userId: string | null;
-  actor: string;
-  deviceSerial: string | null;
-  action: string;
-  detail: unknown;
-}
-
-export class AuditLog {
+export class AuditLog implements AuditStore {
   private readonly q: (sql: string) => Statement;
 
   constructor(private readonly db: Db) {

@@ -1,36 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import { type Db, statementCache } from './db.js';
-
-export type CertKind = 'device' | 'user';
-
-/**
- * Why a certificate of a renewal line was revoked by the hub itself. A line is an enrollment
- * certificate and the chain of its renewals (renewed_by); at most one of them is usable once a
- * renewal is in use.
- */
-export const LINE_REASON = {
-  /** Retired: its renewal was used. */
-  renewed: 'renewed',
-  /** A renewal never used, replaced by a second renewal of the same certificate (its response was lost). */
-  superseded: 'superseded',
-} as const;
-
-export interface CertRecord {
-  serial: string;
-  kind: CertKind;
-  userId: string;
-  deviceSerial: string | null;
-  apiKeyId: string | null;
-  notBefore: number;
-  notAfter: number;
-  createdAt: number;
-  renewedBy: string | null;
-  /** When a client first presented it (MQTT or the API). */
-  firstUsedAt: number | null;
-  revokedAt: number | null;
-  revokeReason: string | null;
-  pem: string;
-}
+import { type CertKind, type CertRecord, type CertStanding, type CertStore, LINE_REASON, type NewCert } from './store.js';
 
 interface Row {
   serial: string; kind: CertKind; user_id: number; device_serial: string | null; api_key_id: string | null;
@@ -43,20 +13,14 @@ const toCert = (r: Row): CertRecord => ({
   revokedAt: r.revoked_at, revokeReason: r.revoke_reason, pem: r.pem,
 });
 
-/** What `pi-hub cert list` shows: a certificate retired by its renewal's first use is `renewed`, not `revoked`. */
-export function certState(c: Pick<CertRecord, 'revokedAt' | 'revokeReason' | 'notAfter'>, now = Date.now()): 'renewed' | 'revoked' | 'expired' | 'valid' {
-  if (c.revokedAt !== null) return c.revokeReason === LINE_REASON.renewed ? 'renewed' : 'revoked';
-  return c.notAfter < now ? 'expired' : 'valid';
-}
-
-export class Certs {
+export class Certs implements CertStore {
   private readonly q: (sql: string) => Statement;
 
   constructor(private readonly db: Db, private readonly onRevoke: () => void = () => {}) {
     this.q = statementCache(db);
   }
 
-  add(c: Omit<CertRecord, 'createdAt' | 'renewedBy' | 'firstUsedAt' | 'revokedAt' | 'revokeReason'>): void {
+  add(c: NewCert): void {
     this.q(`INSERT INTO certificates (serial, kind, user_id, device_serial, api_key_id, not_before, not_after, created_at, pem)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
       .run(c.serial, c.kind, c.userId, c.deviceSerial, c.apiKeyId, c.notBefore, c.notAfter, Date.now(), c.pem);
@@ -68,7 +32,7 @@ export class Certs {
   }
 
   /** What authentication needs of a certificate, without its PEM (this runs on every connection). */
-  standing(serial: string): Pick<CertRecord, 'kind' | 'userId' | 'deviceSerial' | 'firstUsedAt' | 'revokedAt' | 'revokeReason'> | null {
+  standing(serial: string): CertStanding | null {
     const r = this.q('SELECT kind, user_id, device_serial, first_used_at, revoked_at, revoke_reason FROM certificates WHERE serial = ?').get(serial.toLowerCase()) as
       Pick<Row, 'kind' | 'user_id' | 'device_serial' | 'first_used_at' | 'revoked_at' | 'revoke_reason'> | undefined;
     return r ? {

@@ -1,19 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import { type Db, statementCache } from './db.js';
-
-export interface Device {
-  serial: string;
-  userId: string;
-  apiKeyId: string | null;
-  certSerial: string | null;
-  enrolledAt: number;
-  removedAt: number | null;
-  lastSeenAt: number | null;
-  online: boolean;
-  lastStatus: unknown;
-  lastStats: unknown;
-  manifest: unknown;
-}
+import type { Device, DeviceReport, DeviceStore } from './store.js';
 
 interface Row {
   serial: string; user_id: number; api_key_id: string | null; cert_serial: string | null; enrolled_at: number;
@@ -27,7 +14,7 @@ const toDevice = (r: Row): Device => ({
   lastStatus: json(r.last_status), lastStats: json(r.last_stats), manifest: json(r.manifest),
 });
 
-export class Devices {
+export class Devices implements DeviceStore {
   private readonly q: (sql: string) => Statement;
 
   constructor(private readonly db: Db) {
@@ -88,14 +75,4 @@ export class Devices {
       }
     })();
   }
-}
-
-export interface DeviceReport {
-  serial: string;
-  userId: string;
-  seenAt: number;
-  online?: boolean;
-  status?: unknown;
-  stats?: unknown;
-  manifest?: unknown;
 }

@@ -1,51 +1,182 @@
-// The hub's data: one SQLite file in the data directory, reached through one repository per table.
-import { ApiKeys } from './api-keys.js';
-import { AuditLog } from './audit.js';
-import { Certs } from './certs.js';
-import { type Db, dataVersion, openDb } from './db.js';
-import { Devices } from './devices.js';
-import { Users } from './users.js';
+// The hub's control-plane data behind one interface: users, API keys, certificates, devices, the audit
+// log and settings. SqliteStore (sqlite-store.ts) is the one implementation: the control plane stays on
+// one node even when several hub nodes share the broker's state (docs/ARCHITECTURE.md, "Scale").
+// Records and pure rules over them live here too, so the interface depends on nothing.
 
-export class Store {
-  readonly users: Users;
-  readonly apiKeys: ApiKeys;
-  readonly certs: Certs;
-  readonly devices: Devices;
-  readonly audit: AuditLog;
-  /**
-   * Counts revocations committed through this Store. PRAGMA data_version only tells of other
-   * connections' commits, so this is how the session registry learns of this process's own.
-   */
-  revocations = 0;
+export interface User {
+  id: string;
+  name: string;
+  isAdmin: boolean;
+  createdAt: number;
+  passwordHash: string | null;
+}
 
-  constructor(readonly db: Db) {
-    const revoked = () => { this.revocations++; };
-    this.users = new Users(db);
-    this.apiKeys = new ApiKeys(db, revoked);
-    this.certs = new Certs(db, revoked);
-    this.devices = new Devices(db);
-    this.audit = new AuditLog(db);
-  }
+export interface ApiKey {
+  id: string;
+  userId: string;
+  name: string | null;
+  secretHash: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
 
-  static open(file: string): Store {
-    return new Store(openDb(file));
-  }
+export type CertKind = 'device' | 'user';
 
-  getSetting(key: string): string | null {
-    const r = this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
-    return r?.value ?? null;
-  }
+export interface CertRecord {
+  serial: string;
+  kind: CertKind;
+  userId: string;
+  deviceSerial: string | null;
+  apiKeyId: string | null;
+  notBefore: number;
+  notAfter: number;
+  createdAt: number;
+  renewedBy: string | null;
+  /** When a client first presented it (MQTT or the API). */
+  firstUsedAt: number | null;
+  revokedAt: number | null;
+  revokeReason: string | null;
+  pem: string;
+}
 
-  setSetting(key: string, value: string): void {
-    this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
-  }
+/** What authentication needs of a certificate, without its PEM (this runs on every connection). */
+export type CertStanding = Pick<CertRecord, 'kind' | 'userId' | 'deviceSerial' | 'firstUsedAt' | 'revokedAt' | 'revokeReason'>;
 
-  /** See db.ts: changes when another process commits. */
-  dataVersion(): number {
-    return dataVersion(this.db);
-  }
+/** A certificate just issued, as recorded. */
+export type NewCert = Omit<CertRecord, 'createdAt' | 'renewedBy' | 'firstUsedAt' | 'revokedAt' | 'revokeReason'>;
 
-  close(): void {
-    this.db.close();
-  }
+/**
+ * Why a certificate of a renewal line was revoked by the hub itself. A line is an enrollment
+ * certificate and the chain of its renewals (renewed_by); at most one of them is usable once a
+ * renewal is in use.
+ */
+export const LINE_REASON = {
+  /** Retired: its renewal was used. */
+  renewed: 'renewed',
+  /** A renewal never used, replaced by a second renewal of the same certificate (its response was lost). */
+  superseded: 'superseded',
+} as const;
+
+/** What `pi-hub cert list` shows: a certificate retired by its renewal's first use is `renewed`, not `revoked`. */
+export function certState(c: Pick<CertRecord, 'revokedAt' | 'revokeReason' | 'notAfter'>, now = Date.now()): 'renewed' | 'revoked' | 'expired' | 'valid' {
+  if (c.revokedAt !== null) return c.revokeReason === LINE_REASON.renewed ? 'renewed' : 'revoked';
+  return c.notAfter < now ? 'expired' : 'valid';
+}
+
+export interface Device {
+  serial: string;
+  userId: string;
+  apiKeyId: string | null;
+  certSerial: string | null;
+  enrolledAt: number;
+  removedAt: number | null;
+  lastSeenAt: number | null;
+  online: boolean;
+  lastStatus: unknown;
+  lastStats: unknown;
+  manifest: unknown;
+}
+
+/** What devices reported since the last flush (DeviceTracker). */
+export interface DeviceReport {
+  serial: string;
+  userId: string;
+  seenAt: number;
+  online?: boolean;
+  status?: unknown;
+  stats?: unknown;
+  manifest?: unknown;
+}
+
+export interface AuditEntry {
+  ts: number;
+  userId: string | null;
+  actor: string;
+  deviceSerial: string | null;
+  action: string;
+  detail: unknown;
+}
+
+export interface UserStore {
+  add(name: string, passwordHash: string | null, isAdmin: boolean): User;
+  byName(name: string): User | null;
+  byId(id: string): User | null;
+  list(): User[];
+  setPassword(id: string, passwordHash: string): void;
+}
+
+export interface ApiKeyStore {
+  add(id: string, userId: string, name: string | null, secretHash: string): ApiKey;
+  byId(id: string): ApiKey | null;
+  list(userId?: string): ApiKey[];
+  touch(id: string): void;
+  /** Revokes the key and every device certificate issued with it; null if there is no such key. */
+  revoke(id: string): { certificates: number } | null;
+}
+
+export interface CertStore {
+  add(c: NewCert): void;
+  bySerial(serial: string): CertRecord | null;
+  standing(serial: string): CertStanding | null;
+  /** Records the first use of a certificate and retires its predecessors; returns those retired. */
+  markUsed(serial: string, now?: number): string[];
+  /** The renewal of this certificate that blocks another renewal from it (used, or renewed itself), or null. */
+  usedSuccessor(serial: string): string | null;
+  /** Every certificate of this one's renewal line, oldest first. */
+  line(serial: string): string[];
+  revokeLine(serial: string, reason: string): { line: string[]; revoked: string[] };
+  revoke(serial: string, reason: string): boolean;
+  markRenewed(oldSerial: string, newSerial: string): void;
+  /** Serials of revoked certificates that have not expired yet. */
+  revokedSerials(now?: number): string[];
+  /** Certificates expiring before `before`, neither renewed nor revoked. */
+  expiring(before: number): CertRecord[];
+  /** Does another user hold a valid device certificate for this serial? */
+  heldByAnother(deviceSerial: string, userId: string, now?: number): boolean;
+  list(userId?: string): CertRecord[];
+}
+
+export interface DeviceStore {
+  bySerial(serial: string): Device | null;
+  isEnrolled(userId: string, serial: string): boolean;
+  enroll(serial: string, userId: string, apiKeyId: string | null, certSerial: string): void;
+  setCertificate(serial: string, certSerial: string): void;
+  markAllOffline(): void;
+  markRemoved(serial: string): void;
+  list(userId?: string): Device[];
+  applyReports(reports: Iterable<DeviceReport>): void;
+}
+
+export interface AuditStore {
+  add(e: Omit<AuditEntry, 'ts'> & { ts?: number }): void;
+  addMany(entries: AuditEntry[]): void;
+  /** Deletes entries older than `before` and all but the newest `maxRows`; returns how many went. */
+  prune(before: number, maxRows: number): number;
+  list(filter?: { deviceSerial?: string; userId?: string; action?: string; limit?: number }): AuditEntry[];
+}
+
+export interface HubStore {
+  readonly users: UserStore;
+  readonly apiKeys: ApiKeyStore;
+  readonly certs: CertStore;
+  readonly devices: DeviceStore;
+  readonly audit: AuditStore;
+  getSetting(key: string): string | null;
+  setSetting(key: string, value: string): void;
+  /** Runs `fn` as one write transaction: all of it or nothing. */
+  transaction<T>(fn: () => T): T;
+  /** Tells a live hub of revocations, made by it or by another process on the same data. */
+  revocationFeed(): RevocationFeed;
+  close(): void;
+}
+
+/**
+ * Revocations as they happen, for cutting live sessions: by this process (the API), by the CLI working
+ * on the same database, or — with several hub nodes — by another node.
+ */
+export interface RevocationFeed {
+  /** Calls `onChange` whenever a revocation may have happened since the last call. */
+  start(onChange: () => void): void;
+  stop(): void;
 }

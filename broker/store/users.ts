@@ -1,24 +1,17 @@
 import { z } from 'zod';
 import type { Statement } from 'better-sqlite3';
 import { type Db, statementCache } from './db.js';
+import type { User, UserStore } from './store.js';
 
 export const UserNameSchema = z.string().regex(/^[a-z][a-z0-9_.-]{0,31}$/, 'a user name is 1–32 of a–z, 0–9, _ . -, starting with a letter');
-
-export interface User {
-  id: string;
-  name: string;
-  isAdmin: boolean;
-  createdAt: number;
-  passwordHash: string | null;
-}
 
 interface Row { id: number; name: string; is_admin: number; created_at: number; password_hash: string | null }
 const toUser = (r: Row): User => ({ id: String(r.id), name: r.name, isAdmin: r.is_admin === 1, createdAt: r.created_at, passwordHash: r.password_hash });
 
-export class Users {
+export class Users implements UserStore {
   private readonly q: (sql: string) => Statement;
 
-  constructor(private readonly db: Db) {
+  constructor(db: Db) {
     this.q = statementCache(db);
   }
 

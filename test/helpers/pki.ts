@@ -3,7 +3,7 @@
 import { X509Certificate, createPrivateKey, webcrypto } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Store } from '../../broker/store/store.js';
+import { SqliteStore } from '../../broker/store/sqlite-store.js';
 import { EC_ALG, SIGN_ALG, generateKeyPair, x509 } from '../../shared/pki.js';
 import { runProgram } from './process.js';
 
@@ -77,7 +77,7 @@ export function hubIssuingCa(dataDir: string): Pem {
 /** Records a certificate in the hub's database as if the hub had issued it. */
 export function recordCert(dataDir: string, leaf: Leaf, o: { kind: 'user' | 'device'; userId: string; deviceSerial?: string }): void {
   const x = new X509Certificate(leaf.cert);
-  const store = Store.open(join(dataDir, 'hub.db'));
+  const store = SqliteStore.open(join(dataDir, 'hub.db'));
   try {
     store.certs.add({
       serial: leaf.serial, kind: o.kind, userId: o.userId, deviceSerial: o.deviceSerial ?? null, apiKeyId: null,

@@ -289,10 +289,10 @@ describe('ca import', { concurrency: 2 }, () => {
     const leafCrt = join(leafDir, 'leaf.crt');
     assert.equal((await runProgram('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', leafKey, '-out', leafCrt, '-days', '1', '-subj', '/CN=leaf', '-addext', 'basicConstraints=critical,CA:FALSE'])).code, 0);
     const rows: Array<[string, string[], RegExp]> = [
-      ['a key that is not the certificate\'s', ['--cert', ca.root.cert, '--key', other.root.key], /^pi-hub: --key does not belong to the first certificate in --cert$/],
-      ['a certificate that is no CA', ['--cert', leafCrt, '--key', leafKey], /^pi-hub: --cert is not a CA certificate/],
-      ['an intermediate without its root', ['--cert', ca.intermediates[0]!.cert, '--key', ca.intermediates[0]!.key], /^pi-hub: --cert: add the chain up to the self-signed root/],
-      ['a file that is no certificate', ['--cert', ca.root.key, '--key', ca.root.key], /^pi-hub: --cert holds no PEM certificate$/],
+      ['a key that is not the certificate\'s', ['--cert', ca.root.cert, '--key', other.root.key], /^pi-hub: the CA key does not belong to the CA certificate \(the first one of the chain\)$/],
+      ['a certificate that is no CA', ['--cert', leafCrt, '--key', leafKey], /^pi-hub: the certificate to import is not a CA certificate/],
+      ['an intermediate without its root', ['--cert', ca.intermediates[0]!.cert, '--key', ca.intermediates[0]!.key], /^pi-hub: the CA chain to import does not reach a self-signed root/],
+      ['a file that is no certificate', ['--cert', ca.root.key, '--key', ca.root.key], /^pi-hub: the CA certificate to import holds no PEM certificate$/],
     ];
     for (const [name, args, message] of rows) {
       const r = await hub(['ca', 'import', ...args, '--data-dir', d]);

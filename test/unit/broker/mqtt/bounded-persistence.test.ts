@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { describe, it, test } from 'node:test';
-import { BoundedPersistence, type DropReason } from '../../../broker/bounded-persistence.js';
-import { type AsyncPersistence, type StoredPacket, type StoredSubscription, memoryPersistence } from '../../../broker/persistence.js';
+import { BoundedPersistence, type DropReason } from '../../../../broker/mqtt/bounded-persistence.js';
+import { type AsyncPersistence, type StoredPacket, type StoredSubscription, memoryPersistence } from '../../../../broker/mqtt/persistence.js';
 
 const require = createRequire(import.meta.url);
 const abstractSuite = require('aedes-persistence/abstract.js') as (o: { test: typeof test; persistence: () => unknown; testAsync: boolean }) => void;

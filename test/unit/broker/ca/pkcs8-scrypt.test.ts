@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { encryptPrivateKey, keyDerivationOf } from '../../../broker/pkcs8-scrypt.js';
+import { encryptPrivateKey, keyDerivationOf } from '../../../../broker/ca/pkcs8-scrypt.js';
 
 const PASS = 'correct horse battery staple ✓'; // not only ASCII: the passphrase is used as UTF-8
 const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;

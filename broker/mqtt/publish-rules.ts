@@ -3,15 +3,15 @@
 // invalid one. A publish is parsed once; a new kind is one entry. Every kind has a size bound, and
 // only a device's current state (status, manifest, doctor, GPIO states) may stay retained.
 import type { z } from 'zod';
-import { formatIssues } from '../shared/errors.js';
-import { parseJson } from '../shared/json.js';
-import { MAX_PAYLOAD_BYTES, RETAINED_KINDS } from '../shared/limits.js';
+import { formatIssues } from '../../shared/errors.js';
+import { parseJson } from '../../shared/json.js';
+import { MAX_PAYLOAD_BYTES, RETAINED_KINDS } from '../../shared/limits.js';
 import {
   CmdRequestSchema, CmdResultSchema, DoctorReportSchema, type ErrorCode, GpioSetSchema, GpioStateSchema, ManifestSchema, StatusSchema,
-} from '../shared/schemas.js';
-import { requestIdOf } from '../shared/results.js';
-import type { DeviceTopic } from '../shared/topics.js';
-import type { DeviceEntry, DeviceTracker } from './device-tracker.js';
+} from '../../shared/schemas.js';
+import { requestIdOf } from '../../shared/results.js';
+import type { DeviceTopic } from '../../shared/topics.js';
+import type { DeviceEntry, DeviceTracker } from '../device-tracker.js';
 
 /**
  * What a rule may use: who publishes and the hub's services. One per connection (made once, not per

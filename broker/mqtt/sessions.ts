@@ -1,7 +1,8 @@
-// Live MQTT sessions by certificate, so that a revocation — by this process or by the CLI working on
-// the same database — cuts them within a second, and a certificate's expiry ends its session.
-import type { Logger } from '../shared/log.js';
-import type { Store } from './store/store.js';
+// Live MQTT sessions by certificate, so that a revocation — by this process, by the CLI working on
+// the same database, or by another hub node — cuts them within a second (the store's revocation feed),
+// and a certificate's expiry ends its session.
+import type { Logger } from '../../shared/log.js';
+import type { CertStore, RevocationFeed } from '../store/store.js';
 
 export interface Closable { close(): void }
 
@@ -10,21 +11,15 @@ const MAX_TIMER = 2 ** 31 - 1;
 export class SessionRegistry {
   private readonly byCert = new Map<string, Set<Closable>>();
   private readonly timers = new Map<Closable, NodeJS.Timeout>();
-  private poll: NodeJS.Timeout | null = null;
-  private lastVersion = -1;
-  private lastRevocations = 0;
 
-  constructor(private readonly store: Store, private readonly log: Logger, private readonly pollMs = 200) {}
+  constructor(private readonly certs: CertStore, private readonly feed: RevocationFeed, private readonly log: Logger) {}
 
   start(): void {
-    this.lastVersion = this.store.dataVersion();
-    this.lastRevocations = this.store.revocations;
-    this.poll = setInterval(() => this.checkStore(), this.pollMs);
-    this.poll.unref();
+    this.feed.start(() => this.cutRevoked());
   }
 
   stop(): void {
-    if (this.poll) clearInterval(this.poll);
+    this.feed.stop();
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     this.byCert.clear();
@@ -68,24 +63,16 @@ export class SessionRegistry {
     return n;
   }
 
-  /**
-   * Looks for revocations only when there may be new ones: PRAGMA data_version changes when another
-   * connection (the CLI) commits, and the store counts this process's own (the API's).
-   */
-  checkStore(): void {
-    let version: number;
+  /** Closes the live sessions of certificates revoked since (the feed says when to look). */
+  cutRevoked(): void {
+    if (this.byCert.size === 0) return;
+    let revoked: Set<string>;
     try {
-      version = this.store.dataVersion();
+      revoked = new Set(this.certs.revokedSerials());
     } catch (err) {
-      this.log.error('cannot read the database', { error: (err as Error).message });
+      this.log.error('cannot read the revocations', { error: (err as Error).message });
       return;
     }
-    const revocations = this.store.revocations;
-    if (version === this.lastVersion && revocations === this.lastRevocations) return;
-    this.lastVersion = version;
-    this.lastRevocations = revocations;
-    if (this.byCert.size === 0) return;
-    const revoked = new Set(this.store.certs.revokedSerials());
     this.cut([...this.byCert.keys()].filter((s) => revoked.has(s)), 'revoked');
   }
 }

@@ -1,10 +1,10 @@
 // Mountpoint rewriting (broker/mountpoint.ts), table-driven: packets in, exact packets out.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { mayPublish, maySubscribe } from '../../../broker/acl.js';
+import { mayPublish, maySubscribe } from '../../../../broker/mqtt/acl.js';
 import {
   type InboundPacket, type Principal, internalClientId, mountInbound, mountOf, principalFromClientId, unmount, unmountOutbound,
-} from '../../../broker/mountpoint.js';
+} from '../../../../broker/mqtt/mountpoint.js';
 
 const M = mountOf('7');
 

@@ -1,9 +1,9 @@
 // The ACL inside a mountpoint (ARCHITECTURE.md "Mountpoints and ACL"), table-driven.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { mayPublish, maySubscribe, publishAllowed } from '../../../broker/acl.js';
-import type { Principal } from '../../../broker/mountpoint.js';
-import { parseDeviceTopic } from '../../../shared/topics.js';
+import { mayPublish, maySubscribe, publishAllowed } from '../../../../broker/mqtt/acl.js';
+import type { Principal } from '../../../../broker/mqtt/mountpoint.js';
+import { parseDeviceTopic } from '../../../../shared/topics.js';
 
 const device: Principal = { kind: 'device', userId: '1', serial: 'pi-1' };
 const user: Principal = { kind: 'user', userId: '1' };

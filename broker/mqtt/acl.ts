@@ -5,7 +5,7 @@
 // | user             | devices/+/cmd/req, devices/+/gpio/+/set                              | devices/#                              |
 //
 // A user can never publish what only a device may (status, stats, manifest, gpio state, results).
-import { type DeviceTopic, filterWithin, isValidFilter, parseDeviceTopic, topics } from '../shared/topics.js';
+import { type DeviceTopic, filterWithin, isValidFilter, parseDeviceTopic, topics } from '../../shared/topics.js';
 import type { Principal } from './mountpoint.js';
 
 const DEVICE_PUBLISHES = new Set<DeviceTopic['kind']>(['status', 'stats', 'manifest', 'doctor', 'gpio-state', 'cmd-res']);

@@ -4,10 +4,9 @@
 // dashboard's session cookie can be added at the WebSocket upgrade without touching the broker.
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { parseSpiffeId } from '../shared/pki.js';
+import { parseSpiffeId } from '../../shared/pki.js';
 import type { Principal } from './mountpoint.js';
-import { LINE_REASON } from './store/certs.js';
-import type { Store } from './store/store.js';
+import { type HubStore, LINE_REASON } from '../store/store.js';
 
 export type Identity = Principal & {
   /** How it was established; a session (dashboard) has no certificate. */
@@ -29,7 +28,7 @@ export interface IdentityResolver {
 }
 
 export class CertificateResolver implements IdentityResolver {
-  constructor(private readonly store: Store, private readonly trustDomain: string) {}
+  constructor(private readonly store: HubStore, private readonly trustDomain: string) {}
 
   resolve(socket: TLSSocket): IdentityResult | null {
     // getPeerCertificate(), not getPeerX509Certificate(): the same facts at a quarter of the cost per

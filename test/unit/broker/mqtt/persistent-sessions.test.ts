@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PersistentSessions } from '../../../broker/persistent-sessions.js';
+import { PersistentSessions } from '../../../../broker/mqtt/persistent-sessions.js';
 
 const alice = { kind: 'user', userId: '1' } as const;
 const bob = { kind: 'user', userId: '2' } as const;

@@ -1,0 +1,98 @@
+// Who is asking, for the API: an API key (bearer token), or a certificate (device or user) presented
+// in the TLS handshake. As middleware for routes, which then find it in ctx.state; and one answer for
+// every failed authentication: 401, audited at most once per address and 10 s.
+import type { AuditWriter } from '../audit-writer.js';
+import { type Identity, type IdentityResolver, resolveIdentity } from '../mqtt/identity.js';
+import { parseApiKey, prepareApiKeyVerification, verifyApiKeySecret } from '../secrets.js';
+import type { ApiKey, HubStore } from '../store/store.js';
+import { type Ctx, HttpError, type Middleware, bearerToken } from './http.js';
+import { RateLimiter } from './rate-limit.js';
+
+export interface AuthDeps {
+  store: HubStore;
+  audit: AuditWriter;
+  resolvers: IdentityResolver[];
+}
+
+/** Refuses with 429 and retry-after once `key(ctx)` has used its bucket up. */
+export function rateLimit(limiter: RateLimiter, key: (ctx: Ctx) => string): Middleware {
+  return (ctx, next) => {
+    limited(limiter, key(ctx));
+    return next();
+  };
+}
+
+function limited(limiter: RateLimiter, key: string): void {
+  const wait = limiter.take(key);
+  if (wait > 0) throw new HttpError(429, 'rate_limited', 'too many requests; try again later', { 'retry-after': String(Math.ceil(wait / 1000)) });
+}
+
+export class ApiAuth {
+  private readonly byKey = new RateLimiter(20, 3_000);
+
+  constructor(private readonly d: AuthDeps) {
+    prepareApiKeyVerification();
+  }
+
+  /** A failed authentication: audited (at most once per address and 10 s), then 401. */
+  unauthorized(ctx: Ctx, message: string, keyId?: string): HttpError {
+    this.d.audit.addThrottled(`api-auth:${ctx.ip}`, {
+      userId: null, actor: `remote:${ctx.ip}`, deviceSerial: null, action: 'api.refused',
+      detail: { path: ctx.url.pathname, reason: message, ...(keyId ? { key: keyId } : {}) },
+    });
+    return new HttpError(401, 'unauthorized', message);
+  }
+
+  /** The API key in the bearer token, verified; 401 for anything else. */
+  async apiKey(ctx: Ctx): Promise<ApiKey> {
+    const token = bearerToken(ctx);
+    if (!token) throw this.unauthorized(ctx, 'send the API key as a bearer token');
+    const parsed = parseApiKey(token);
+    if (!parsed) throw this.unauthorized(ctx, 'that is not an API key (pk_<id>_<secret>)');
+    limited(this.byKey, parsed.id);
+    const key = this.d.store.apiKeys.byId(parsed.id);
+    // The same answer, after the same argon2 work, for unknown, wrong and revoked: a caller learns
+    // nothing about which keys exist, neither from the answer nor from its timing.
+    const verified = await verifyApiKeySecret(key?.secretHash ?? null, parsed.secret);
+    if (!key || !verified || key.revokedAt !== null) throw this.unauthorized(ctx, 'unknown or revoked API key', parsed.id);
+    this.d.store.apiKeys.touch(key.id);
+    return key;
+  }
+
+  /** The certificate's identity; 401 when there is none or it is refused. */
+  certificate(ctx: Ctx): Identity {
+    const who = resolveIdentity(this.d.resolvers, ctx.socket, ctx.req);
+    if (!who.ok) throw this.unauthorized(ctx, who.reason);
+    return who.identity;
+  }
+
+  /** ctx.state.apiKey: an API key is required. */
+  readonly requireApiKey: Middleware = async (ctx, next) => {
+    ctx.state.apiKey = await this.apiKey(ctx);
+    return next();
+  };
+
+  /** ctx.state.identity: a device certificate is required. */
+  readonly requireDevice: Middleware = (ctx, next) => {
+    const id = this.certificate(ctx);
+    if (id.kind !== 'device') throw new HttpError(403, 'forbidden', 'this needs a device certificate');
+    ctx.state.identity = id;
+    return next();
+  };
+
+  /** ctx.state.userId: an API key (bearer) or a user certificate. */
+  readonly requireUser: Middleware = async (ctx, next) => {
+    if (bearerToken(ctx)) {
+      ctx.state.userId = (await this.apiKey(ctx)).userId;
+    } else {
+      const id = this.certificate(ctx);
+      if (id.kind !== 'user') throw new HttpError(403, 'forbidden', 'this needs a user certificate or an API key');
+      ctx.state.userId = id.userId;
+    }
+    return next();
+  };
+}
+
+export const apiKeyOf = (ctx: Ctx) => ctx.state.apiKey as ApiKey;
+export const identityOf = (ctx: Ctx) => ctx.state.identity as Identity & { kind: 'device' };
+export const userIdOf = (ctx: Ctx) => ctx.state.userId as string;

@@ -1,0 +1,44 @@
+// What the hub keeps on each aedes client, and the parts of aedes's client it relies on (aedes is
+// pinned exactly for these: docs/INTERNALS.md).
+import type { Client } from 'aedes';
+import type { DeviceTopic } from '../../shared/topics.js';
+import type { DeviceEntry } from '../device-tracker.js';
+import type { Identity } from './identity.js';
+import type { InboundPacket } from './mountpoint.js';
+import type { PublishContext } from './publish-rules.js';
+
+export const STATE = Symbol('pifleet');
+
+export interface ConnState {
+  identity: Identity | null;
+  /** A device's own entry in the tracker, found once at CONNECT. */
+  device: DeviceEntry | null;
+  /** The last topic this connection was allowed to publish on, parsed: devices repeat theirs. */
+  lastTopic: string | null;
+  lastParsed: DeviceTopic | null;
+  refusal: string | null;
+  mount: string | null;
+  requestedClientId: string | null;
+  remote: string;
+  /** The filters this session holds or was just granted (internal topics), for the per-session limit. */
+  filters: Set<string>;
+  /** Subscriptions of a SUBSCRIBE with too many filters: each is refused. */
+  oversized: WeakSet<object>;
+  /** What the publish rules use, made at the first publish. */
+  ctx: PublishContext | null;
+}
+
+export type HubClient = Client & {
+  [STATE]?: ConnState;
+  /** The will in force once connected, and the one CONNECT carried (aedes keeps both). */
+  will?: unknown;
+  _will?: { topic: string; payload: Buffer } | null;
+  _parser?: {
+    prependListener(ev: 'packet', fn: (p: InboundPacket) => void): void;
+    parse(buf: Buffer): number;
+    /** The packet being parsed: `length` is its remaining length once the fixed header is in, else -1. */
+    packet?: { length: number };
+  };
+  connackSent?: boolean;
+  id: string;
+};

@@ -1,0 +1,75 @@
+// The hub's data in one SQLite file (better-sqlite3, WAL), a repository per table. The CLI opens the
+// same file while the hub runs, so revocations reach a live hub through PRAGMA data_version (another
+// connection's commit) and a counter of this process's own.
+import { ApiKeys } from './api-keys.js';
+import { AuditLog } from './audit.js';
+import { Certs } from './certs.js';
+import { type Db, dataVersion, openDb } from './db.js';
+import { Devices } from './devices.js';
+import type { HubStore, RevocationFeed } from './store.js';
+import { Users } from './users.js';
+
+export class SqliteStore implements HubStore {
+  readonly users: Users;
+  readonly apiKeys: ApiKeys;
+  readonly certs: Certs;
+  readonly devices: Devices;
+  readonly audit: AuditLog;
+  /** Revocations committed through this store: data_version only changes for other connections' commits. */
+  private revocations = 0;
+
+  constructor(private readonly db: Db) {
+    const revoked = () => { this.revocations++; };
+    this.users = new Users(db);
+    this.apiKeys = new ApiKeys(db, revoked);
+    this.certs = new Certs(db, revoked);
+    this.devices = new Devices(db);
+    this.audit = new AuditLog(db);
+  }
+
+  static open(file: string): SqliteStore {
+    return new SqliteStore(openDb(file));
+  }
+
+  getSetting(key: string): string | null {
+    const r = this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
+    return r?.value ?? null;
+  }
+
+  setSetting(key: string, value: string): void {
+    this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  revocationFeed(pollMs = 200): RevocationFeed {
+    let timer: NodeJS.Timeout | null = null;
+    return {
+      start: (onChange) => {
+        let version = dataVersion(this.db);
+        let own = this.revocations;
+        timer = setInterval(() => {
+          let v: number;
+          try {
+            v = dataVersion(this.db);
+          } catch {
+            onChange(); // cannot tell: let the caller look (and report what fails)
+            return;
+          }
+          if (v === version && this.revocations === own) return;
+          version = v;
+          own = this.revocations;
+          onChange();
+        }, pollMs);
+        timer.unref();
+      },
+      stop: () => { if (timer) clearInterval(timer); timer = null; },
+    };
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
