@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
-import { Daemon, AGENT_CLI, HUB_CLI, ROOT, run } from '../test/helpers/process.js';
-import type { Fixture } from './contenders.js';
+import type { Fixture } from './fixture.js';
+import { AGENT_CLI, Daemon, HUB_CLI, ROOT, run, runOk, startHub } from './harness.js';
 import { cpuSeconds, rssBytes } from './proc.js';
 
 export interface AgentResult {
@@ -46,13 +46,13 @@ export async function measureAgent(f: Fixture, seconds: number, progress: (s: st
   const unitEnv = unitEnvironment(readFileSync(join(ROOT, 'systemd', 'pi-agent.service'), 'utf8'));
   delete unitEnv.PI_AGENT_CONFIG_DIR;
   const configDir = mkdtempSync(join(tmpdir(), 'pifleet-bench-agent-'));
-  const hub = Daemon.start(HUB_CLI, ['serve', '--data-dir', f.dataDir, '--host', '127.0.0.1', '--port', '0', '--mqtts-port', '0'], 'pi-hub');
-  const procs: Daemon[] = [hub];
+  const procs: Daemon[] = [];
   let owner: mqtt.MqttClient | null = null;
   try {
-    const m = await hub.waitForLine(/listening https:\/\/127\.0\.0\.1:(\d+) mqtts:\/\/127\.0\.0\.1:(\d+).*fingerprint=([0-9A-F:]+)/, 30_000, 0);
-    const key = (await run(HUB_CLI, ['apikey', 'create', '--user', 'bench', '--data-dir', f.dataDir])).stdout.trim();
-    const c = await run(AGENT_CLI, ['connect', '--hub', `https://localhost:${m[1]}`, '--api-key', key, '--fingerprint', m[3]!, '--serial', 'bench-agent', '--config-dir', configDir]);
+    const hub = await startHub(f.dataDir);
+    procs.push(hub.daemon);
+    const key = (await runOk(HUB_CLI, ['apikey', 'create', '--user', 'bench', '--data-dir', f.dataDir])).trim();
+    const c = await run(AGENT_CLI, ['connect', '--hub', `https://localhost:${hub.port}`, '--api-key', key, '--fingerprint', hub.fingerprint, '--serial', 'bench-agent', '--config-dir', configDir]);
     if (c.code !== 0) throw new Error(`pi-agent connect: ${c.stderr}`);
     const cfg = JSON.parse(readFileSync(join(configDir, 'agent.json'), 'utf8')) as Record<string, unknown>;
     writeFileSync(join(configDir, 'agent.json'), JSON.stringify({ ...cfg, statsIntervalSec: 5, defaultUser: 'nobody' }));
@@ -63,9 +63,9 @@ export async function measureAgent(f: Fixture, seconds: number, progress: (s: st
     const bare = Daemon.start('-e', ['setInterval(() => {}, 1e9)'], 'node');
     const bareUnit = Daemon.start('-e', ['setInterval(() => {}, 1e9)'], 'node (unit env)', unitEnv);
     procs.push(agent, bare, bareUnit);
-    await agent.waitForLine(/pi-agent: online/, 30_000, 0);
+    await agent.waitForLine(/pi-agent: online/, 30_000);
 
-    owner = await mqtt.connectAsync(`mqtts://127.0.0.1:${m[2]}`, {
+    owner = await mqtt.connectAsync(`mqtts://127.0.0.1:${hub.mqttsPort}`, {
       protocolVersion: 4, key: f.user.key, cert: f.user.cert, ca: f.caPem, servername: 'localhost', reconnectPeriod: 0,
     });
     let answered = 0;
@@ -123,7 +123,7 @@ export function renderAgent(r: AgentResult): string {
 
 // For `node dist/bench/agent.js`: this measurement alone.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { prepareFixture, removeFixture } = await import('./contenders.js');
+  const { prepareFixture, removeFixture } = await import('./fixture.js');
   const f = await prepareFixture(1);
   try {
     process.stdout.write(renderAgent(await measureAgent(f, Number(process.env.BENCH_AGENT_SECONDS ?? 60), (s) => process.stderr.write(s + '\n'))) + '\n');

@@ -4,30 +4,19 @@
 // - pi-hub: the real `pi-hub serve`, with a user and 10 devices enrolled through its API;
 // - aedes: bench/aedes-server.ts, stock Aedes with no hooks and stock WebSocket streams;
 // - mosquitto: the Debian package, configured by bench/mosquitto.ts.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TestHub } from '../test/helpers/hub.js';
-import { Daemon, HUB_CLI } from '../test/helpers/process.js';
 import type { Endpoints } from './clients.js';
+import type { Fixture } from './fixture.js';
+import { Daemon, HUB_CLI, HUB_LISTENING } from './harness.js';
 import { assertLoopbackOnly, freePort, spawnBroker } from './isolate.js';
 import { mosquittoVersion, writeMosquittoConfig } from './mosquitto.js';
 import type { BenchOptions, ContenderName } from './options.js';
 import { packageVersion } from './versions.js';
-import type { Device, Job } from './workloads.js';
 
 const AEDES_SERVER = fileURLToPath(new URL('./aedes-server.js', import.meta.url));
-
-export interface Fixture {
-  dataDir: string;
-  caPem: string;
-  serverCert: string;
-  serverKey: string;
-  user: Job['user'];
-  devices: Device[];
-}
 
 export interface Contender {
   name: ContenderName;
@@ -41,39 +30,6 @@ export interface Contender {
   stop(): Promise<void>;
 }
 
-/**
- * A pi-hub data directory with a CA, a user "bench" with a certificate, and `devices` devices
- * enrolled through the API (with keys made here, as pi-agent does). The setup hub is stopped after.
- */
-export async function prepareFixture(devices: number): Promise<Fixture> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'pifleet-bench-hub-'));
-  const hub = await TestHub.start({ dataDir });
-  try {
-    await hub.addUser('bench');
-    const key = await hub.apiKey('bench');
-    const user = await hub.userCert('bench');
-    const enrolled: Device[] = [];
-    for (let i = 0; i < devices; i++) {
-      const d = await hub.enrollDevice(key, `bench-pi-${String(i).padStart(2, '0')}`);
-      enrolled.push({ key: d.key, cert: d.cert, serial: d.serial });
-    }
-    return {
-      dataDir,
-      caPem: hub.caPem,
-      serverCert: join(dataDir, 'tls', 'server.crt'),
-      serverKey: join(dataDir, 'tls', 'server.key'),
-      user: { key: user.key, cert: user.cert },
-      devices: enrolled,
-    };
-  } finally {
-    await hub.stop();
-  }
-}
-
-export function removeFixture(f: Fixture): void {
-  rmSync(f.dataDir, { recursive: true, force: true });
-}
-
 const endpoints = (f: Fixture, wssUrl: string, mqttsPort: number): Endpoints => ({
   wssUrl, mqttsPort, host: '127.0.0.1', ca: f.caPem, servername: 'localhost',
 });
@@ -85,7 +41,7 @@ function nodeFlags(o: BenchOptions): string[] {
 async function started(daemon: Daemon, name: ContenderName, label: string, re: RegExp, toEndpoints: (m: RegExpExecArray) => Endpoints): Promise<Contender> {
   let m: RegExpExecArray;
   try {
-    m = await daemon.waitForLine(re, 30_000, 0);
+    m = await daemon.waitForLine(re, 30_000);
   } catch (err) {
     await daemon.stop('SIGKILL');
     throw err;
@@ -107,7 +63,7 @@ async function started(daemon: Daemon, name: ContenderName, label: string, re: R
 export async function startPiHub(f: Fixture, o: BenchOptions, pin: boolean): Promise<Contender> {
   const args = [...nodeFlags(o), o.hubCli ?? HUB_CLI, 'serve', '--data-dir', f.dataDir, '--host', '127.0.0.1', '--port', '0', '--mqtts-port', '0'];
   const daemon = new Daemon(spawnBroker(process.execPath, args, pin), 'pi-hub');
-  return started(daemon, 'pi-hub', o.hubCli ? `pi-hub (${o.hubCli})` : 'pi-hub', /listening https:\/\/127\.0\.0\.1:(\d+) mqtts:\/\/127\.0\.0\.1:(\d+).*fingerprint=/,
+  return started(daemon, 'pi-hub', o.hubCli ? `pi-hub (${o.hubCli})` : 'pi-hub', HUB_LISTENING,
     (m) => endpoints(f, `wss://127.0.0.1:${m[1]}/mqtt`, Number(m[2])));
 }
 

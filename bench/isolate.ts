@@ -1,6 +1,6 @@
 // Where the bench runs: in a private network namespace when possible (nothing else on the machine can
 // reach its ports, and Debian's Mosquitto cannot leak onto a real interface), with the brokers pinned
-// to CPU 0 and the generator (this process and its children) to CPU 1 (../shared/BENCHMARKING.md).
+// to CPU 0 and the generator (this process and its children) to CPU 1 (docs/BENCHMARKING.md).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
@@ -67,7 +67,7 @@ export async function freePort(): Promise<number> {
 
 /**
  * Every listening socket of these processes, from `ss -ltnp`; throws if one listens anywhere but
- * 127.0.0.1 (BENCHMARKING.md: Debian's Mosquitto ignores the bind address of a WebSocket listener
+ * 127.0.0.1 (docs/BENCHMARKING.md: Debian's Mosquitto ignores the bind address of a WebSocket listener
  * unless `socket_domain ipv4` is set).
  */
 export function assertLoopbackOnly(pids: number[]): string[] {

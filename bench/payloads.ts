@@ -2,10 +2,10 @@
 // recorded once a second, requests and results validated and audited) run as in production. Pure.
 
 /**
- * A valid stats message (ARCHITECTURE.md) of exactly `bytes` bytes, padded through `uptimeSec`'s
- * decimals; raw bytes if it cannot fit. The smallest such message is 100 bytes, with a 10-digit `ts`,
- * so 100 bytes means small figures (and a `ts` that only looks like seconds: the bench hub's data is
- * thrown away).
+ * A valid stats message (StatsSchema, shared/schemas.ts) of exactly `bytes` bytes, padded through
+ * `uptimeSec`'s decimals; raw bytes if it cannot fit. The smallest such message is 100 bytes, with a
+ * 10-digit `ts`, so 100 bytes means small figures (and a `ts` that only looks like seconds: the bench
+ * hub's data is thrown away).
  */
 export function statsPayload(bytes: number, ts = Math.floor(Date.now() / 1000)): Buffer {
   const build = (uptime: string) => `{"v":1,"ts":${ts},"cpu":{"load":0},"mem":{"total":1,"used":1},"disk":[],"net":[],"uptimeSec":${uptime}}`;

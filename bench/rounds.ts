@@ -4,7 +4,8 @@
 // is measured once more (within budget) and the quieter run kept.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { Contender, Fixture } from './contenders.js';
+import type { Contender } from './contenders.js';
+import type { Fixture } from './fixture.js';
 import type { BenchOptions, Workload } from './options.js';
 import { cpuSeconds, settle } from './proc.js';
 import { NOISY_PCT, type Sample } from './report.js';

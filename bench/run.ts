@@ -1,5 +1,5 @@
 // npm run bench: pi-hub against bare stock Aedes and Mosquitto, side by side in one run on this
-// machine, following ../shared/BENCHMARKING.md: contenders alternate round by round (A B C, C B A, …),
+// machine, following docs/BENCHMARKING.md: contenders alternate round by round (A B C, C B A, …),
 // brokers on CPU 0, the generator on CPU 1, inside a private network namespace when possible.
 // Prints medians [min–max], ratios of medians, CPU of both sides and the targets; writes the
 // full results as JSON (named on the last line). It reports; it never fails the build.
@@ -7,7 +7,8 @@ import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { type AgentResult, measureAgent, renderAgent } from './agent.js';
 import { GENERATOR_NOTE } from './clients.js';
-import { type Contender, type Fixture, prepareFixture, removeFixture, startContender } from './contenders.js';
+import { type Contender, startContender } from './contenders.js';
+import { type Fixture, prepareFixture, removeFixture } from './fixture.js';
 import { BROKER_CPU, GENERATOR_CPU, cpuCount, inNetns, netnsAvailable, pinGenerator, relaunch } from './isolate.js';
 import { type BenchOptions, type ContenderName, OptionsError, USAGE, parseOptions } from './options.js';
 import { cells, evaluateTargets, renderText } from './report.js';
