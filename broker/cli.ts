@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// pi-hub: the control plane's command line (ARCHITECTURE.md, "Command lines").
+// pi-hub: the control plane's command line (docs/ARCHITECTURE.md, "Command lines").
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -182,7 +182,7 @@ async function ca(args: string[]): Promise<number> {
       const { values } = parseFlags(rest, { ...DATA_DIR, 'passphrase-file': { type: 'string' } });
       if (values.help) { out(HELP); return 0; }
       const d = await data(values['data-dir']);
-      const pass = values['passphrase-file'] ? readPassphraseFile(values['passphrase-file']) : caPassphrase();
+      const pass = values['passphrase-file'] ? readPassphraseFile(values['passphrase-file']) : resolveHubConfig({ dataDir: values['data-dir'] }).caPassphrase;
       if (!pass) throw new UsageError('no passphrase: set PI_HUB_CA_PASSPHRASE or pass --passphrase-file FILE');
       if (sub === 'lock' && pass.length < 12) throw new UsageError('the passphrase is too short (at least 12 characters)');
       const changes = setCaLock(d.dataDir, sub === 'lock', pass);

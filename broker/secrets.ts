@@ -1,4 +1,4 @@
-// Passwords and API-key secrets are stored only as argon2id hashes (ARCHITECTURE.md).
+// Passwords and API-key secrets are stored only as argon2id hashes (docs/ARCHITECTURE.md).
 // Each argon2 run takes tens of MiB and ~50–100 ms, so runs are limited to two at a time: a burst of
 // logins or enrollments queues instead of exhausting memory.
 import { randomBytes } from 'node:crypto';

@@ -1,5 +1,5 @@
 // PKI helpers both programs use: fingerprints, SPIFFE ids, PEM splitting, CSR creation, chain checks.
-// @peculiar/x509 needs reflect-metadata imported first and a WebCrypto provider (AEDES-NOTES.md).
+// @peculiar/x509 needs reflect-metadata imported first and a WebCrypto provider (docs/INTERNALS.md).
 import 'reflect-metadata';
 import { createHash, webcrypto, X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';

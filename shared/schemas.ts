@@ -1,5 +1,5 @@
 // Message and API schemas shared by pi-hub and pi-agent. Each schema is the single source of its type.
-// Every MQTT payload carries "v": 1 (ARCHITECTURE.md, "Topics and payloads").
+// Every MQTT payload carries "v": 1 (docs/ARCHITECTURE.md, "Topics and payloads").
 import { z } from 'zod';
 import { MAX_OUTPUT_CHARS, MAX_PARAMS, MAX_PARAM_CHARS } from './limits.js';
 import { REQUEST_ID_RE, SERIAL_RE } from './topics.js';
@@ -51,7 +51,7 @@ export type Stats = z.infer<typeof StatsSchema>;
 
 // ---- manifest: what this Pi allows ----------------------------------------------------------------
 
-/** A command parameter: it may only fill one whole argv element (ARCHITECTURE.md, "Command modules"). */
+/** A command parameter: it may only fill one whole argv element (docs/ARCHITECTURE.md, "Command modules"). */
 export const ParamSpecSchema = z.union([
   z.strictObject({ title: z.string().max(80).optional(), enum: z.array(z.string().min(1).max(256)).min(1).max(256) }),
   z.strictObject({

@@ -1,4 +1,4 @@
-// The only module that builds or parses topic strings (see ARCHITECTURE.md, "Topics and payloads").
+// The only module that builds or parses topic strings (see docs/ARCHITECTURE.md, "Topics and payloads").
 // Everything here is pure; the broker's mountpoint layer and ACL, the agent and the tests use it.
 
 /** A serial number: a topic level, a certificate CN and an MQTT client id at once. */

@@ -4,7 +4,7 @@
 // createWebSocketStream has no _writev, so each chunk became its own WebSocket frame and TLS record.
 // MQTT 3.1.1 §6 lets one frame carry several packets [MQTT-6.0.0-2]; a corked batch only ever holds
 // whole packets, so concatenating it into one frame never splits a packet across frames (some
-// clients assume one packet per frame at least). See ../shared/BENCHMARKING.md for what it buys.
+// clients assume one packet per frame at least). See docs/BENCHMARKING.md for what it buys.
 import type { Duplex, DuplexOptions } from 'node:stream';
 import WebSocket, { createWebSocketStream } from 'ws';
 

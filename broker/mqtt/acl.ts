@@ -1,4 +1,4 @@
-// The ACL inside a mountpoint, exactly as ARCHITECTURE.md's table. Pure.
+// The ACL inside a mountpoint, exactly as docs/ARCHITECTURE.md's table. Pure.
 //
 // | who              | may publish                                                          | may subscribe                          |
 // | device <serial>  | devices/<serial>/{status,stats,manifest,doctor}, …/gpio/+/state, …/cmd/res/+ | devices/<serial>/cmd/req, …/gpio/+/set |

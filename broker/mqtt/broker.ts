@@ -250,6 +250,7 @@ export class HubBroker {
     const topic = unmountOutbound(mount, packet.topic);
     if (topic === null) return null;
     packet.topic = topic;
+    if (packet.qos > 1) packet.qos = 1; // the QoS granted at most (inbound.ts)
     return packet;
   }
 }

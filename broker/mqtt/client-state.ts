@@ -40,5 +40,7 @@ export type HubClient = Client & {
     packet?: { length: number };
   };
   connackSent?: boolean;
+  /** aedes calls it when a write fills the stream; its callback holds up the delivery that wrote. */
+  waitForDrain?: (callback: (err?: Error | null) => void) => void;
   id: string;
 };

@@ -26,7 +26,7 @@ export function splitInternal(topic: string): { userId: string; inner: string } 
 export interface InboundPacket {
   cmd: string;
   topic?: string;
-  subscriptions?: Array<{ topic: string }>;
+  subscriptions?: Array<{ topic: string; qos?: number }>;
   unsubscriptions?: string[];
   will?: { topic: string } | null;
 }

@@ -38,7 +38,7 @@ export class ApiKeys implements ApiKeyStore {
   }
 
   /**
-   * Revokes the key and every device certificate issued with it (ARCHITECTURE.md "Revocation").
+   * Revokes the key and every device certificate issued with it (docs/ARCHITECTURE.md "Revocation").
    * Returns the number of certificates revoked, or null if the key does not exist.
    */
   revoke(id: string): { certificates: number } | null {

@@ -182,8 +182,11 @@ describe('ca lock, ca unlock', () => {
     const h2 = await TestHub.start({ dataDir: d, env: { PI_HUB_CA_PASSPHRASE: '', PI_HUB_CA_PASSPHRASE_FILE: passFile } });
     await h2.stop();
 
-    const unlock = await hub(['ca', 'unlock', '--data-dir', d, '--passphrase-file', passFile]);
+    // hub.json's caPassphraseFile serves `ca unlock` as it serves `serve`
+    writeFileSync(join(d, 'hub.json'), JSON.stringify({ caPassphraseFile: passFile }));
+    const unlock = await hub(['ca', 'unlock', '--data-dir', d], { env: { PI_HUB_CA_PASSPHRASE: '' } });
     assert.equal(unlock.code, 0, unlock.stderr);
+    rmSync(join(d, 'hub.json'));
     assert.match(readFileSync(join(d, 'ca', 'issuing.key'), 'utf8'), /^-----BEGIN PRIVATE KEY-----/);
     assert.deepEqual(caAudit(d).at(-1), { action: 'ca.unlock', detail: keyFiles('unlocked') });
     const h3 = await TestHub.start({ dataDir: d, env: { PI_HUB_CA_PASSPHRASE: '' } });

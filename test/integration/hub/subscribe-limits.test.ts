@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ISubackPacket } from 'mqtt-packet';
 import { MAX_FILTERS_ANSWERED, MAX_FILTERS_PER_SUBSCRIBE, MAX_SUBSCRIPTIONS_PER_SESSION } from '../../../shared/limits.js';
 import { TestHub } from '../../helpers/hub.js';
-import { type Transport, connect, end, granted } from '../../helpers/mqtt.js';
+import { type Transport, connect, connectCollector, end, granted } from '../../helpers/mqtt.js';
 import { sleep, waitFor } from '../../helpers/process.js';
 import { RawMqtt } from '../../helpers/raw-mqtt.js';
 import { type Tenant, addTenant, device } from '../../helpers/tenants.js';
@@ -111,6 +111,17 @@ for (const transport of ['mqtts', 'wss'] as Transport[]) {
       again.send({ cmd: 'subscribe', messageId: 23, subscriptions: [{ topic: 'devices/new/status', qos: 1 }] });
       assert.deepEqual((await again.next<ISubackPacket>('suback')).granted, [1]);
       again.close();
+    });
+
+    it('subscriptions are granted at most QoS 1, and a QoS 2 publish is delivered at QoS 1', async () => {
+      const c = await connectCollector(hub, A.user, { transport });
+      const pi = await connect(hub, device(A, 'pi-a1'), { transport, clientId: 'pi-a1' });
+      try {
+        assert.deepEqual(await granted(c.client, ['devices/pi-a1/status'], 2 as 1), [1]);
+        await pi.publishAsync('devices/pi-a1/status', JSON.stringify({ v: 1, online: true, ts: Date.now() }), { qos: 2 });
+        const m = await c.live('devices/pi-a1/status');
+        assert.equal(m.qos, 1);
+      } finally { await end(c.client, pi); }
     });
 
     it('a device may subscribe to exactly its two filters, not to narrower ones within them', async () => {

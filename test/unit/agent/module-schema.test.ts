@@ -56,7 +56,7 @@ describe('module schema: valid files', () => {
     });
   }
 
-  it('the shipped core.json is what ARCHITECTURE.md shows', () => {
+  it('the shipped core.json is what docs/ARCHITECTURE.md shows', () => {
     const r = parseModuleText(readFileSync(new URL('core.json', SHIPPED), 'utf8'));
     assert.ok(r.ok && r.module.kind === 'commands');
     assert.deepEqual(Object.fromEntries(Object.entries(r.module.commands).map(([k, c]) => [k, [c.run, c.user, c.confirm, c.timeoutSec]])), {

@@ -1,4 +1,4 @@
-// The ACL inside a mountpoint (ARCHITECTURE.md "Mountpoints and ACL"), table-driven.
+// The ACL inside a mountpoint (docs/ARCHITECTURE.md "Mountpoints and ACL"), table-driven.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { mayPublish, maySubscribe, publishAllowed } from '../../../../broker/mqtt/acl.js';
