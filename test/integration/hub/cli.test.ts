@@ -106,12 +106,27 @@ describe('bad input: exit code and one line', { concurrency: 2 }, () => {
     assert.deepEqual(failure(again), { code: 1, message: 'pi-hub: user carol already exists' });
   });
 
-  it('--help → exit 0 with the usage, everywhere', async () => {
-    for (const args of [['--help'], ['user', 'add', '--help'], ['cert', 'issue', '--help']]) {
+  it('--help → exit 0 with the usage of what it follows: everything, a group, one command', async () => {
+    const rows: Array<[string[], RegExp, RegExp | null]> = [
+      [['--help'], /^pi-hub .* the pifleet control plane\n\nusage:\n  pi-hub serve /, null],
+      [['apikey', '--help'], /^usage:\n  pi-hub apikey create --user NAME/, /pi-hub serve|pi-hub cert/],
+      [['user', 'add', '--help'], /^usage:\n  pi-hub user add NAME \[--password-stdin\] \[--admin\]/, /pi-hub serve|apikey/],
+      [['cert', 'issue', '--help'], /^usage:\n  pi-hub cert issue --user NAME --out DIR \[--p12\].*\n\n--p12 also writes a PKCS#12 file/s, /cert revoke/],
+      [['ca', 'lock', '-h'], /^usage:\n  pi-hub ca lock \[--passphrase-file F\]/, /ca unlock/],
+      [['serve', '--help'], /^usage:\n  pi-hub serve \[--data-dir DIR\]/, /pi-hub demo/],
+    ];
+    for (const [args, shows, not] of rows) {
       const r = await hub(args);
       assert.equal(r.code, 0, args.join(' '));
-      assert.match(r.stdout, /pi-hub serve/);
+      assert.match(r.stdout, shows, args.join(' '));
+      if (not) assert.doesNotMatch(r.stdout, not, args.join(' '));
     }
+  });
+
+  it('an unknown command of a group: exit 2 and that group\'s usage', async () => {
+    const r = await hub(['apikey', 'rotate']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^pi-hub: unknown command: apikey rotate\nusage:\n  pi-hub apikey create/);
   });
 });
 
