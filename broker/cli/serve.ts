@@ -41,7 +41,7 @@ export const serveCommands: Command[] = [{
   },
 }, {
   path: ['demo'],
-  args: '[--port N] [--mqtts-port N]',
+  args: '[--data-dir DIR] [--port N] [--mqtts-port N]',
   summary: 'a hub and one simulated Pi on 127.0.0.1, on embedded defaults (npm start)',
   async run(args) {
     const { demo } = await import('../demo.js');
