@@ -100,7 +100,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'doctor': {
       const { configDir, rest } = splitConfigDir(args);
-      const { doctorCommand } = await import('./modules/cli.js');
+      const { doctorCommand } = await import('./doctor/cli.js');
       const ctx = localContext(configDir);
       return doctorCommand(rest, { configDir, hubUrl: ctx.hubUrl, defaultUser: ctx.defaultUser });
     }

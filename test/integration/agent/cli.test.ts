@@ -64,6 +64,19 @@ describe('pi-agent CLI', () => {
     }
   });
 
+  test('status: a status.json that is not a daemon state reads as not running', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'pifleet-agent-cli-'));
+    writeFileSync(join(d, 'agent.json'), JSON.stringify({ hub: 'https://hub.example:8443', serial: 'pi-s', trustDomain: 't', userId: '1', stateDir: join(d, 'state') }));
+    mkdirSync(join(d, 'state'));
+    for (const text of ['{}', '{"pid":"x"}', 'not json']) {
+      writeFileSync(join(d, 'state', 'status.json'), text);
+      const r = await cli('status', '--config-dir', d);
+      assert.equal(r.code, 0, `${text}: ${r.stderr}`);
+      assert.match(r.stdout, /^daemon: +not running$/m, text);
+    }
+    rmSync(d, { recursive: true, force: true });
+  });
+
   test('a broken agent.json is a configuration error naming the field', async () => {
     const d = mkdtempSync(join(tmpdir(), 'pifleet-agent-cli-'));
     writeFileSync(join(d, 'agent.json'), JSON.stringify({ hub: 'http://x', serial: 'a b', trustDomain: 't', userId: '1' }));
