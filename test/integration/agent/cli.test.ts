@@ -87,3 +87,33 @@ describe('pi-agent CLI', () => {
     rmSync(d, { recursive: true, force: true });
   });
 });
+
+describe('pi-agent SUBCOMMAND --help', () => {
+  const rows: Array<[string, string]> = [
+    ['connect', 'usage: pi-agent connect --hub https://HOST:PORT --api-key KEY --fingerprint SHA256 [--serial S] [--force] [--config-dir DIR]'],
+    ['run', 'usage: pi-agent run [--sim] [--config-dir DIR]'],
+    ['status', 'usage: pi-agent status [--config-dir DIR]'],
+    ['modules', 'usage: pi-agent modules [check] [--config-dir DIR]'],
+    ['doctor', 'usage: pi-agent doctor [--json] [--config-dir DIR]'],
+    ['disconnect', 'usage: pi-agent disconnect [--config-dir DIR]'],
+  ];
+  let broken: string;
+  before(() => {
+    // Help needs no agent.json, not even a readable one.
+    broken = mkdtempSync(join(tmpdir(), 'pifleet-agent-cli-'));
+    writeFileSync(join(broken, 'agent.json'), '{"hub":');
+  });
+  after(() => rmSync(broken, { recursive: true, force: true }));
+
+  for (const [cmd, usage] of rows) {
+    test(`${cmd} --help and -h: its own usage, exit 0`, async () => {
+      for (const flag of ['--help', '-h']) {
+        const r = await cli(cmd, flag, '--config-dir', broken);
+        assert.equal(r.code, 0, `${flag}: ${r.stderr}`);
+        assert.equal(r.stderr, '');
+        assert.ok(r.stdout.startsWith(`${usage}\n`), `${flag}: ${r.stdout}`);
+        for (const [other] of rows) if (other !== cmd) assert.doesNotMatch(r.stdout, new RegExp(`pi-agent ${other}\\b`), `${flag}: names ${other}`);
+      }
+    });
+  }
+});
