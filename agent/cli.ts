@@ -19,6 +19,44 @@ usage:
 Every command takes --config-dir DIR (default ${DEFAULT_CONFIG_DIR}) and --help.
 `;
 
+// Each subcommand's own --help; modules and doctor keep theirs beside their bodies.
+const CONFIG_DIR_LINE = `  --config-dir DIR   default ${DEFAULT_CONFIG_DIR}, or $PI_AGENT_CONFIG_DIR`;
+const CONNECT_USAGE = `usage: pi-agent connect --hub https://HOST:PORT --api-key KEY --fingerprint SHA256 [--serial S] [--force] [--config-dir DIR]
+
+  Makes this Pi's key pair (it never leaves the Pi), checks that the hub chains to the root CA with that
+  fingerprint and presents a server certificate for HOST, and only then sends the API key; stores key,
+  certificate, CA chain and agent.json in the config directory and installs the default modules.
+
+  --hub URL          https://HOST:PORT of pi-hub; HOST must be a name or address its certificate covers
+  --api-key KEY      pk_… (pi-hub apikey create --user NAME)
+  --fingerprint FP   the root CA's SHA-256 fingerprint (pi-hub ca fingerprint)
+  --serial S         this Pi's serial (default: the device tree's, /proc/cpuinfo's or /etc/machine-id's)
+  --force            connect again; the old identity is replaced only if the new one succeeds
+${CONFIG_DIR_LINE}
+`;
+const RUN_USAGE = `usage: pi-agent run [--sim] [--config-dir DIR]
+
+  The daemon (systemd runs it): connects to the hub, publishes presence, manifest and stats, and runs
+  the commands the modules allow. SIGTERM stops it (exit 0); SIGHUP reloads the modules and agent.json's
+  statsIntervalSec.
+
+  --sim              simulated sensors, no hardware (demo and tests)
+${CONFIG_DIR_LINE}
+`;
+const STATUS_USAGE = `usage: pi-agent status [--config-dir DIR]
+
+  The hub, this Pi's serial, the certificate's expiry and whether the daemon is connected.
+
+${CONFIG_DIR_LINE}
+`;
+const DISCONNECT_USAGE = `usage: pi-agent disconnect [--config-dir DIR]
+
+  Asks the hub to revoke this Pi's certificate, then removes agent.json, the key and the certificates;
+  the modules are kept.
+
+${CONFIG_DIR_LINE}
+`;
+
 const CONFIG_DIR = { 'config-dir': { type: 'string' } } as const;
 const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 const configDirOf = (v: { 'config-dir'?: string }) => v['config-dir'] ?? process.env.PI_AGENT_CONFIG_DIR ?? DEFAULT_CONFIG_DIR;
@@ -49,6 +87,9 @@ function splitConfigDir(args: string[]): { configDir: string; rest: string[] } {
   return { configDir: configDirOf({ 'config-dir': dir }), rest };
 }
 
+/** --help needs no agent.json, even a broken one. */
+const wantsHelp = (args: string[]) => args.includes('--help') || args.includes('-h');
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...args] = argv.filter((a) => a !== '--debug');
   switch (cmd) {
@@ -63,7 +104,7 @@ async function main(argv: string[]): Promise<number> {
         ...CONFIG_DIR, hub: { type: 'string' }, 'api-key': { type: 'string' }, fingerprint: { type: 'string' },
         serial: { type: 'string' }, force: { type: 'boolean' },
       });
-      if (values.help) { out(HELP); return EXIT.OK; }
+      if (values.help) { out(CONNECT_USAGE); return EXIT.OK; }
       if (!values.hub || !values['api-key'] || !values.fingerprint) {
         throw new UsageError('connect needs --hub, --api-key and --fingerprint', 'usage: pi-agent connect --hub https://HOST:PORT --api-key KEY --fingerprint SHA256');
       }
@@ -75,32 +116,34 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'run': {
       const { values } = parseFlags(args, { ...CONFIG_DIR, sim: { type: 'boolean' } });
-      if (values.help) { out(HELP); return EXIT.OK; }
+      if (values.help) { out(RUN_USAGE); return EXIT.OK; }
       const { runDaemon } = await import('./daemon.js');
       return runDaemon({ configDir: configDirOf(values), sim: values.sim ?? false });
     }
     case 'status': {
       const { values } = parseFlags(args, CONFIG_DIR);
-      if (values.help) { out(HELP); return EXIT.OK; }
+      if (values.help) { out(STATUS_USAGE); return EXIT.OK; }
       const { statusText } = await import('./enroll.js');
       out(statusText(configDirOf(values)));
       return EXIT.OK;
     }
     case 'disconnect': {
       const { values } = parseFlags(args, CONFIG_DIR);
-      if (values.help) { out(HELP); return EXIT.OK; }
+      if (values.help) { out(DISCONNECT_USAGE); return EXIT.OK; }
       const { disconnect } = await import('./enroll.js');
       out(await disconnect(configDirOf(values)));
       return EXIT.OK;
     }
     case 'modules': {
       const { configDir, rest } = splitConfigDir(args);
-      const { modulesCommand } = await import('./modules/cli.js');
+      const { MODULES_USAGE, modulesCommand } = await import('./modules/cli.js');
+      if (wantsHelp(rest)) { out(MODULES_USAGE); return EXIT.OK; }
       return modulesCommand(rest, { configDir, defaultUser: localContext(configDir).defaultUser });
     }
     case 'doctor': {
       const { configDir, rest } = splitConfigDir(args);
-      const { doctorCommand } = await import('./modules/cli.js');
+      const { DOCTOR_USAGE, doctorCommand } = await import('./doctor/cli.js');
+      if (wantsHelp(rest)) { out(DOCTOR_USAGE); return EXIT.OK; }
       const ctx = localContext(configDir);
       return doctorCommand(rest, { configDir, hubUrl: ctx.hubUrl, defaultUser: ctx.defaultUser });
     }

@@ -1,9 +1,9 @@
 // The agent's files (ARCHITECTURE.md "Identity and trust"): everything lives in one config directory
 // (default /etc/pi-agent, mode 0700) so tests and demos never need root or /etc.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ConfigError } from '../shared/errors.js';
+import { CliError, ConfigError, formatIssues } from '../shared/errors.js';
 import { readConfigJson } from '../shared/read-file.js';
 import { SerialSchema } from '../shared/schemas.js';
 
@@ -66,4 +66,29 @@ export function loadAgentConfig(dir: string): AgentConfig {
     throw new ConfigError(`this Pi is not connected: ${file} does not exist`, 'run: sudo pi-agent connect --hub https://HOST:PORT --api-key KEY --fingerprint SHA256');
   }
   return readConfigJson(file, AgentConfigSchema);
+}
+
+/** agent.json as its owner wrote it: `connect --force` keeps these settings and writes no defaults. */
+export const OwnerSettingsSchema = z.record(z.string(), z.unknown());
+export type OwnerSettings = z.infer<typeof OwnerSettingsSchema>;
+
+/**
+ * The settings in an existing agent.json, checked as they will be kept, with the new hub and serial
+ * (trustDomain and userId come from the hub). No file, or no JSON in it, is no settings, as on a first
+ * connect; settings that would not load are a CliError naming each field.
+ */
+export function readOwnerSettings(file: string, identity: { hub: string; serial: string }): OwnerSettings {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return {};
+  }
+  const refusal = (e: z.ZodError) => new CliError(formatIssues(e, `${file}: `).join('\n'), 1, `correct ${file}, or remove it to connect with the default settings`);
+  const settings = OwnerSettingsSchema.safeParse(raw);
+  if (!settings.success) throw refusal(settings.error);
+  const { trustDomain: _t, userId: _u, ...kept } = settings.data;
+  const check = AgentConfigSchema.omit({ trustDomain: true, userId: true }).safeParse({ ...kept, ...identity });
+  if (!check.success) throw refusal(check.error);
+  return settings.data;
 }

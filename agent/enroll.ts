@@ -6,7 +6,7 @@
 // CA also signs every device and user certificate, so a chain to the pin alone proves no hub); the
 // enrollment request itself then trusts only that root. Nothing on disk changes until the hub has
 // answered with a certificate that matches our key and chains to that root.
-import { X509Certificate, createPublicKey } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { accessSync, constants, existsSync, readFileSync, rmSync } from 'node:fs';
 import tls, { type DetailedPeerCertificate, type PeerCertificate } from 'node:tls';
 import { z } from 'zod';
@@ -14,9 +14,9 @@ import { CliError, UsageError } from '../shared/errors.js';
 import { ensureDir, writeFileAtomic } from '../shared/fs.js';
 import { chainLeadsToRoot, createCsr, generateKeyPair, normalizeFingerprint, splitPem } from '../shared/pki.js';
 import { IssuedCertificateSchema, SerialSchema } from '../shared/schemas.js';
-import { type AgentConfigInput, type AgentPaths, AgentConfigSchema, agentPaths, loadAgentConfig } from './config.js';
+import { type AgentPaths, AgentConfigSchema, type OwnerSettings, agentPaths, loadAgentConfig, readOwnerSettings } from './config.js';
 import { apiMessage, hubRequest, networkError } from './hub-api.js';
-import { type DaemonState, writeIdentity } from './identity-files.js';
+import { certificateMatchesKey, readDaemonState, writeIdentity } from './identity.js';
 import { installDefaultModules } from './modules/install.js';
 import { detectSerial } from './serial.js';
 
@@ -154,6 +154,9 @@ export async function connect(o: ConnectOptions): Promise<string> {
   const serial = o.serial ?? (await detectSerial());
   if (!serial) throw new CliError('cannot find this Pi\'s serial number', 1, 'pass --serial S');
   if (!SerialSchema.safeParse(serial).success) throw new UsageError(`--serial: ${serial} is not a serial (1–64 of A–Z, a–z, 0–9, _ and -)`);
+  // Connecting again keeps the owner's settings and replaces only the identity; settings that would not
+  // load are refused here, before the hub issues a certificate (and revokes the one in use).
+  const previous = readOwnerSettings(paths.config, { hub, serial });
 
   const probe = await probeHub(hub, fp);
   if (!probe.ok) throw probeError(hub, fp, probe);
@@ -174,13 +177,9 @@ export async function connect(o: ConnectOptions): Promise<string> {
   if (!parsed.success) throw new CliError('the hub answered with something that is not a certificate');
   const issued = parsed.data;
   const leaf = new X509Certificate(issued.certificate);
-  const spki = (k: ReturnType<typeof createPublicKey>) => k.export({ format: 'der', type: 'spki' }).toString('hex');
-  if (spki(leaf.publicKey) !== spki(createPublicKey(kp.privateKeyPem))) throw new CliError('the hub returned a certificate for another key');
+  if (!certificateMatchesKey(leaf, kp.privateKeyPem)) throw new CliError('the hub returned a certificate for another key');
   if (!chainLeadsToRoot([issued.certificate, ...splitPem(issued.chain)], fp)) throw new CliError('the certificate the hub returned does not chain to the pinned root');
 
-  // Keep the owner's settings when connecting again; replace only the identity.
-  let previous: Partial<AgentConfigInput> = {};
-  try { previous = JSON.parse(readFileSync(paths.config, 'utf8')) as Partial<AgentConfigInput>; } catch { /* first connect */ }
   const config = AgentConfigSchema.parse({ ...previous, hub, serial, trustDomain: issued.trustDomain, userId: issued.userId });
   writeIdentity(paths, kp.privateKeyPem, issued.certificate, issued.chain);
   writeFileAtomic(paths.config, JSON.stringify(stripDefaults(config, previous), null, 2) + '\n', 0o600);
@@ -193,7 +192,7 @@ export async function connect(o: ConnectOptions): Promise<string> {
 }
 
 /** Writes only the identity and what the owner set before, so new defaults apply to old files. */
-function stripDefaults(config: z.infer<typeof AgentConfigSchema>, previous: Partial<AgentConfigInput>): Record<string, unknown> {
+function stripDefaults(config: z.infer<typeof AgentConfigSchema>, previous: OwnerSettings): Record<string, unknown> {
   const out: Record<string, unknown> = { hub: config.hub, serial: config.serial, trustDomain: config.trustDomain, userId: config.userId };
   for (const k of Object.keys(previous)) if (!(k in out)) out[k] = (config as Record<string, unknown>)[k];
   return out;
@@ -232,12 +231,8 @@ export function statusText(configDir: string): string {
 }
 
 function daemonStateText(paths: AgentPaths): string {
-  let state: DaemonState;
-  try {
-    state = JSON.parse(readFileSync(paths.status, 'utf8')) as DaemonState;
-  } catch {
-    return 'not running';
-  }
+  const state = readDaemonState(paths);
+  if (!state) return 'not running';
   try {
     process.kill(state.pid, 0);
   } catch (err) {

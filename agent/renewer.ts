@@ -3,12 +3,12 @@
 // the hub until the new one is first used, so the switch has no gap. When the response is lost on the
 // way (the hub issued a certificate this Pi never got), the files keep the old certificate and the
 // retry, a few minutes later at most, renews from it again: the hub replaces the unused one.
-import { X509Certificate, createPublicKey } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../shared/log.js';
 import { ApiErrorSchema, IssuedCertificateSchema } from '../shared/schemas.js';
 import type { AgentPaths } from './config.js';
-import { writeIdentity } from './identity-files.js';
+import { certificateMatchesKey, writeIdentity } from './identity.js';
 import { apiMessage, hubRequest } from './hub-api.js';
 
 const MAX_TIMER = 2 ** 31 - 1;
@@ -109,8 +109,7 @@ export class CertRenewer {
       }
       const issued = IssuedCertificateSchema.parse(res.body);
       const leaf = new X509Certificate(issued.certificate);
-      const spki = (k: ReturnType<typeof createPublicKey>) => k.export({ format: 'der', type: 'spki' }).toString('hex');
-      if (spki(leaf.publicKey) !== spki(createPublicKey(kp.privateKeyPem)) || leaf.subject !== `CN=${this.serial}`) {
+      if (!certificateMatchesKey(leaf, kp.privateKeyPem) || leaf.subject !== `CN=${this.serial}`) {
         throw new Error('the hub returned a certificate that is not for this key and serial');
       }
       writeIdentity(this.paths, kp.privateKeyPem, issued.certificate, issued.chain);

@@ -1,27 +1,18 @@
-// Bodies of `pi-agent modules [check]` and `pi-agent doctor` (ARCHITECTURE.md, "Command lines").
+// Body of `pi-agent modules [check]` (ARCHITECTURE.md, "Command lines"): what this Pi allows.
 // agent/cli.ts parses --config-dir and the agent config and hands the rest of argv here.
 import { join } from 'node:path';
 import { parseFlags } from '../../shared/args.js';
 import { EXIT, UsageError } from '../../shared/errors.js';
 import type { ParamSpec } from '../../shared/schemas.js';
-import { Doctor, defaultDoctorModule, formatDoctorReport } from '../doctor.js';
+import { type Output, STDIO } from '../cli-output.js';
 import { formatProblem, loadContext, loadModulesDir, type LoadedModule } from './loader.js';
 
 export interface ModulesContext { configDir: string; defaultUser: string }
-export interface DoctorContext { configDir: string; hubUrl: string | null; defaultUser: string }
-
-/** Where output goes (tests pass their own). */
-export interface Output { out: (s: string) => void; err: (s: string) => void }
-const STDIO: Output = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
 
 export const MODULES_USAGE = `usage: pi-agent modules [check] [--config-dir DIR]
 
   pi-agent modules         what each module allows, and the user each command runs as
   pi-agent modules check   validate every file in <config-dir>/modules; exit 1 on any problem
-`;
-export const DOCTOR_USAGE = `usage: pi-agent doctor [--json] [--config-dir DIR]
-
-  Runs the checks of the doctor modules on this Pi and prints a table; exit 1 if a check failed.
 `;
 
 function describeParam(name: string, p: ParamSpec): string {
@@ -64,21 +55,4 @@ export async function modulesCommand(args: string[], ctx: ModulesContext, io: Ou
   io.out(describeModules(modules));
   for (const p of problems) io.err(`${formatProblem(p)} (not loaded)\n`);
   return EXIT.OK;
-}
-
-export async function doctorCommand(args: string[], ctx: DoctorContext, io: Output = STDIO): Promise<number> {
-  const { values, positionals } = parseFlags(args, { json: { type: 'boolean' } }, true);
-  if (values.help) { io.out(DOCTOR_USAGE); return EXIT.OK; }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`, DOCTOR_USAGE.trimEnd());
-  const dir = join(ctx.configDir, 'modules');
-  const { modules, problems } = await loadModulesDir(dir, loadContext(ctx.defaultUser));
-  for (const p of problems) io.err(`${formatProblem(p)} (not loaded)\n`);
-  let doctors = modules.filter((m) => m.kind === 'doctor');
-  if (doctors.length === 0) {
-    io.err(`no doctor module in ${dir}: running the built-in checks\n`);
-    doctors = [defaultDoctorModule()];
-  }
-  const report = await new Doctor({ configDir: ctx.configDir, hubUrl: ctx.hubUrl }).run(doctors);
-  io.out(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatDoctorReport(report));
-  return report.ok ? EXIT.OK : EXIT.FAILURE;
 }

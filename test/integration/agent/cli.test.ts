@@ -64,6 +64,19 @@ describe('pi-agent CLI', () => {
     }
   });
 
+  test('status: a status.json that is not a daemon state reads as not running', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'pifleet-agent-cli-'));
+    writeFileSync(join(d, 'agent.json'), JSON.stringify({ hub: 'https://hub.example:8443', serial: 'pi-s', trustDomain: 't', userId: '1', stateDir: join(d, 'state') }));
+    mkdirSync(join(d, 'state'));
+    for (const text of ['{}', '{"pid":"x"}', 'not json']) {
+      writeFileSync(join(d, 'state', 'status.json'), text);
+      const r = await cli('status', '--config-dir', d);
+      assert.equal(r.code, 0, `${text}: ${r.stderr}`);
+      assert.match(r.stdout, /^daemon: +not running$/m, text);
+    }
+    rmSync(d, { recursive: true, force: true });
+  });
+
   test('a broken agent.json is a configuration error naming the field', async () => {
     const d = mkdtempSync(join(tmpdir(), 'pifleet-agent-cli-'));
     writeFileSync(join(d, 'agent.json'), JSON.stringify({ hub: 'http://x', serial: 'a b', trustDomain: 't', userId: '1' }));
@@ -73,4 +86,34 @@ describe('pi-agent CLI', () => {
     assert.match(r.stderr, /agent\.json: serial: /);
     rmSync(d, { recursive: true, force: true });
   });
+});
+
+describe('pi-agent SUBCOMMAND --help', () => {
+  const rows: Array<[string, string]> = [
+    ['connect', 'usage: pi-agent connect --hub https://HOST:PORT --api-key KEY --fingerprint SHA256 [--serial S] [--force] [--config-dir DIR]'],
+    ['run', 'usage: pi-agent run [--sim] [--config-dir DIR]'],
+    ['status', 'usage: pi-agent status [--config-dir DIR]'],
+    ['modules', 'usage: pi-agent modules [check] [--config-dir DIR]'],
+    ['doctor', 'usage: pi-agent doctor [--json] [--config-dir DIR]'],
+    ['disconnect', 'usage: pi-agent disconnect [--config-dir DIR]'],
+  ];
+  let broken: string;
+  before(() => {
+    // Help needs no agent.json, not even a readable one.
+    broken = mkdtempSync(join(tmpdir(), 'pifleet-agent-cli-'));
+    writeFileSync(join(broken, 'agent.json'), '{"hub":');
+  });
+  after(() => rmSync(broken, { recursive: true, force: true }));
+
+  for (const [cmd, usage] of rows) {
+    test(`${cmd} --help and -h: its own usage, exit 0`, async () => {
+      for (const flag of ['--help', '-h']) {
+        const r = await cli(cmd, flag, '--config-dir', broken);
+        assert.equal(r.code, 0, `${flag}: ${r.stderr}`);
+        assert.equal(r.stderr, '');
+        assert.ok(r.stdout.startsWith(`${usage}\n`), `${flag}: ${r.stdout}`);
+        for (const [other] of rows) if (other !== cmd) assert.doesNotMatch(r.stdout, new RegExp(`pi-agent ${other}\\b`), `${flag}: names ${other}`);
+      }
+    });
+  }
 });

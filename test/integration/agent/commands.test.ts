@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { CommandService, type CommandServiceOptions } from '../../../agent/commands.js';
-import { Doctor } from '../../../agent/doctor.js';
+import { Doctor } from '../../../agent/doctor/doctor.js';
 import { ModuleRegistry } from '../../../agent/modules/registry.js';
 import { createLogger, type Logger } from '../../../shared/log.js';
 import { CmdResultSchema, DoctorReportSchema, type CmdResult, type DoctorReport } from '../../../shared/schemas.js';

@@ -51,9 +51,13 @@ describe('pi-agent run', () => {
     await a.start();
     const status = StatusSchema.parse(parse((await seen.next('devices/pi-run-1/status', 10_000)).payload));
     assert.equal(status.online, true);
-    const manifest = ManifestSchema.parse(parse((await seen.next('devices/pi-run-1/manifest')).payload));
+    const rawManifest = parse((await seen.next('devices/pi-run-1/manifest')).payload) as Record<string, unknown>;
+    const manifest = ManifestSchema.parse(rawManifest);
+    assert.deepEqual(Object.keys(rawManifest), ['v', 'ts', 'agentVersion', 'device', 'modules', 'doctor', 'gpio']);
     assert.deepEqual(manifest.modules.map((m) => m.id).sort(), ['core', 'doctor']);
     assert.equal(manifest.doctor, true);
+    assert.deepEqual(manifest.gpio, []);
+    assert.equal(manifest.device.model, 'Raspberry Pi 4 Model B Rev 1.5 (simulated)');
     await waitFor(() => seen.on('devices/pi-run-1/stats').length >= 3, 8_000, 'three stats messages');
     const stats = seen.on('devices/pi-run-1/stats').map((m) => StatsSchema.parse(parse(m.payload)));
     assert.ok(stats[2]!.ts - stats[0]!.ts >= 1500 && stats[2]!.ts - stats[0]!.ts < 4000, 'about one second apart');

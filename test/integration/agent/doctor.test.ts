@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { Doctor, type DoctorOptions } from '../../../agent/doctor.js';
+import { Doctor, type DoctorOptions } from '../../../agent/doctor/doctor.js';
 import type { LoadedCheck, LoadedModule } from '../../../agent/modules/loader.js';
 import { CheckSchema, type BuiltinCheckDef } from '../../../agent/modules/schema.js';
 import { resolveUser } from '../../../agent/users.js';

@@ -197,6 +197,27 @@ describe('pi-agent connect', () => {
     assert.match(list.stdout, new RegExp(`${oldSerial}\\s+device\\s+alice\\s+pi-again\\s+\\S+\\s+revoked`));
   });
 
+  test('connecting again keeps the owner\'s settings; settings that would not load are refused before the hub is asked', async () => {
+    const dir = tmp();
+    assert.equal((await TestAgent.cli(connectArgs(dir, { serial: 'pi-settings' }))).code, 0);
+    const first = JSON.parse(readFileSync(join(dir, 'agent.json'), 'utf8'));
+    const oldSerial = new X509Certificate(readFileSync(join(dir, 'cert.pem'))).serialNumber.toLowerCase();
+    writeFileSync(join(dir, 'agent.json'), JSON.stringify({ ...first, statsIntervalSec: 0, maxQueued: 5 }));
+    const files = ['key.pem', 'cert.pem', 'ca.pem', 'agent.json'].map((f) => readFileSync(join(dir, f), 'utf8'));
+    const before = apiLines().length;
+    let r = await TestAgent.cli([...connectArgs(dir, { serial: 'pi-settings' }), '--force']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^pi-agent: \S+agent\.json: statsIntervalSec: .*\ncorrect \S+agent\.json, or remove it/);
+    assert.equal(apiLines().length, before, `the hub was asked: ${apiLines().slice(before).join('\n')}`);
+    assert.deepEqual(['key.pem', 'cert.pem', 'ca.pem', 'agent.json'].map((f) => readFileSync(join(dir, f), 'utf8')), files);
+    assert.doesNotMatch((await hub.cli(['cert', 'list', '--user', 'alice'])).stdout, new RegExp(`${oldSerial}\\s+device\\s+alice\\s+pi-settings\\s+\\S+\\s+revoked`));
+
+    writeFileSync(join(dir, 'agent.json'), JSON.stringify({ ...first, statsIntervalSec: 10, maxQueued: 5 }));
+    r = await TestAgent.cli([...connectArgs(dir, { serial: 'pi-settings' }), '--force']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'agent.json'), 'utf8')), { ...first, statsIntervalSec: 10, maxQueued: 5 });
+  });
+
   test('another user cannot take a serial that is still enrolled', async () => {
     const dir = tmp();
     assert.equal((await TestAgent.cli(connectArgs(dir, { serial: 'pi-owned' }))).code, 0);

@@ -120,6 +120,15 @@ describe('commands through the hub', () => {
     writeFileSync(file, good);
   });
 
+  test('a GPIO request is logged as not available yet and ignored; the manifest lists no pins', async () => {
+    const from = agent.daemon!.output.length;
+    await withTimeout(owner.publishAsync(`devices/${SERIAL}/gpio/17/set`, JSON.stringify({ v: 1, value: 1 }), { qos: 1 }), 3000, 'publish');
+    const line = await agent.daemon!.waitForLine(/GPIO is not available/, 5_000, from);
+    assert.match(line.input, /pi-agent: GPIO is not available on this agent yet; request ignored bcm=17$/);
+    assert.deepEqual(latestManifest().gpio, []);
+    assert.equal((await request('test', 'id')).ok, true, 'still answering requests');
+  });
+
   test('the doctor runs on request and publishes its report, retained', async () => {
     const r = await request('doctor', 'run');
     assert.equal(r.ok, true);

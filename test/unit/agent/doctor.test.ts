@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { evaluateNumber, firstNumber, formatDoctorReport, grade, realMounts } from '../../../agent/doctor.js';
+import { grade, realMounts } from '../../../agent/doctor/builtins.js';
+import { evaluateNumber, firstNumber } from '../../../agent/doctor/doctor.js';
+import { formatDoctorReport } from '../../../agent/doctor/format.js';
 import { DoctorReportSchema } from '../../../shared/schemas.js';
 
 describe('doctor rules', () => {
