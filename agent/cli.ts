@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// pi-agent: the daemon on each Pi and its command line (ARCHITECTURE.md, "Command lines").
+// pi-agent: the daemon on each Pi and its command line (docs/ARCHITECTURE.md, "Command lines").
 import { parseFlags, validate } from '../shared/args.js';
 import { CliError, EXIT, UsageError } from '../shared/errors.js';
 import { runMain } from '../shared/main.js';

@@ -1,4 +1,4 @@
-// The agent's files (ARCHITECTURE.md "Identity and trust"): everything lives in one config directory
+// The agent's files (docs/ARCHITECTURE.md "Identity and trust"): everything lives in one config directory
 // (default /etc/pi-agent, mode 0700) so tests and demos never need root or /etc.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ export const AgentConfigSchema = z.strictObject({
   userId: z.string().min(1),
   /** Seconds between stats messages. */
   statsIntervalSec: z.number().min(1).max(3600).default(5),
-  /** The user a command runs as when its module does not say (ARCHITECTURE.md: `pi`). */
+  /** The user a command runs as when its module does not say (docs/ARCHITECTURE.md: `pi`). */
   defaultUser: z.string().min(1).max(32).default('pi'),
   /** Commands running at once; more wait in a queue of `maxQueued`, beyond that they are refused. */
   maxConcurrent: z.number().int().min(1).max(64).default(2),

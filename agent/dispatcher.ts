@@ -4,7 +4,7 @@
 import type { Logger } from '../shared/log.js';
 import { type DeviceTopic, parseDeviceTopic, topics } from '../shared/topics.js';
 
-/** The kinds of message a device receives (ARCHITECTURE.md, "Mountpoints and ACL"), each with its filter. */
+/** The kinds of message a device receives (docs/ARCHITECTURE.md, "Mountpoints and ACL"), each with its filter. */
 const RECEIVED = {
   'cmd-req': topics.cmdReq,
   'gpio-set': topics.gpioSetAll,

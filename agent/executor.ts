@@ -1,4 +1,4 @@
-// Runs one command the way ARCHITECTURE.md ("Command modules") promises: no shell, the declared
+// Runs one command the way docs/ARCHITECTURE.md ("Command modules") promises: no shell, the declared
 // user's uid, gid and supplementary groups via setpriv (the daemon itself never changes uid),
 // no_new_privs, a clean environment, its own process group, a timeout (SIGTERM, then SIGKILL to
 // the group) and capped output.

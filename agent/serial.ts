@@ -1,4 +1,4 @@
-// This Pi's serial (ARCHITECTURE.md "Identity and trust"): the device tree's serial-number, else
+// This Pi's serial (docs/ARCHITECTURE.md "Identity and trust"): the device tree's serial-number, else
 // `Serial` in /proc/cpuinfo, else the first 16 hex digits of /etc/machine-id.
 import { readFile } from 'node:fs/promises';
 import { SERIAL_RE } from '../shared/topics.js';

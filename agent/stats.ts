@@ -1,4 +1,4 @@
-// Stats sampling (ARCHITECTURE.md `devices/<serial>/stats`): systeminformation for CPU load, memory,
+// Stats sampling (docs/ARCHITECTURE.md `devices/<serial>/stats`): systeminformation for CPU load, memory,
 // disks and network; the Pi extras (temperature, throttling) from pi-sensors. A missing sensor is
 // null, never a crash. systeminformation is loaded lazily, on the first sample: it is the agent's
 // largest dependency and `pi-agent status` or `connect` never need it.

@@ -1,4 +1,4 @@
-// Body of `pi-agent doctor` (ARCHITECTURE.md, "Command lines"): the checks of the doctor modules, run
+// Body of `pi-agent doctor` (docs/ARCHITECTURE.md, "Command lines"): the checks of the doctor modules, run
 // here. agent/cli.ts parses --config-dir and the agent config and hands the rest of argv here.
 import { join } from 'node:path';
 import { parseFlags } from '../../shared/args.js';

@@ -1,4 +1,4 @@
-// Body of `pi-agent modules [check]` (ARCHITECTURE.md, "Command lines"): what this Pi allows.
+// Body of `pi-agent modules [check]` (docs/ARCHITECTURE.md, "Command lines"): what this Pi allows.
 // agent/cli.ts parses --config-dir and the agent config and hands the rest of argv here.
 import { join } from 'node:path';
 import { parseFlags } from '../../shared/args.js';

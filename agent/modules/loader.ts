@@ -1,5 +1,5 @@
 // Turns module files into what the agent runs: schema-checked, users resolved, disabled entries
-// gone. Every problem names the file, the JSON path and the reason (ARCHITECTURE.md, "Command
+// gone. Every problem names the file, the JSON path and the reason (docs/ARCHITECTURE.md, "Command
 // modules"); whether the last good version stays in force is the registry's business.
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';

@@ -1,6 +1,6 @@
 // The effective set of modules: loaded from <config-dir>/modules, reloaded on SIGHUP (reload())
 // and when a file changes (fs.watch, debounced). A file that turns bad is reported and its last
-// good version stays in force; a removed file removes its module (ARCHITECTURE.md, "Command modules").
+// good version stays in force; a removed file removes its module (docs/ARCHITECTURE.md, "Command modules").
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import type { ManifestModule } from '../../shared/schemas.js';

@@ -1,4 +1,4 @@
-// The format of a module file in <config-dir>/modules/*.json (ARCHITECTURE.md, "Command modules").
+// The format of a module file in <config-dir>/modules/*.json (docs/ARCHITECTURE.md, "Command modules").
 // This schema is the single source of the module types and of modules/module.schema.json
 // (scripts/gen-module-schema.ts). Pure: no I/O.
 import { z } from 'zod';
