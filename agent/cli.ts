@@ -9,7 +9,7 @@ import { DEFAULT_CONFIG_DIR, loadAgentConfig } from './config.js';
 const HELP = `pi-agent ${VERSION} — connects this Raspberry Pi to a pifleet hub
 
 usage:
-  pi-agent connect --hub https://HOST:PORT --api-key KEY --fingerprint SHA256 [--serial S] [--force]
+  pi-agent connect --hub https://HOST:PORT --fingerprint SHA256 --api-key - | --api-key-file F [--serial S] [--force]
   pi-agent run [--sim]              the daemon (systemd runs this)
   pi-agent status                   hub, serial, certificate expiry, whether the daemon is connected
   pi-agent modules [check]          what this Pi allows; check validates the module files
@@ -21,14 +21,17 @@ Every command takes --config-dir DIR (default ${DEFAULT_CONFIG_DIR}) and --help.
 
 // Each subcommand's own --help; modules and doctor keep theirs beside their bodies.
 const CONFIG_DIR_LINE = `  --config-dir DIR   default ${DEFAULT_CONFIG_DIR}, or $PI_AGENT_CONFIG_DIR`;
-const CONNECT_USAGE = `usage: pi-agent connect --hub https://HOST:PORT --api-key KEY --fingerprint SHA256 [--serial S] [--force] [--config-dir DIR]
+const CONNECT_USAGE = `usage: pi-agent connect --hub https://HOST:PORT --fingerprint SHA256 --api-key - | --api-key-file F [--serial S] [--force] [--config-dir DIR]
 
   Makes this Pi's key pair (it never leaves the Pi), checks that the hub chains to the root CA with that
   fingerprint and presents a server certificate for HOST, and only then sends the API key; stores key,
   certificate, CA chain and agent.json in the config directory and installs the default modules.
 
   --hub URL          https://HOST:PORT of pi-hub; HOST must be a name or address its certificate covers
-  --api-key KEY      pk_… (pi-hub apikey create --user NAME)
+  --api-key -        read the API key (pk_…, from pi-hub apikey create) from standard input: typed or
+                     pasted at the prompt, it shows nowhere, not in the shell history nor in ps
+  --api-key-file F   read it from a file (a provisioning image); else $PI_AGENT_API_KEY
+  --api-key KEY      works too, but leaves the key in the shell history and in ps
   --fingerprint FP   the root CA's SHA-256 fingerprint (pi-hub ca fingerprint)
   --serial S         this Pi's serial (default: the device tree's, /proc/cpuinfo's or /etc/machine-id's)
   --force            connect again; the old identity is replaced only if the new one succeeds
@@ -87,6 +90,30 @@ function splitConfigDir(args: string[]): { configDir: string; rest: string[] } {
   return { configDir: configDirOf({ 'config-dir': dir }), rest };
 }
 
+/**
+ * The API key: from standard input (`--api-key -`), a file, $PI_AGENT_API_KEY, or — discouraged, it
+ * lands in the shell history and in ps — the command line.
+ */
+async function apiKeyFrom(flag: string | undefined, file: string | undefined): Promise<{ key: string; from: string }> {
+  if (flag !== undefined && file !== undefined) throw new UsageError('give the API key once: --api-key or --api-key-file');
+  if (file !== undefined) {
+    const { readTextFile } = await import('../shared/read-file.js');
+    return { key: readTextFile(file, 'the API key file', EXIT.FAILURE), from: '--api-key-file' };
+  }
+  if (flag === '-') {
+    const { readSecretLine } = await import('../shared/read-file.js');
+    return { key: await readSecretLine('API key (pk_…, not shown): '), from: '--api-key' };
+  }
+  if (flag !== undefined) {
+    process.stderr.write('pi-agent: note: a key on the command line stays in the shell history and shows in ps; next time use --api-key - or --api-key-file\n');
+    return { key: flag, from: '--api-key' };
+  }
+  const env = process.env.PI_AGENT_API_KEY;
+  if (env) return { key: env, from: 'PI_AGENT_API_KEY' };
+  throw new UsageError('connect needs the API key: --api-key - (then paste it), --api-key-file FILE or PI_AGENT_API_KEY',
+    'make one on the hub: pi-hub apikey create --user NAME');
+}
+
 /** --help needs no agent.json, even a broken one. */
 const wantsHelp = (args: string[]) => args.includes('--help') || args.includes('-h');
 
@@ -101,16 +128,17 @@ async function main(argv: string[]): Promise<number> {
       return EXIT.OK;
     case 'connect': {
       const { values } = parseFlags(args, {
-        ...CONFIG_DIR, hub: { type: 'string' }, 'api-key': { type: 'string' }, fingerprint: { type: 'string' },
+        ...CONFIG_DIR, hub: { type: 'string' }, 'api-key': { type: 'string' }, 'api-key-file': { type: 'string' }, fingerprint: { type: 'string' },
         serial: { type: 'string' }, force: { type: 'boolean' },
       });
       if (values.help) { out(CONNECT_USAGE); return EXIT.OK; }
-      if (!values.hub || !values['api-key'] || !values.fingerprint) {
-        throw new UsageError('connect needs --hub, --api-key and --fingerprint', 'usage: pi-agent connect --hub https://HOST:PORT --api-key KEY --fingerprint SHA256');
+      if (!values.hub || !values.fingerprint) {
+        throw new UsageError('connect needs --hub and --fingerprint', 'usage: pi-agent connect --hub https://HOST:PORT --fingerprint SHA256 --api-key -');
       }
       const { HubUrlSchema, ApiKeyArgSchema, connect } = await import('./enroll.js');
       const hub = validate(HubUrlSchema, values.hub, '--hub');
-      const apiKey = validate(ApiKeyArgSchema, values['api-key'].trim(), '--api-key');
+      const given = await apiKeyFrom(values['api-key'], values['api-key-file']);
+      const apiKey = validate(ApiKeyArgSchema, given.key.trim(), given.from);
       out(await connect({ hub, apiKey, fingerprint: values.fingerprint, configDir: configDirOf(values), serial: values.serial, force: values.force ?? false }));
       return EXIT.OK;
     }

@@ -23,6 +23,8 @@ export const HubConfigFileSchema = z.strictObject({
   clientAuth: ClientAuthSchema.optional(),
   /** Extra names and addresses the server certificate must cover (the hub's public DNS name…). */
   serverNames: z.array(z.string().min(1).max(253)).optional(),
+  /** How others reach the hub, https://HOST[:PORT]: the CRL's address in every certificate issued. */
+  publicUrl: z.string().regex(/^https:\/\/[^/?#\s]+$/, 'https://HOST or https://HOST:PORT, no path').optional(),
   /** SPIFFE trust domain, fixed when the CA is created. */
   trustDomain: z.string().regex(/^[a-z0-9.-]{1,255}$/).optional(),
   deviceCertDays: z.number().positive().max(825).optional(),
@@ -35,6 +37,9 @@ export const HubConfigFileSchema = z.strictObject({
   /** QoS 1 messages held for one session while it is away or slow, in count and payload MiB. */
   maxQueuedMessages: z.number().int().min(1).max(1_000_000).optional(),
   maxQueuedMiB: z.number().positive().max(4096).optional(),
+  /** Enrollments and renewals per client address: this many at once, then this many a minute. */
+  enrollBurst: z.number().int().min(1).max(100_000).optional(),
+  enrollPerMinute: z.number().positive().max(100_000).optional(),
   /** The audit log keeps entries this long, and at most this many. */
   auditRetentionDays: z.number().positive().max(36_500).optional(),
   auditMaxRows: z.number().int().min(1_000).max(1_000_000_000).optional(),
@@ -52,6 +57,9 @@ export interface HubConfig {
   deviceCertLifetimeMs: number;
   userCertLifetimeMs: number;
   caPassphrase: string | undefined;
+  /** hub.json's publicUrl, else https://<host name>:<port>. */
+  publicUrl: (port: number) => string;
+  enrollRate: { burst: number; perMinute: number };
   limits: BrokerLimits;
   auditRetention: AuditRetention;
 }
@@ -118,6 +126,8 @@ export function resolveHubConfig(flags: ServeFlags): HubConfig {
     deviceCertLifetimeMs: testLifetime !== undefined ? testLifetime * 1000 : (file.deviceCertDays ?? 30) * DAY,
     userCertLifetimeMs: (file.userCertDays ?? 365) * DAY,
     caPassphrase: caPassphrase(file),
+    publicUrl: (port) => file.publicUrl ?? `https://${hostname()}:${port}`,
+    enrollRate: { burst: file.enrollBurst ?? 30, perMinute: file.enrollPerMinute ?? 30 },
     limits: {
       queue: { maxMessages: file.maxQueuedMessages ?? 1000, maxBytes: Math.round((file.maxQueuedMiB ?? 16) * 1024 * 1024) },
       sessions: { maxPerUser: file.maxSessionsPerUser ?? 32, expiryMs: (file.sessionExpiryDays ?? 30) * DAY },

@@ -33,9 +33,10 @@ const DEMO_MODULE = {
   },
 };
 
-function run(args: string[], what: string): Promise<string> {
+function run(args: string[], what: string, stdin = ''): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [AGENT_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [AGENT_CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin.end(stdin);
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -46,10 +47,6 @@ function run(args: string[], what: string): Promise<string> {
 
 export async function demo(args: string[]): Promise<number> {
   const { values } = parseFlags(args, { 'data-dir': { type: 'string' }, port: { type: 'string' }, 'mqtts-port': { type: 'string' } });
-  if (values.help) {
-    process.stdout.write('usage: pi-hub demo [--data-dir DIR] [--port N] [--mqtts-port N]\n  a hub on 127.0.0.1 with one simulated Pi\n');
-    return 0;
-  }
   const log = createLogger('pi-hub');
   const dataDir = values['data-dir'] ?? join(tmpdir(), `pifleet-demo-${userInfo().uid}`);
   const hubDir = join(dataDir, 'hub');
@@ -94,10 +91,11 @@ export async function demo(args: string[]): Promise<number> {
   // The simulated Pi: connected with an API key like a real one, on every start (the hub port may change).
   const reopened = await openHubData(hubDir, 'pifleet.local');
   const k = newApiKey();
-  reopened.store.apiKeys.add(k.id, user.id, 'demo pi', await hashSecret(k.secret));
+  // A provisioning key, as one would make for a real Pi: it enrolls one Pi within ten minutes.
+  reopened.store.apiKeys.add(k.id, user.id, 'demo pi', await hashSecret(k.secret), { scopes: ['enroll'], uses: 1, expiresAt: Date.now() + 600_000 });
   reopened.store.close();
-  await run(['connect', '--hub', `https://localhost:${hub.port}`, '--api-key', k.key, '--fingerprint', hub.fingerprint,
-    '--serial', SERIAL, '--config-dir', agentDir, '--force'], 'connecting the simulated Pi');
+  await run(['connect', '--hub', `https://localhost:${hub.port}`, '--api-key', '-', '--fingerprint', hub.fingerprint,
+    '--serial', SERIAL, '--config-dir', agentDir, '--force'], 'connecting the simulated Pi', k.key);
   const agentConfig = JSON.parse(readFileSync(join(agentDir, 'agent.json'), 'utf8')) as Record<string, unknown>;
   writeFileAtomic(join(agentDir, 'agent.json'), JSON.stringify({ ...agentConfig, defaultUser: userInfo().username, reconnectMaxMs: 5000 }, null, 2), 0o600);
   rmSync(join(agentDir, 'modules', 'core.json'), { force: true });
@@ -119,7 +117,8 @@ The web dashboard is not part of this release yet. Meanwhile, as the demo user:
   the devices:    curl --cacert ${join(certDir, 'ca.crt')} --cert ${join(certDir, 'demo.crt')} --key ${join(certDir, 'demo.key')} ${url.replace('127.0.0.1', 'localhost')}/api/v1/devices
 
 Connect a real Pi (serve the hub to the network with --host 0.0.0.0, then on the Pi):
-  sudo pi-agent connect --hub https://${hostname()}:${hub.port} --api-key $(pi-hub apikey create --user ${login.user} --data-dir ${hubDir}) --fingerprint ${hub.fingerprint}
+  pi-hub apikey create --user ${login.user} --uses 1 --expires 1h --data-dir ${hubDir}      (on this machine)
+  sudo pi-agent connect --hub https://${hostname()}:${hub.port} --fingerprint ${hub.fingerprint} --api-key -      (on the Pi: paste the key)
 
 Ctrl-C stops the demo.
 `);

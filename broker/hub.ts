@@ -6,6 +6,7 @@ import { VERSION } from '../shared/version.js';
 import { createApi } from './api/routes.js';
 import { AuditWriter } from './audit-writer.js';
 import { HubBroker } from './mqtt/broker.js';
+import { CrlPublisher } from './ca/crl.js';
 import { caPaths } from './ca/files.js';
 import { ensureServerCert } from './ca/server-cert.js';
 import type { HubConfig } from './config.js';
@@ -30,17 +31,25 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
   const store = data.store;
   store.devices.markAllOffline(); // sessions, retained messages and wills live in memory (for now)
 
-  const sessions = new SessionRegistry(store.certs, store.revocationFeed(), log.child('sessions'));
+  const sessions = new SessionRegistry(store.certs, log.child('sessions'));
+  const crl = new CrlPublisher(ca, store, paths.crl, log.child('crl'));
+  const revocations = store.revocationFeed();
   const tracker = new DeviceTracker(store, log.child('devices'));
   const audit = new AuditWriter(store, log.child('audit'), config.auditRetention);
   const broker = new HubBroker({ sessions, tracker, audit, log: log.child('mqtt'), limits: config.limits });
   const resolvers = [new CertificateResolver(store, data.trustDomain)];
-  const api = createApi({ store, ca, sessions, tracker, audit, resolvers, deviceCertLifetimeMs: config.deviceCertLifetimeMs, log: log.child('api') });
+  const api = createApi({
+    store, ca, crl, sessions, tracker, audit, resolvers, deviceCertLifetimeMs: config.deviceCertLifetimeMs, enrollRate: config.enrollRate, log: log.child('api'),
+  });
   const server = new HubServer(broker, resolvers, api.listener, log.child('server'));
 
-  sessions.start();
   tracker.start();
   audit.start();
+  await crl.start();
+  revocations.start(() => {
+    sessions.cutRevoked();
+    void crl.refresh();
+  });
   await broker.start();
   const ports = await server.listen({
     host: config.host,
@@ -49,6 +58,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
     clientAuth: config.clientAuth,
     tls: { key: readFileSync(paths.serverKey, 'utf8'), cert: readFileSync(paths.serverCert, 'utf8'), ca: [ca.rootPem, ca.issuingPem] },
   });
+  ca.setCrlUrl(`${config.publicUrl(ports.port)}/api/v1/ca/crl`);
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   log.info(`listening https://${host}:${ports.port} mqtts://${host}:${ports.mqttsPort}`, {
     version: VERSION, clientAuth: config.clientAuth, fingerprint: ca.fingerprint, dataDir: config.dataDir,
@@ -66,6 +76,8 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
       stopped = true;
       await broker.stop();
       await server.close();
+      revocations.stop();
+      crl.stop();
       sessions.stop();
       tracker.stop();
       audit.stop();

@@ -11,11 +11,14 @@ export const MAX_PACKET_BYTES = 1024 * 1024;
 export const MAX_PACKET_BYTES_BEFORE_CONNACK = 64 * 1024;
 
 /**
- * What the hub holds for one connection that does not read what it is sent; beyond, the connection is
- * closed. A full socket never makes the hub wait (see inbound.ts): aedes's deliveries waited for each
- * client's drain, so one client that stopped reading held up routing for every user for 60 s.
+ * What the hub holds for one connection that does not read what it is sent. A full socket never makes
+ * the hub wait (aedes's deliveries waited for each client's drain, so one client that stopped reading
+ * held up routing for every user for 60 s). Beyond the first bound, QoS 0 messages (stats) are dropped
+ * for that client; beyond the second, the connection is closed (a persistent session keeps its QoS 1
+ * messages for when it returns).
  */
-export const MAX_WRITE_BACKLOG_BYTES = 4 * 1024 * 1024;
+export const DROP_QOS0_BACKLOG_BYTES = 1024 * 1024;
+export const MAX_WRITE_BACKLOG_BYTES = 8 * 1024 * 1024;
 
 /** Topic filters in one SUBSCRIBE: beyond this every filter of the packet is refused (SUBACK 0x80). */
 export const MAX_FILTERS_PER_SUBSCRIBE = 64;

@@ -32,3 +32,33 @@ export async function readStdin(): Promise<string> {
   for await (const c of process.stdin) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');
 }
+
+/**
+ * One line of secret input: typed at a terminal without echo, after `prompt` on stderr, or the first
+ * line of what is piped in. Nothing of it shows on screen, in the shell history or in `ps`.
+ */
+export async function readSecretLine(prompt: string): Promise<string> {
+  const stdin = process.stdin;
+  if (!stdin.isTTY) return (await readStdin()).split(/\r?\n/)[0] ?? '';
+  process.stderr.write(prompt);
+  stdin.setRawMode(true);
+  stdin.setEncoding('utf8');
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      let line = '';
+      const onData = (chunk: string) => {
+        for (const c of chunk) {
+          if (c === '\r' || c === '\n') { stdin.off('data', onData); resolve(line); return; }
+          if (c === '\u0003') { stdin.off('data', onData); reject(new CliError('cancelled', EXIT.FAILURE)); return; }
+          if (c === '\u007f' || c === '\b') line = line.slice(0, -1);
+          else line += c;
+        }
+      };
+      stdin.on('data', onData);
+    });
+  } finally {
+    stdin.setRawMode(false);
+    stdin.pause();
+    process.stderr.write('\n');
+  }
+}

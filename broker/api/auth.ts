@@ -4,7 +4,7 @@
 import type { AuditWriter } from '../audit-writer.js';
 import { type Identity, type IdentityResolver, resolveIdentity } from '../mqtt/identity.js';
 import { parseApiKey, prepareApiKeyVerification, verifyApiKeySecret } from '../secrets.js';
-import type { ApiKey, HubStore } from '../store/store.js';
+import type { ApiKey, ApiScope, HubStore } from '../store/store.js';
 import { type Ctx, HttpError, type Middleware, bearerToken } from './http.js';
 import { RateLimiter } from './rate-limit.js';
 
@@ -17,18 +17,26 @@ export interface AuthDeps {
 /** Refuses with 429 and retry-after once `key(ctx)` has used its bucket up. */
 export function rateLimit(limiter: RateLimiter, key: (ctx: Ctx) => string): Middleware {
   return (ctx, next) => {
-    limited(limiter, key(ctx));
+    refuseAfter(limiter.take(key(ctx)));
     return next();
   };
 }
 
-function limited(limiter: RateLimiter, key: string): void {
-  const wait = limiter.take(key);
-  if (wait > 0) throw new HttpError(429, 'rate_limited', 'too many requests; try again later', { 'retry-after': String(Math.ceil(wait / 1000)) });
+function refuseAfter(waitMs: number): void {
+  if (waitMs > 0) throw new HttpError(429, 'rate_limited', 'too many requests; try again later', { 'retry-after': String(Math.ceil(waitMs / 1000)) });
 }
 
+const SCOPE_NEEDED: Record<ApiScope, string> = {
+  enroll: 'this API key may not enroll Pis',
+  read: 'this API key may only enroll Pis; reading devices needs a user certificate, a dashboard session, or a key made with --scope read',
+};
+
 export class ApiAuth {
-  private readonly byKey = new RateLimiter(20, 3_000);
+  /**
+   * Wrong secrets, per address and key id: they slow down whoever sends them, never the key's owner
+   * elsewhere (a bucket per key id alone let anyone lock a key out by knowing its id).
+   */
+  private readonly failures = new RateLimiter(5, 60_000);
 
   constructor(private readonly d: AuthDeps) {
     prepareApiKeyVerification();
@@ -43,18 +51,28 @@ export class ApiAuth {
     return new HttpError(401, 'unauthorized', message);
   }
 
-  /** The API key in the bearer token, verified; 401 for anything else. */
-  async apiKey(ctx: Ctx): Promise<ApiKey> {
+  /** The API key in the bearer token, verified and allowed `scope`; 401 or 403 for anything else. */
+  async apiKey(ctx: Ctx, scope: ApiScope): Promise<ApiKey> {
     const token = bearerToken(ctx);
     if (!token) throw this.unauthorized(ctx, 'send the API key as a bearer token');
     const parsed = parseApiKey(token);
     if (!parsed) throw this.unauthorized(ctx, 'that is not an API key (pk_<id>_<secret>)');
-    limited(this.byKey, parsed.id);
+    const failureKey = `${ctx.ip} ${parsed.id}`;
+    refuseAfter(this.failures.wait(failureKey));
     const key = this.d.store.apiKeys.byId(parsed.id);
     // The same answer, after the same argon2 work, for unknown, wrong and revoked: a caller learns
     // nothing about which keys exist, neither from the answer nor from its timing.
     const verified = await verifyApiKeySecret(key?.secretHash ?? null, parsed.secret);
-    if (!key || !verified || key.revokedAt !== null) throw this.unauthorized(ctx, 'unknown or revoked API key', parsed.id);
+    if (!key || !verified || key.revokedAt !== null) {
+      this.failures.take(failureKey);
+      throw this.unauthorized(ctx, 'unknown or revoked API key', parsed.id);
+    }
+    // Whoever sends these knows the secret: they may learn why the key no longer works.
+    if (key.expiresAt !== null && key.expiresAt <= Date.now()) {
+      throw new HttpError(403, 'key_expired', `this API key expired at ${new Date(key.expiresAt).toISOString()}; create a new one: pi-hub apikey create`);
+    }
+    if (!key.scopes.includes(scope)) throw new HttpError(403, 'forbidden', SCOPE_NEEDED[scope]);
+    if (key.usesLeft === 0) throw new HttpError(403, 'key_used_up', 'this API key has enrolled as many Pis as it was made for; create a new one: pi-hub apikey create');
     this.d.store.apiKeys.touch(key.id);
     return key;
   }
@@ -66,11 +84,13 @@ export class ApiAuth {
     return who.identity;
   }
 
-  /** ctx.state.apiKey: an API key is required. */
-  readonly requireApiKey: Middleware = async (ctx, next) => {
-    ctx.state.apiKey = await this.apiKey(ctx);
-    return next();
-  };
+  /** ctx.state.apiKey: an API key with this scope is required. */
+  requireApiKey(scope: ApiScope): Middleware {
+    return async (ctx, next) => {
+      ctx.state.apiKey = await this.apiKey(ctx, scope);
+      return next();
+    };
+  }
 
   /** ctx.state.identity: a device certificate is required. */
   readonly requireDevice: Middleware = (ctx, next) => {
@@ -80,10 +100,10 @@ export class ApiAuth {
     return next();
   };
 
-  /** ctx.state.userId: an API key (bearer) or a user certificate. */
+  /** ctx.state.userId: an API key with the read scope (bearer) or a user certificate. */
   readonly requireUser: Middleware = async (ctx, next) => {
     if (bearerToken(ctx)) {
-      ctx.state.userId = (await this.apiKey(ctx)).userId;
+      ctx.state.userId = (await this.apiKey(ctx, 'read')).userId;
     } else {
       const id = this.certificate(ctx);
       if (id.kind !== 'user') throw new HttpError(403, 'forbidden', 'this needs a user certificate or an API key');

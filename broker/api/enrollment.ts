@@ -6,7 +6,7 @@ import type { AuditWriter } from '../audit-writer.js';
 import { type CertificateAuthority, CsrError, type IssuedCert, issuedRecord } from '../ca/authority.js';
 import { resolveIdentity, type IdentityResolver } from '../mqtt/identity.js';
 import type { SessionRegistry } from '../mqtt/sessions.js';
-import { type HubStore, LINE_REASON } from '../store/store.js';
+import { type HubStore, REVOKE_REASON } from '../store/store.js';
 import { type ApiAuth, apiKeyOf, identityOf, rateLimit } from './auth.js';
 import { HttpError, type Router, readJson } from './http.js';
 import { RateLimiter } from './rate-limit.js';
@@ -18,6 +18,8 @@ export interface EnrollmentDeps {
   audit: AuditWriter;
   resolvers: IdentityResolver[];
   deviceCertLifetimeMs: number;
+  /** Enrollments and renewals per client address: this many at once, then this many a minute. */
+  enrollRate: { burst: number; perMinute: number };
   log: Logger;
 }
 
@@ -25,7 +27,8 @@ const alreadyRenewed = () => new HttpError(409, 'already_renewed',
   'this certificate was already renewed and its successor is in use: connect this Pi again (pi-agent connect --force)');
 
 export function enrollmentRoutes(router: Router, d: EnrollmentDeps, auth: ApiAuth): void {
-  const perAddress = rateLimit(new RateLimiter(10, 6_000), (ctx) => ctx.ip); // 10 at once, then one every 6 s
+  // Each costs an argon2 verification and a signature; a school behind one NAT may enroll many Pis.
+  const perAddress = rateLimit(new RateLimiter(d.enrollRate.burst, 60_000 / d.enrollRate.perMinute), (ctx) => ctx.ip);
 
   const issued = (cert: IssuedCert, serial: string, userId: string): IssuedCertificate => ({
     serial, userId, trustDomain: d.ca.trustDomain, certificate: cert.pem, chain: d.ca.chainPem, notAfter: cert.notAfter.toISOString(),
@@ -40,25 +43,21 @@ export function enrollmentRoutes(router: Router, d: EnrollmentDeps, auth: ApiAut
     }
   };
 
-  router.on('POST', '/api/v1/enroll', perAddress, auth.requireApiKey, async (ctx) => {
+  router.on('POST', '/api/v1/enroll', perAddress, auth.requireApiKey('enroll'), async (ctx) => {
     const key = apiKeyOf(ctx);
     const body = await readJson(ctx, EnrollRequestSchema);
-    // Any valid certificate of the serial counts, not only the device's current one: an older one of
-    // its renewal line may still be valid (issue 7).
-    if (d.store.certs.heldByAnother(body.serial, key.userId)) {
-      throw new HttpError(409, 'serial_taken', `serial ${body.serial} is enrolled by another user`);
-    }
+    // A Pi is (user, serial): whatever other users enrolled under the same serial is theirs, neither
+    // in the way nor revealed here.
     const cert = await sign(body.csr, body.serial, key.userId);
     const replaced: string[] = [];
     d.store.transaction(() => {
+      if (!d.store.apiKeys.takeUse(key.id)) throw new HttpError(403, 'key_used_up', 'this API key has enrolled as many Pis as it was made for; create a new one: pi-hub apikey create');
       d.store.certs.add(issuedRecord(cert, { kind: 'device', userId: key.userId, deviceSerial: body.serial, apiKeyId: key.id }));
       // The same user enrolling the serial again replaces, and revokes, the old certificates.
-      for (const old of d.store.certs.list(key.userId)) {
-        if (old.deviceSerial === body.serial && old.serial !== cert.serial && old.revokedAt === null && d.store.certs.revoke(old.serial, 'replaced by a new enrollment')) {
-          replaced.push(old.serial);
-        }
+      for (const old of d.store.certs.ofDevice(key.userId, body.serial)) {
+        if (old.serial !== cert.serial && old.revokedAt === null && d.store.certs.revoke(old.serial, REVOKE_REASON.replaced)) replaced.push(old.serial);
       }
-      d.store.devices.enroll(body.serial, key.userId, key.id, cert.serial);
+      d.store.devices.enroll(key.userId, body.serial, key.id, cert.serial);
     });
     if (replaced.length > 0) d.sessions.cut(replaced, 'replaced by a new enrollment');
     d.audit.add({ userId: key.userId, actor: `apikey:${key.id}`, deviceSerial: body.serial, action: 'enroll', detail: { cert: cert.serial, ip: ctx.ip } });
@@ -83,10 +82,10 @@ export function enrollmentRoutes(router: Router, d: EnrollmentDeps, auth: ApiAut
       // Again, inside the transaction: another renewal of the same certificate may have finished while this one was signed.
       if (d.store.certs.usedSuccessor(id.certSerial!)) throw alreadyRenewed();
       const prev = d.store.certs.bySerial(id.certSerial!)!;
-      if (prev.renewedBy) d.store.certs.revoke(prev.renewedBy, LINE_REASON.superseded);
+      if (prev.renewedBy) d.store.certs.revoke(prev.renewedBy, REVOKE_REASON.superseded);
       d.store.certs.add(issuedRecord(cert, { kind: 'device', userId: id.userId, deviceSerial: id.serial, apiKeyId: prev.apiKeyId }));
       d.store.certs.markRenewed(prev.serial, cert.serial);
-      d.store.devices.setCertificate(id.serial, cert.serial);
+      d.store.devices.setCertificate(id.userId, id.serial, cert.serial);
       return prev;
     });
     const superseded = old.renewedBy ? { superseded: old.renewedBy } : {};
@@ -99,10 +98,10 @@ export function enrollmentRoutes(router: Router, d: EnrollmentDeps, auth: ApiAut
     const id = identityOf(ctx);
     const revoked: string[] = [];
     d.store.transaction(() => {
-      for (const c of d.store.certs.list(id.userId)) {
-        if (c.deviceSerial === id.serial && c.revokedAt === null && d.store.certs.revoke(c.serial, 'disconnected by the device')) revoked.push(c.serial);
+      for (const c of d.store.certs.ofDevice(id.userId, id.serial)) {
+        if (c.revokedAt === null && d.store.certs.revoke(c.serial, REVOKE_REASON.disconnected)) revoked.push(c.serial);
       }
-      d.store.devices.markRemoved(id.serial);
+      d.store.devices.markRemoved(id.userId, id.serial);
     });
     d.audit.add({ userId: id.userId, actor: `device:${id.serial}`, deviceSerial: id.serial, action: 'disconnect', detail: { revoked } });
     // Answer first: cutting the MQTT session does not touch this HTTPS connection.

@@ -35,6 +35,14 @@ export class RateLimiter {
     return this.refillMs - (now - b.at);
   }
 
+  /** The milliseconds until `key` has a token (0: it has one now), without taking it. */
+  wait(key: string, now = Date.now()): number {
+    const b = this.buckets.get(key);
+    if (!b) return 0;
+    const tokens = Math.min(this.burst, b.tokens + Math.floor((now - b.at) / this.refillMs));
+    return tokens > 0 ? 0 : this.refillMs - ((now - b.at) % this.refillMs);
+  }
+
   /**
    * Makes room: first forgets the buckets that are full again (forgetting them changes nothing), then
    * the least recently used ones. Clearing them all instead would let anyone who rotates source

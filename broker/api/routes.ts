@@ -4,23 +4,26 @@ import type { Logger } from '../../shared/log.js';
 import { VERSION } from '../../shared/version.js';
 import type { AuditWriter } from '../audit-writer.js';
 import type { CertificateAuthority } from '../ca/authority.js';
+import type { CrlPublisher } from '../ca/crl.js';
 import type { DeviceTracker } from '../device-tracker.js';
 import type { IdentityResolver } from '../mqtt/identity.js';
 import type { SessionRegistry } from '../mqtt/sessions.js';
 import type { HubStore } from '../store/store.js';
 import { ApiAuth, rateLimit, userIdOf } from './auth.js';
 import { enrollmentRoutes } from './enrollment.js';
-import { type Middleware, Router } from './http.js';
+import { HttpError, type Middleware, Router } from './http.js';
 import { RateLimiter } from './rate-limit.js';
 
 export interface ApiDeps {
   store: HubStore;
   ca: CertificateAuthority;
+  crl: CrlPublisher;
   sessions: SessionRegistry;
   tracker: DeviceTracker;
   audit: AuditWriter;
   resolvers: IdentityResolver[];
   deviceCertLifetimeMs: number;
+  enrollRate: { burst: number; perMinute: number };
   log: Logger;
 }
 
@@ -47,6 +50,14 @@ export function createApi(d: ApiDeps): Router {
   router.on('GET', '/api/v1/ca', async () => ({
     body: { fingerprint: d.ca.fingerprint, root: d.ca.rootPem, chain: d.ca.chainPem, trustDomain: d.ca.trustDomain },
   }));
+
+  // The CRL for software that trusts the same CA: DER as CRL distribution points serve it, or PEM.
+  router.on('GET', '/api/v1/ca/crl', async (ctx) => {
+    const pem = ctx.url.searchParams.get('format') === 'pem';
+    const body = pem ? d.crl.pem : d.crl.der;
+    if (!body) throw new HttpError(503, 'unavailable', 'the CRL could not be made; see the hub log');
+    return { raw: body, type: pem ? 'application/x-pem-file' : 'application/pkix-crl', headers: { 'cache-control': 'max-age=60' } };
+  });
 
   enrollmentRoutes(router, d, auth);
 

@@ -8,7 +8,7 @@ import {
   EC_ALG, deviceSpiffeId, fingerprint, generateKeyPair, splitPem, userSpiffeId, x509,
   type CryptoKey,
 } from '../../shared/pki.js';
-import type { CertKind, NewCert } from '../store/store.js';
+import { type CertKind, REVOKE_REASON, type NewCert, type RevokedCert } from '../store/store.js';
 import { CaError, SKEW, caPaths, randomSerialHex, readKey, signingParams } from './files.js';
 
 export interface IssuedCert { pem: string; serial: string; notBefore: Date; notAfter: Date }
@@ -26,6 +26,30 @@ export class CertificateAuthority {
   /** The issuing CA (with any CAs above it) then the root, PEM: what clients need to verify the hub, and what the hub trusts. */
   get chainPem(): string { return this.issuingPem + this.rootPem; }
   get fingerprint(): string { return fingerprint(this.rootPem); }
+
+  /** Where the CRL is published (GET /api/v1/ca/crl): every certificate issued from now on names it. */
+  private crlUrl: string | null = null;
+  setCrlUrl(url: string): void { this.crlUrl = url; }
+
+  /**
+   * A CRL of the issuing CA listing `revoked`, valid from now until `nextUpdate`, numbered `number`
+   * (a CRL number only ever grows). DER, and PEM for Mosquitto's crlfile.
+   */
+  async crl(revoked: RevokedCert[], number: number, nextUpdate: Date): Promise<{ der: Buffer; pem: string }> {
+    const crl = await x509.X509CrlGenerator.create({
+      issuer: this.issuing.subject,
+      thisUpdate: new Date(),
+      nextUpdate,
+      entries: revoked.map((r) => ({ serialNumber: r.serial, revocationDate: new Date(r.revokedAt), reason: crlReason(r.reason) })),
+      extensions: [await x509.AuthorityKeyIdentifierExtension.create(this.issuing), crlNumber(number)],
+      signingAlgorithm: this.signAlg as never,
+      signingKey: this.issuingKey,
+    });
+    const der = Buffer.from(crl.rawData);
+    // OpenSSL (and so Mosquitto's crlfile) reads only the label "X509 CRL"; the library writes "CRL".
+    const body = der.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '');
+    return { der, pem: `-----BEGIN X509 CRL-----\n${body}\n-----END X509 CRL-----\n` };
+  }
 
   static async load(dataDir: string, trustDomain: string, passphrase?: string): Promise<CertificateAuthority> {
     const p = caPaths(dataDir);
@@ -58,6 +82,7 @@ export class CertificateAuthority {
       signingKey: this.issuingKey,
       extensions: [
         ...opts.extensions,
+        ...(this.crlUrl ? [new x509.CRLDistributionPointsExtension([this.crlUrl])] : []),
         await x509.AuthorityKeyIdentifierExtension.create(this.issuing),
         await x509.SubjectKeyIdentifierExtension.create(opts.publicKey),
       ],
@@ -118,6 +143,22 @@ function leafExtensions(purpose: string, sans: x509.JsonGeneralNames): x509.Exte
     new x509.ExtendedKeyUsageExtension([purpose]),
     new x509.SubjectAlternativeNameExtension(sans),
   ];
+}
+
+/** RFC 5280's reason for why the hub revoked a certificate; none for an operator's or a key's revocation. */
+function crlReason(reason: string | null): x509.X509CrlReason | undefined {
+  if (reason === REVOKE_REASON.renewed || reason === REVOKE_REASON.superseded || reason === REVOKE_REASON.replaced) return x509.X509CrlReason.superseded;
+  if (reason === REVOKE_REASON.disconnected) return x509.X509CrlReason.cessationOfOperation;
+  return undefined;
+}
+
+/** The cRLNumber extension (2.5.29.20): a DER INTEGER. */
+function crlNumber(n: number): x509.Extension {
+  let hex = n.toString(16);
+  if (hex.length % 2) hex = `0${hex}`;
+  if (parseInt(hex.slice(0, 2), 16) & 0x80) hex = `00${hex}`;
+  const body = Buffer.from(hex, 'hex');
+  return new x509.Extension('2.5.29.20', false, Buffer.concat([Buffer.from([0x02, body.length]), body]));
 }
 
 /** The store's record of a certificate just issued, for whom and through which API key. */

@@ -20,7 +20,7 @@ export const SKEW = 5 * 60_000;
 export class CaError extends ConfigError {}
 
 export interface CaPaths {
-  rootCert: string; rootKey: string; issuingCert: string; issuingKey: string; serverCert: string; serverKey: string;
+  rootCert: string; rootKey: string; issuingCert: string; issuingKey: string; serverCert: string; serverKey: string; crl: string;
 }
 
 export function caPaths(dataDir: string): CaPaths {
@@ -31,6 +31,7 @@ export function caPaths(dataDir: string): CaPaths {
     issuingKey: join(dataDir, 'ca', 'issuing.key'),
     serverCert: join(dataDir, 'tls', 'server.crt'),
     serverKey: join(dataDir, 'tls', 'server.key'),
+    crl: join(dataDir, 'ca', 'crl.pem'),
   };
 }
 

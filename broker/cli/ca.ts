@@ -5,7 +5,9 @@ import { parseFlags } from '../../shared/args.js';
 import type { Command } from '../../shared/commands.js';
 import { CliError, EXIT, UsageError } from '../../shared/errors.js';
 import { fingerprint } from '../../shared/pki.js';
+import { writeFileAtomic } from '../../shared/fs.js';
 import { readTextFile } from '../../shared/read-file.js';
+import { makeCrl } from '../ca/crl.js';
 import { caIsLocked, caPaths } from '../ca/files.js';
 import { importCa } from '../ca/import.js';
 import { setCaLock } from '../ca/lock.js';
@@ -55,7 +57,27 @@ const lock = (sub: 'lock' | 'unlock'): Command => ({
   },
 });
 
-export const caCommands: Command[] = [show('fingerprint'), show('root'), lock('lock'), lock('unlock'), {
+const crl: Command = {
+  path: ['ca', 'crl'],
+  args: '[--out FILE]',
+  summary: 'a CRL of every revoked certificate, signed now (PEM), for Mosquitto, nginx or Caddy',
+  details: 'The running hub also serves one at GET /api/v1/ca/crl and writes <data-dir>/ca/crl.pem after every revocation.',
+  async run(args) {
+    const { values } = parseFlags(args, { ...DATA_DIR, out: { type: 'string' } });
+    const cfg = resolveHubConfig({ dataDir: values['data-dir'] });
+    const d = await data(values['data-dir']);
+    const { pem } = await makeCrl(await d.loadCa(cfg.caPassphrase), d.store);
+    if (values.out) {
+      writeFileAtomic(values.out, pem, 0o644);
+      note(`wrote ${values.out}`);
+    } else {
+      out(pem);
+    }
+    return 0;
+  },
+};
+
+export const caCommands: Command[] = [show('fingerprint'), show('root'), crl, lock('lock'), lock('unlock'), {
   path: ['ca', 'import'],
   args: '--cert F --key F [--force]',
   summary: 'adopt an existing CA: a root, or an intermediate with its chain',

@@ -11,7 +11,7 @@ import { ensureDir, writeFileAtomic } from '../../shared/fs.js';
 import { issuedRecord } from '../ca/authority.js';
 import { resolveHubConfig } from '../config.js';
 import { openHubData } from '../data-dir.js';
-import { certState } from '../store/store.js';
+import { REVOKE_REASON, certState } from '../store/store.js';
 import { DATA_DIR, data, iso, note, out, table, userByName } from './common.js';
 
 const issue: Command = {
@@ -26,6 +26,7 @@ const issue: Command = {
     const d = await openHubData(cfg.dataDir, cfg.trustDomain);
     const u = userByName(d, values.user);
     const authority = await d.loadCa(cfg.caPassphrase);
+    authority.setCrlUrl(`${cfg.publicUrl(cfg.port)}/api/v1/ca/crl`);
     const dir = resolve(values.out);
     try {
       ensureDir(dir, 0o700);
@@ -68,7 +69,7 @@ const revoke: Command = {
     const rec = d.store.certs.bySerial(serial);
     if (!rec) throw new CliError(`unknown certificate ${serial}`);
     // The whole line: the enrollment certificate and every renewal, so no older one stays usable.
-    const { line, revoked } = d.store.certs.revokeLine(serial, 'revoked by an operator');
+    const { line, revoked } = d.store.certs.revokeLine(serial, REVOKE_REASON.operator);
     if (revoked.length === 0) throw new CliError(`certificate ${serial} is already revoked${line.length > 1 ? ', and so is every other certificate of its line' : ''}`);
     d.store.audit.add({ userId: rec.userId, actor: 'cli', deviceSerial: rec.deviceSerial, action: 'cert.revoke', detail: { serial, revoked } });
     out(line.length > 1

@@ -13,7 +13,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type PublishPacket, type Subscription } from 'aedes';
 import { parseJson } from '../../shared/json.js';
-import { MAX_FILTERS_PER_SUBSCRIBE, MAX_PAYLOAD_BYTES, MAX_SUBSCRIPTIONS_PER_SESSION } from '../../shared/limits.js';
+import { DROP_QOS0_BACKLOG_BYTES, MAX_FILTERS_PER_SUBSCRIBE, MAX_PAYLOAD_BYTES, MAX_SUBSCRIPTIONS_PER_SESSION } from '../../shared/limits.js';
 import type { Logger } from '../../shared/log.js';
 import { StatusSchema } from '../../shared/schemas.js';
 import { type DeviceTopic, parseDeviceTopic } from '../../shared/topics.js';
@@ -247,6 +247,9 @@ export class HubBroker {
   private authorizeForward(client: HubClient, packet: AedesPublishPacket): AedesPublishPacket | null {
     const mount = client[STATE]?.mount;
     if (!mount) return null;
+    // A client that does not keep up loses QoS 0 messages (stats: the next sample replaces them)
+    // rather than making the hub buffer without bound (inbound.ts closes it further on).
+    if (packet.qos === 0 && client.conn.writableLength > DROP_QOS0_BACKLOG_BYTES) return null;
     const topic = unmountOutbound(mount, packet.topic);
     if (topic === null) return null;
     packet.topic = topic;

@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { parseSpiffeId } from '../../shared/pki.js';
 import type { Principal } from './mountpoint.js';
-import { type HubStore, LINE_REASON } from '../store/store.js';
+import { type HubStore, REVOKE_REASON } from '../store/store.js';
 
 export type Identity = Principal & {
   /** How it was established; a session (dashboard) has no certificate. */
@@ -40,7 +40,7 @@ export class CertificateResolver implements IdentityResolver {
     const record = this.store.certs.standing(serial);
     if (!record) return { ok: false, reason: `certificate ${serial} was not issued by this hub` };
     if (record.revokedAt !== null) {
-      return record.revokeReason === LINE_REASON.renewed
+      return record.revokeReason === REVOKE_REASON.renewed
         ? { ok: false, reason: `certificate ${serial} was renewed and its successor is in use`, renewed: true }
         : { ok: false, reason: `certificate ${serial} is revoked (${record.revokeReason ?? 'revoked'})` };
     }

@@ -19,7 +19,10 @@ export function watchInbound(
   parser.prependListener('packet', (packet) => {
     if (packet.cmd === 'connect') state.requestedClientId = (packet as { clientId?: string }).clientId ?? '';
     if (state.mount) mountInbound(state.mount, packet);
-    const subs = packet.cmd === 'subscribe' ? packet.subscriptions ?? [] : [];
+    if (packet.cmd === 'subscribe') subscribing(packet.subscriptions ?? []);
+    else if (packet.cmd === 'unsubscribe') for (const t of packet.unsubscriptions ?? []) state.filters.delete(t);
+  });
+  const subscribing = (subs: Array<{ topic: string; qos?: number }>) => {
     // Granted at most QoS 1: nothing of ours needs 2, and aedes cannot downgrade a delivery to the QoS
     // granted through mountpoints (it looks the subscription up by the delivered, stripped topic), so
     // authorizeForward caps deliveries at 1 too.
@@ -30,19 +33,18 @@ export function watchInbound(
       const closing = subs.length > MAX_FILTERS_ANSWERED;
       oversized(subs.length, closing);
       if (closing) {
-        packet.subscriptions = []; // aedes, whose listener runs next, has nothing left to do
+        subs.length = 0; // aedes, whose listener runs next, has nothing left to do
         stream.destroy();
       } else {
         for (const s of subs) state.oversized.add(s);
       }
-    } else if (packet.cmd === 'unsubscribe') {
-      for (const t of packet.unsubscriptions ?? []) state.filters.delete(t);
     }
-  });
+  };
   // aedes's deliveries wait for a full client's 'drain', and the router (mqemitter, 100 messages in
   // flight) waits for every delivery: one client that stopped reading stalled all routing until
   // aedes's drainTimeout (60 s). A full stream now releases the delivery at once; what the client
-  // does not read stays buffered for it, bounded: beyond MAX_WRITE_BACKLOG_BYTES it is closed.
+  // does not read stays buffered for it, bounded (shared/limits.ts; QoS 0 is dropped in
+  // authorizeForward): beyond MAX_WRITE_BACKLOG_BYTES it is closed.
   client.waitForDrain = (callback) => {
     if (stream.writableLength > MAX_WRITE_BACKLOG_BYTES && !stream.destroyed) {
       log.warn('client does not read what it is sent, connection closed', { remote: state.remote, client: client.id, backlog: stream.writableLength });

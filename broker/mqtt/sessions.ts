@@ -1,8 +1,8 @@
 // Live MQTT sessions by certificate, so that a revocation — by this process, by the CLI working on
-// the same database, or by another hub node — cuts them within a second (the store's revocation feed),
-// and a certificate's expiry ends its session.
+// the same database, or by another hub node — cuts them within a second (hub.ts calls cutRevoked on
+// the store's revocation feed), and a certificate's expiry ends its session.
 import type { Logger } from '../../shared/log.js';
-import type { CertStore, RevocationFeed } from '../store/store.js';
+import type { CertStore } from '../store/store.js';
 
 export interface Closable { close(): void }
 
@@ -12,14 +12,9 @@ export class SessionRegistry {
   private readonly byCert = new Map<string, Set<Closable>>();
   private readonly timers = new Map<Closable, NodeJS.Timeout>();
 
-  constructor(private readonly certs: CertStore, private readonly feed: RevocationFeed, private readonly log: Logger) {}
-
-  start(): void {
-    this.feed.start(() => this.cutRevoked());
-  }
+  constructor(private readonly certs: CertStore, private readonly log: Logger) {}
 
   stop(): void {
-    this.feed.stop();
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     this.byCert.clear();
@@ -63,7 +58,7 @@ export class SessionRegistry {
     return n;
   }
 
-  /** Closes the live sessions of certificates revoked since (the feed says when to look). */
+  /** Closes the live sessions of certificates revoked since (the revocation feed says when to look). */
   cutRevoked(): void {
     if (this.byCert.size === 0) return;
     let revoked: Set<string>;

@@ -1,11 +1,16 @@
 import type { Statement } from 'better-sqlite3';
 import { type Db, statementCache } from './db.js';
-import type { ApiKey, ApiKeyStore } from './store.js';
+import { API_SCOPES, type ApiKey, type ApiKeyLimits, type ApiKeyStore, type ApiScope, REVOKE_REASON } from './store.js';
 
-interface Row { id: string; user_id: number; name: string | null; secret_hash: string; created_at: number; last_used_at: number | null; revoked_at: number | null }
+interface Row {
+  id: string; user_id: number; name: string | null; secret_hash: string; created_at: number; last_used_at: number | null; revoked_at: number | null;
+  scopes: string; uses_left: number | null; expires_at: number | null;
+}
 const toKey = (r: Row): ApiKey => ({
   id: r.id, userId: String(r.user_id), name: r.name, secretHash: r.secret_hash,
   createdAt: r.created_at, lastUsedAt: r.last_used_at, revokedAt: r.revoked_at,
+  scopes: r.scopes.split(',').filter((x): x is ApiScope => (API_SCOPES as readonly string[]).includes(x)),
+  usesLeft: r.uses_left, expiresAt: r.expires_at,
 });
 
 export class ApiKeys implements ApiKeyStore {
@@ -15,10 +20,16 @@ export class ApiKeys implements ApiKeyStore {
     this.q = statementCache(db);
   }
 
-  add(id: string, userId: string, name: string | null, secretHash: string): ApiKey {
-    this.q('INSERT INTO api_keys (id, user_id, name, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)')
-      .run(id, userId, name, secretHash, Date.now());
+  add(id: string, userId: string, name: string | null, secretHash: string, limits: ApiKeyLimits): ApiKey {
+    this.q('INSERT INTO api_keys (id, user_id, name, secret_hash, created_at, scopes, uses_left, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(id, userId, name, secretHash, Date.now(), limits.scopes.join(','), limits.uses, limits.expiresAt);
     return this.byId(id)!;
+  }
+
+  /** Takes one use of a key limited to N uses; false when none is left (an unlimited key always has one). */
+  takeUse(id: string): boolean {
+    return this.q('UPDATE api_keys SET uses_left = uses_left - 1 WHERE id = ? AND uses_left > 0').run(id).changes > 0
+      || this.q('SELECT 1 FROM api_keys WHERE id = ? AND uses_left IS NULL').get(id) !== undefined;
   }
 
   byId(id: string): ApiKey | null {
@@ -47,8 +58,8 @@ export class ApiKeys implements ApiKeyStore {
       const key = this.q('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?').run(now, id);
       if (key.changes === 0) return null;
       const certs = this.q(
-        "UPDATE certificates SET revoked_at = ?, revoke_reason = 'api key revoked' WHERE api_key_id = ? AND revoked_at IS NULL",
-      ).run(now, id);
+        'UPDATE certificates SET revoked_at = ?, revoke_reason = ? WHERE api_key_id = ? AND revoked_at IS NULL',
+      ).run(now, REVOKE_REASON.apiKey, id);
       return { certificates: certs.changes };
     }).immediate();
     if (r && r.certificates > 0) this.onRevoke();

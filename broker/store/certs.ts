@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import { type Db, statementCache } from './db.js';
-import { type CertKind, type CertRecord, type CertStanding, type CertStore, LINE_REASON, type NewCert } from './store.js';
+import { type CertKind, type CertRecord, type CertStanding, type CertStore, REVOKE_REASON, type NewCert, type RevokedCert } from './store.js';
 
 interface Row {
   serial: string; kind: CertKind; user_id: number; device_serial: string | null; api_key_id: string | null;
@@ -42,7 +42,7 @@ export class Certs implements CertStore {
 
   /**
    * Records the first use of a certificate and retires every predecessor still valid in its line
-   * (revoked as LINE_REASON.renewed, in the same transaction). Returns the retired serials.
+   * (revoked as REVOKE_REASON.renewed, in the same transaction). Returns the retired serials.
    */
   markUsed(serial: string, now = Date.now()): string[] {
     const retired = this.db.transaction(() => {
@@ -50,7 +50,7 @@ export class Certs implements CertStore {
       if (!first) return [];
       const out: string[] = [];
       for (const s of this.predecessors(serial)) {
-        if (this.q('UPDATE certificates SET revoked_at = ?, revoke_reason = ? WHERE serial = ? AND revoked_at IS NULL').run(now, LINE_REASON.renewed, s).changes > 0) out.push(s);
+        if (this.q('UPDATE certificates SET revoked_at = ?, revoke_reason = ? WHERE serial = ? AND revoked_at IS NULL').run(now, REVOKE_REASON.renewed, s).changes > 0) out.push(s);
       }
       return out;
     }).immediate();
@@ -129,10 +129,17 @@ export class Certs implements CertStore {
       WHERE revoked_at IS NULL AND renewed_by IS NULL AND not_after < ? ORDER BY not_after`).all(before) as Row[]).map(toCert);
   }
 
-  /** Whether another user holds a device certificate for this serial that is neither revoked nor expired. */
-  heldByAnother(deviceSerial: string, userId: string, now = Date.now()): boolean {
-    return this.q(`SELECT 1 FROM certificates WHERE kind = 'device' AND device_serial = ? AND user_id != ?
-      AND revoked_at IS NULL AND not_after > ? LIMIT 1`).get(deviceSerial, userId, now) !== undefined;
+  /** The certificates of one user's Pi, oldest first. */
+  ofDevice(userId: string, serial: string): CertRecord[] {
+    return (this.q("SELECT * FROM certificates WHERE kind = 'device' AND user_id = ? AND device_serial = ? ORDER BY created_at")
+      .all(userId, serial) as Row[]).map(toCert);
+  }
+
+  /** Revoked certificates that have not expired yet, with when and why: what a CRL lists. */
+  revokedList(now = Date.now()): RevokedCert[] {
+    return (this.q('SELECT serial, revoked_at, revoke_reason FROM certificates WHERE revoked_at IS NOT NULL AND not_after > ? ORDER BY revoked_at')
+      .all(now) as Array<{ serial: string; revoked_at: number; revoke_reason: string | null }>)
+      .map((r) => ({ serial: r.serial, revokedAt: r.revoked_at, reason: r.revoke_reason }));
   }
 
   list(userId?: string): CertRecord[] {

@@ -1,10 +1,11 @@
 // SQLite (better-sqlite3) in WAL mode so the CLI can work on the data directory while the hub runs.
 // Migrations are versioned with PRAGMA user_version; each runs once, in a transaction.
+import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 
 export type Db = Database.Database;
 
-const MIGRATIONS: string[] = [
+export const MIGRATIONS: readonly string[] = [
   // 1: users, API keys, certificates, devices, audit log, settings
   `
   CREATE TABLE settings (
@@ -76,11 +77,40 @@ const MIGRATIONS: string[] = [
   ALTER TABLE certificates ADD COLUMN first_used_at INTEGER;
   CREATE INDEX certificates_renewed_by ON certificates(renewed_by);
   `,
+  // 3: a device is (user, serial): two users may each have a Pi with the same serial, and nobody can
+  // block or probe another's (docs/ARCHITECTURE.md, "Identity and trust"). API keys get scopes and
+  // limits; the keys made before keep what they could do (enroll and read).
+  `
+  CREATE TABLE devices_v3 (
+    user_id      INTEGER NOT NULL REFERENCES users(id),
+    serial       TEXT NOT NULL,
+    api_key_id   TEXT REFERENCES api_keys(id),
+    cert_serial  TEXT,
+    enrolled_at  INTEGER NOT NULL,
+    removed_at   INTEGER,
+    last_seen_at INTEGER,
+    online       INTEGER NOT NULL DEFAULT 0,
+    last_status  TEXT,
+    last_stats   TEXT,
+    manifest     TEXT,
+    PRIMARY KEY (user_id, serial)
+  );
+  INSERT INTO devices_v3 (user_id, serial, api_key_id, cert_serial, enrolled_at, removed_at, last_seen_at, online, last_status, last_stats, manifest)
+    SELECT user_id, serial, api_key_id, cert_serial, enrolled_at, removed_at, last_seen_at, online, last_status, last_stats, manifest FROM devices;
+  DROP TABLE devices;
+  ALTER TABLE devices_v3 RENAME TO devices;
+  DROP INDEX certificates_device;
+  CREATE INDEX certificates_device ON certificates(user_id, device_serial);
+  ALTER TABLE api_keys ADD COLUMN scopes TEXT NOT NULL DEFAULT 'enroll,read';
+  ALTER TABLE api_keys ADD COLUMN uses_left INTEGER;
+  ALTER TABLE api_keys ADD COLUMN expires_at INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 export function openDb(file: string, { readonly = false } = {}): Db {
+  if (!readonly) keepPrivate(file);
   const db = new Database(file, { readonly, fileMustExist: readonly });
   db.pragma('busy_timeout = 5000');
   if (!readonly) {
@@ -90,6 +120,26 @@ export function openDb(file: string, { readonly = false } = {}): Db {
   db.pragma('foreign_keys = ON');
   if (!readonly) migrate(db);
   return db;
+}
+
+/**
+ * hub.db holds argon2 hashes and the audit log: 0600, whatever the umask. SQLite gives the -wal and
+ * -shm files the database file's mode, so it is created 0600 before SQLite opens it; an older,
+ * wider file is narrowed.
+ */
+function keepPrivate(file: string): void {
+  try {
+    closeSync(openSync(file, 'wx', 0o600)); // an empty file is an empty database to SQLite
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      if ((statSync(f).mode & 0o077) !== 0) chmodSync(f, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
 }
 
 export function migrate(db: Db): void {

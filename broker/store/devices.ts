@@ -21,8 +21,8 @@ export class Devices implements DeviceStore {
     this.q = statementCache(db);
   }
 
-  bySerial(serial: string): Device | null {
-    const r = this.q('SELECT * FROM devices WHERE serial = ?').get(serial) as Row | undefined;
+  get(userId: string, serial: string): Device | null {
+    const r = this.q('SELECT * FROM devices WHERE user_id = ? AND serial = ?').get(userId, serial) as Row | undefined;
     return r ? toDevice(r) : null;
   }
 
@@ -31,17 +31,17 @@ export class Devices implements DeviceStore {
     return this.q('SELECT 1 FROM devices WHERE serial = ? AND user_id = ? AND removed_at IS NULL').get(serial, userId) !== undefined;
   }
 
-  /** Records an enrollment (new or repeated) of `serial` by `userId` with a new certificate. */
-  enroll(serial: string, userId: string, apiKeyId: string | null, certSerial: string): void {
-    this.q(`INSERT INTO devices (serial, user_id, api_key_id, cert_serial, enrolled_at)
-      VALUES (@serial, @userId, @apiKeyId, @certSerial, @now)
-      ON CONFLICT(serial) DO UPDATE SET user_id = @userId, api_key_id = @apiKeyId, cert_serial = @certSerial,
+  /** Records an enrollment (new or repeated) of the user's Pi `serial` with a new certificate. */
+  enroll(userId: string, serial: string, apiKeyId: string | null, certSerial: string): void {
+    this.q(`INSERT INTO devices (user_id, serial, api_key_id, cert_serial, enrolled_at)
+      VALUES (@userId, @serial, @apiKeyId, @certSerial, @now)
+      ON CONFLICT(user_id, serial) DO UPDATE SET api_key_id = @apiKeyId, cert_serial = @certSerial,
         enrolled_at = @now, removed_at = NULL, online = 0, last_status = NULL, last_stats = NULL, manifest = NULL`)
       .run({ serial, userId, apiKeyId, certSerial, now: Date.now() });
   }
 
-  setCertificate(serial: string, certSerial: string): void {
-    this.q('UPDATE devices SET cert_serial = ? WHERE serial = ?').run(certSerial, serial);
+  setCertificate(userId: string, serial: string, certSerial: string): void {
+    this.q('UPDATE devices SET cert_serial = ? WHERE user_id = ? AND serial = ?').run(certSerial, userId, serial);
   }
 
   /** At start-up no device is connected yet, whatever the last run recorded. */
@@ -49,8 +49,8 @@ export class Devices implements DeviceStore {
     this.q('UPDATE devices SET online = 0 WHERE online = 1').run();
   }
 
-  markRemoved(serial: string): void {
-    this.q('UPDATE devices SET removed_at = ?, online = 0 WHERE serial = ?').run(Date.now(), serial);
+  markRemoved(userId: string, serial: string): void {
+    this.q('UPDATE devices SET removed_at = ?, online = 0 WHERE user_id = ? AND serial = ?').run(Date.now(), userId, serial);
   }
 
   list(userId?: string): Device[] {

@@ -11,6 +11,13 @@ export interface User {
   passwordHash: string | null;
 }
 
+/** What an API key may do: enroll Pis (the default), read the user's devices. */
+export const API_SCOPES = ['enroll', 'read'] as const;
+export type ApiScope = (typeof API_SCOPES)[number];
+
+/** A key's scopes, and for a provisioning key how often and how long it may be used (null: unlimited). */
+export interface ApiKeyLimits { scopes: ApiScope[]; uses: number | null; expiresAt: number | null }
+
 export interface ApiKey {
   id: string;
   userId: string;
@@ -19,6 +26,10 @@ export interface ApiKey {
   createdAt: number;
   lastUsedAt: number | null;
   revokedAt: number | null;
+  scopes: ApiScope[];
+  /** Enrollments left, or null for unlimited. */
+  usesLeft: number | null;
+  expiresAt: number | null;
 }
 
 export type CertKind = 'device' | 'user';
@@ -43,24 +54,34 @@ export interface CertRecord {
 /** What authentication needs of a certificate, without its PEM (this runs on every connection). */
 export type CertStanding = Pick<CertRecord, 'kind' | 'userId' | 'deviceSerial' | 'firstUsedAt' | 'revokedAt' | 'revokeReason'>;
 
+export interface RevokedCert { serial: string; revokedAt: number; reason: string | null }
+
 /** A certificate just issued, as recorded. */
 export type NewCert = Omit<CertRecord, 'createdAt' | 'renewedBy' | 'firstUsedAt' | 'revokedAt' | 'revokeReason'>;
 
 /**
- * Why a certificate of a renewal line was revoked by the hub itself. A line is an enrollment
- * certificate and the chain of its renewals (renewed_by); at most one of them is usable once a
- * renewal is in use.
+ * Why the hub revoked a certificate (certificates.revoke_reason; the CRL's reason is derived from it).
+ * A renewal line is an enrollment certificate and the chain of its renewals (renewed_by); at most one
+ * of them is usable once a renewal is in use.
  */
-export const LINE_REASON = {
+export const REVOKE_REASON = {
   /** Retired: its renewal was used. */
   renewed: 'renewed',
   /** A renewal never used, replaced by a second renewal of the same certificate (its response was lost). */
   superseded: 'superseded',
+  /** The same user enrolled the Pi again. */
+  replaced: 'replaced by a new enrollment',
+  /** `pi-agent disconnect`. */
+  disconnected: 'disconnected by the device',
+  /** The API key it was enrolled with was revoked. */
+  apiKey: 'api key revoked',
+  /** `pi-hub cert revoke`. */
+  operator: 'revoked by an operator',
 } as const;
 
 /** What `pi-hub cert list` shows: a certificate retired by its renewal's first use is `renewed`, not `revoked`. */
 export function certState(c: Pick<CertRecord, 'revokedAt' | 'revokeReason' | 'notAfter'>, now = Date.now()): 'renewed' | 'revoked' | 'expired' | 'valid' {
-  if (c.revokedAt !== null) return c.revokeReason === LINE_REASON.renewed ? 'renewed' : 'revoked';
+  if (c.revokedAt !== null) return c.revokeReason === REVOKE_REASON.renewed ? 'renewed' : 'revoked';
   return c.notAfter < now ? 'expired' : 'valid';
 }
 
@@ -107,7 +128,9 @@ export interface UserStore {
 }
 
 export interface ApiKeyStore {
-  add(id: string, userId: string, name: string | null, secretHash: string): ApiKey;
+  add(id: string, userId: string, name: string | null, secretHash: string, limits: ApiKeyLimits): ApiKey;
+  /** Takes one use of a key limited to N uses; false when none is left (an unlimited key always has one). */
+  takeUse(id: string): boolean;
   byId(id: string): ApiKey | null;
   list(userId?: string): ApiKey[];
   touch(id: string): void;
@@ -130,20 +153,23 @@ export interface CertStore {
   markRenewed(oldSerial: string, newSerial: string): void;
   /** Serials of revoked certificates that have not expired yet. */
   revokedSerials(now?: number): string[];
+  /** The same, with when and why (a CRL's entries). */
+  revokedList(now?: number): RevokedCert[];
+  /** The certificates of one user's Pi, oldest first. */
+  ofDevice(userId: string, serial: string): CertRecord[];
   /** Certificates expiring before `before`, neither renewed nor revoked. */
   expiring(before: number): CertRecord[];
-  /** Does another user hold a valid device certificate for this serial? */
-  heldByAnother(deviceSerial: string, userId: string, now?: number): boolean;
   list(userId?: string): CertRecord[];
 }
 
+/** A device is its user's Pi with that serial: two users may each have a Pi with the same serial. */
 export interface DeviceStore {
-  bySerial(serial: string): Device | null;
+  get(userId: string, serial: string): Device | null;
   isEnrolled(userId: string, serial: string): boolean;
-  enroll(serial: string, userId: string, apiKeyId: string | null, certSerial: string): void;
-  setCertificate(serial: string, certSerial: string): void;
+  enroll(userId: string, serial: string, apiKeyId: string | null, certSerial: string): void;
+  setCertificate(userId: string, serial: string, certSerial: string): void;
   markAllOffline(): void;
-  markRemoved(serial: string): void;
+  markRemoved(userId: string, serial: string): void;
   list(userId?: string): Device[];
   applyReports(reports: Iterable<DeviceReport>): void;
 }

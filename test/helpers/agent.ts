@@ -24,14 +24,14 @@ export class TestAgent {
 
   get stateDir(): string { return join(this.configDir, 'state'); }
 
-  static cli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+  static cli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; stdin?: string } = {}): Promise<RunResult> {
     return run(AGENT_CLI, args, opts);
   }
 
-  /** Runs `pi-agent connect` and applies the test settings; throws if connect fails. */
+  /** Runs `pi-agent connect` (the key on standard input, as the README shows) and applies the test settings; throws if connect fails. */
   static async connect(hub: TestHub, apiKey: string, serial: string, opts: AgentOptions = {}): Promise<TestAgent> {
     const dir = mkdtempSync(join(tmpdir(), 'pifleet-agent-'));
-    const r = await TestAgent.cli(['connect', '--hub', `https://localhost:${hub.port}`, '--api-key', apiKey, '--fingerprint', hub.fingerprint, '--serial', serial, '--config-dir', dir]);
+    const r = await TestAgent.cli(['connect', '--hub', `https://localhost:${hub.port}`, '--api-key', '-', '--fingerprint', hub.fingerprint, '--serial', serial, '--config-dir', dir], { stdin: `${apiKey}\n` });
     if (r.code !== 0) throw new Error(`pi-agent connect failed (${r.code}): ${r.stderr}`);
     const agent = new TestAgent(hub, serial, dir, opts);
     agent.setConfig({ ...TEST_AGENT_CONFIG, ...opts.config });

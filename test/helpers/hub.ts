@@ -22,7 +22,7 @@ export interface Credentials {
 export interface UserCredentials extends Credentials { dir: string; name: string }
 export interface DeviceCredentials extends Credentials { serial: string; userId: string }
 
-export interface ApiResponse { status: number; body: unknown; headers: IncomingHttpHeaders; text: string }
+export interface ApiResponse { status: number; body: unknown; headers: IncomingHttpHeaders; text: string; raw: Buffer }
 
 export interface HubOptions {
   clientAuth?: 'none' | 'want' | 'need';
@@ -48,7 +48,8 @@ export class TestHub {
   static async start(opts: HubOptions = {}): Promise<TestHub> {
     const dir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'pifleet-hub-'));
     const hub = new TestHub(dir, opts, opts.dataDir === undefined);
-    if (opts.config) writeFileSync(join(dir, 'hub.json'), JSON.stringify(opts.config));
+    // Tests enroll many Pis from one address: a generous enrollment rate unless a test sets its own.
+    if (!opts.dataDir || opts.config) writeFileSync(join(dir, 'hub.json'), JSON.stringify({ enrollBurst: 1000, ...opts.config }));
     await hub.launch(opts.port ?? 0, opts.mqttsPort ?? 0);
     return hub;
   }
@@ -86,8 +87,9 @@ export class TestHub {
     return id;
   }
 
-  async apiKey(user: string): Promise<string> {
-    return (await this.cliOk(['apikey', 'create', '--user', user])).stdout.trim();
+  /** `pi-hub apikey create` (by default a key that may only enroll); `flags` such as ['--scope', 'read']. */
+  async apiKey(user: string, flags: string[] = []): Promise<string> {
+    return (await this.cliOk(['apikey', 'create', '--user', user, ...flags])).stdout.trim();
   }
 
   async userCert(user: string): Promise<UserCredentials> {
@@ -119,24 +121,40 @@ export class TestHub {
    * An HTTPS request to the hub's API, verifying the hub against its CA, optionally with a client
    * certificate: the status, the body parsed (as `text` if it is not JSON), the headers and the raw text.
    */
-  request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, client?: { key: string; cert: string }): Promise<ApiResponse> {
+  request(
+    method: string, path: string, body?: unknown, headers: Record<string, string> = {}, client?: { key: string; cert: string },
+    opts: { localAddress?: string } = {},
+  ): Promise<ApiResponse> {
     return new Promise((resolve, reject) => {
       const data = body === undefined ? undefined : JSON.stringify(body);
       const req = https.request(`${this.httpsUrl}${path}`, {
-        method, ca: this.caPem, servername: 'localhost', key: client?.key, cert: client?.cert,
+        method, ca: this.caPem, servername: 'localhost', key: client?.key, cert: client?.cert, localAddress: opts.localAddress,
+        agent: opts.localAddress ? false : undefined,
         headers: { ...headers, ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}) },
       }, (res) => {
-        let text = '';
-        res.on('data', (d) => (text += d));
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
         res.on('end', () => {
+          const raw = Buffer.concat(chunks);
+          const text = raw.toString('utf8');
           let parsed: unknown = text;
           try { parsed = JSON.parse(text); } catch { /* not JSON */ }
-          resolve({ status: res.statusCode ?? 0, body: parsed, headers: res.headers, text });
+          resolve({ status: res.statusCode ?? 0, body: parsed, headers: res.headers, text, raw });
         });
       });
       req.on('error', reject);
       req.end(data);
     });
+  }
+
+  /** Changes the hub's database behind its back (what a test cannot do through the hub: a key's expiry in the past). */
+  write(sql: string, ...params: unknown[]): void {
+    const db = new Database(join(this.dataDir, 'hub.db'));
+    try {
+      db.prepare(sql).run(...params);
+    } finally {
+      db.close();
+    }
   }
 
   /** Reads the hub's database the way an operator would: read-only, while the hub runs. */

@@ -90,7 +90,7 @@ describe('pi-agent CLI', () => {
 
 describe('pi-agent SUBCOMMAND --help', () => {
   const rows: Array<[string, string]> = [
-    ['connect', 'usage: pi-agent connect --hub https://HOST:PORT --api-key KEY --fingerprint SHA256 [--serial S] [--force] [--config-dir DIR]'],
+    ['connect', 'usage: pi-agent connect --hub https://HOST:PORT --fingerprint SHA256 --api-key - | --api-key-file F [--serial S] [--force] [--config-dir DIR]'],
     ['run', 'usage: pi-agent run [--sim] [--config-dir DIR]'],
     ['status', 'usage: pi-agent status [--config-dir DIR]'],
     ['modules', 'usage: pi-agent modules [check] [--config-dir DIR]'],

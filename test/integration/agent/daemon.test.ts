@@ -18,7 +18,7 @@ const clients: MqttClient[] = [];
 before(async () => {
   hub = await TestHub.start();
   await hub.addUser('alice');
-  key = await hub.apiKey('alice');
+  key = await hub.apiKey('alice', ['--scope', 'enroll', '--scope', 'read']);
   owner = await hub.userCert('alice');
 });
 after(async () => {

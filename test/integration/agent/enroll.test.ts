@@ -18,10 +18,16 @@ let hub: TestHub;
 let key: string;
 const dirs: string[] = [];
 const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'pifleet-enroll-')); dirs.push(d); return d; };
-const connectArgs = (dir: string, o: { key?: string; fp?: string; serial?: string; hub?: string } = {}) => [
-  'connect', '--hub', o.hub ?? `https://localhost:${hub.port}`, '--api-key', o.key ?? key, '--fingerprint', o.fp ?? hub.fingerprint,
-  '--serial', o.serial ?? 'pi-enroll', '--config-dir', dir,
-];
+/** `pi-agent connect` arguments, the API key in a file beside the config directory (it never is on a command line). */
+let keyFiles = 0;
+const connectArgs = (dir: string, o: { key?: string; fp?: string; serial?: string; hub?: string } = {}) => {
+  const file = join(tmp(), `key-${++keyFiles}`);
+  writeFileSync(file, `${o.key ?? key}\n`, { mode: 0o600 });
+  return [
+    'connect', '--hub', o.hub ?? `https://localhost:${hub.port}`, '--api-key-file', file, '--fingerprint', o.fp ?? hub.fingerprint,
+    '--serial', o.serial ?? 'pi-enroll', '--config-dir', dir,
+  ];
+};
 const apiLines = () => hub.daemon.output.filter((l) => /pi-hub\/api: (GET|POST) /.test(l));
 
 /**
@@ -155,7 +161,7 @@ describe('pi-agent connect', () => {
 
     r = await TestAgent.cli(connectArgs(dir, { key: 'not-a-key' }));
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /^pi-agent: --api-key: an API key looks like/);
+    assert.match(r.stderr, /^pi-agent: --api-key-file: an API key looks like/);
 
     r = await TestAgent.cli(connectArgs(dir, { hub: 'http://localhost:1' }));
     assert.equal(r.code, 2);
@@ -218,13 +224,42 @@ describe('pi-agent connect', () => {
     assert.deepEqual(JSON.parse(readFileSync(join(dir, 'agent.json'), 'utf8')), { ...first, statsIntervalSec: 10, maxQueued: 5 });
   });
 
-  test('another user cannot take a serial that is still enrolled', async () => {
+  test("another user's Pi with the same serial enrolls too, and this one's identity stays valid", async () => {
     const dir = tmp();
     assert.equal((await TestAgent.cli(connectArgs(dir, { serial: 'pi-owned' }))).code, 0);
+    const mine = new X509Certificate(readFileSync(join(dir, 'cert.pem'))).serialNumber.toLowerCase();
     const bobKey = await hub.apiKey('bob');
-    const r = await TestAgent.cli(connectArgs(tmp(), { serial: 'pi-owned', key: bobKey }));
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /^pi-agent: serial pi-owned is enrolled by another user\n/);
+    const bobDir = tmp();
+    const r = await TestAgent.cli(connectArgs(bobDir, { serial: 'pi-owned', key: bobKey }));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(new X509Certificate(readFileSync(join(bobDir, 'cert.pem'))).subjectAltName, `URI:spiffe://pifleet.local/user/${hub.users.get('bob')}/device/pi-owned`);
+    assert.match((await hub.cli(['cert', 'list', '--user', 'alice'])).stdout, new RegExp(`${mine}\\s+device\\s+alice\\s+pi-owned\\s+\\S+\\s+valid`));
+  });
+
+  describe('where the API key comes from', () => {
+    const base = (dir: string, serial: string) => ['connect', '--hub', `https://localhost:${hub.port}`, '--fingerprint', hub.fingerprint, '--serial', serial, '--config-dir', dir];
+    const rows: Array<[string, (dir: string) => { args: string[]; stdin?: string; env?: NodeJS.ProcessEnv }, number, RegExp]> = [
+      ['standard input (--api-key -), as the README shows', (d) => ({ args: [...base(d, 'pi-stdin'), '--api-key', '-'], stdin: `${key}\n` }), 0, /^$/],
+      ['$PI_AGENT_API_KEY', (d) => ({ args: base(d, 'pi-env'), env: { PI_AGENT_API_KEY: key } }), 0, /^$/],
+      ['the command line: works, with a note that it stays in the history', (d) => ({ args: [...base(d, 'pi-argv'), '--api-key', key] }), 0,
+        /^pi-agent: note: a key on the command line stays in the shell history and shows in ps; next time use --api-key - or --api-key-file\n$/],
+      ['nowhere', (d) => ({ args: base(d, 'pi-nokey'), env: { PI_AGENT_API_KEY: '' } }), 2,
+        /^pi-agent: connect needs the API key: --api-key - \(then paste it\), --api-key-file FILE or PI_AGENT_API_KEY\n/],
+      ['two places at once', (d) => ({ args: [...base(d, 'pi-twice'), '--api-key', '-', '--api-key-file', '/nonexistent'] }), 2, /^pi-agent: give the API key once/],
+      ['a file that is missing', (d) => ({ args: [...base(d, 'pi-nofile'), '--api-key-file', join(d, 'missing')] }), 1, /^pi-agent: cannot read the API key file \S+missing: ENOENT\n$/],
+      ['a file with something else in it', (d) => { writeFileSync(join(d, 'k'), 'hunter2\n'); return { args: [...base(d, 'pi-badfile'), '--api-key-file', join(d, 'k')] }; }, 2,
+        /^pi-agent: --api-key-file: an API key looks like pk_/],
+    ];
+    for (const [what, make, code, stderr] of rows) {
+      test(what, async () => {
+        const dir = tmp();
+        const { args, stdin, env } = make(dir);
+        const r = await TestAgent.cli(args, { stdin, env: { PI_AGENT_API_KEY: '', ...env } });
+        assert.equal(r.code, code, r.stderr);
+        assert.match(r.stderr, stderr);
+        assert.equal(existsSync(join(dir, 'agent.json')), code === 0);
+      });
+    }
   });
 
   test('disconnect asks the hub to revoke the certificate and removes the identity, keeping the modules', async () => {
