@@ -49,6 +49,72 @@ export const StatsSchema = z.strictObject({
 });
 export type Stats = z.infer<typeof StatsSchema>;
 
+// ---- GPIO ------------------------------------------------------------------------------------------
+// A user sets a pin on `gpio/<bcm>/set`; the Pi answers on `gpio/<bcm>/state`: retained after every
+// change (and every debounced input edge), so every dashboard shows the same; a refused set is answered
+// there too, not retained, with the set's `id` and an `error`, and changes nothing.
+
+export const GpioModeSchema = z.enum(['in', 'out', 'pwm']);
+export type GpioMode = z.infer<typeof GpioModeSchema>;
+export const GpioValueSchema = z.union([z.literal(0), z.literal(1)]);
+export const PwmSchema = z.strictObject({ duty: z.number().min(0).max(1), freqHz: z.number().positive().max(100_000) });
+
+export const GpioSetSchema = z.strictObject({
+  v: V,
+  mode: GpioModeSchema.optional(),
+  value: GpioValueSchema.optional(),
+  pwm: PwmSchema.optional(),
+  /** Chosen by the requester: a refusal on the state topic carries it. */
+  id: RequestIdSchema.optional(),
+  /** Stamped by the hub with the authenticated user; whatever a client sends here is overwritten. */
+  by: z.string().max(128).optional(),
+});
+export type GpioSet = z.infer<typeof GpioSetSchema>;
+
+export const GPIO_ERROR_CODES = [
+  'invalid_request', // the set failed its schema
+  'unknown_pin', // the pin is not in this Pi's gpio.json
+  'mode_not_allowed', // the pin does not declare that mode (an input cannot be set)
+  'out_of_range', // a duty or frequency outside what the pin declares
+  'gpio_unavailable', // no usable GPIO driver on this Pi
+  'driver_error', // the driver failed to apply it
+] as const;
+export const GpioErrorCodeSchema = z.enum(GPIO_ERROR_CODES);
+
+/** Why a pin changed without a set: the Pi's safe states and inputs. */
+export const GpioCauseSchema = z.enum(['set', 'initial', 'input', 'shutdown', 'removed', 'hold-expired', 'fail-safe']);
+
+export const GpioStateSchema = z.strictObject({
+  v: V,
+  mode: GpioModeSchema,
+  value: GpioValueSchema,
+  pwm: PwmSchema.optional(),
+  ts: Ts,
+  /** Who set it (a user's name), when `cause` is `set`. */
+  by: z.string().max(128).optional(),
+  cause: GpioCauseSchema.optional(),
+  /** The set this answers, and for a refused one (published not retained) why. */
+  id: RequestIdSchema.optional(),
+  error: z.strictObject({ code: GpioErrorCodeSchema, message: z.string().max(300) }).optional(),
+});
+export type GpioState = z.infer<typeof GpioStateSchema>;
+
+/** A pin as the manifest offers it: what a dashboard may show and send. */
+export const ManifestPinSchema = z.strictObject({
+  bcm: z.number().int().min(0).max(27),
+  name: z.string().max(80),
+  modes: z.array(GpioModeSchema).min(1).max(3),
+  /** The frequencies a PWM set may use. */
+  pwm: z.strictObject({ minHz: z.number().positive(), maxHz: z.number().positive() }).optional(),
+  /** An output returns to its safe value unless a set renews it within this many seconds. */
+  holdSec: z.number().positive().optional(),
+  /** An output goes to its safe value when the hub link is down too long. */
+  failSafe: z.boolean().optional(),
+  /** The state when the manifest was published (live ones on the state topics). */
+  state: z.strictObject({ mode: GpioModeSchema, value: GpioValueSchema, pwm: PwmSchema.optional() }).optional(),
+});
+export type ManifestPin = z.infer<typeof ManifestPinSchema>;
+
 // ---- manifest: what this Pi allows ----------------------------------------------------------------
 
 /** A command parameter: it may only fill one whole argv element (docs/ARCHITECTURE.md, "Command modules"). */
@@ -96,11 +162,7 @@ export const ManifestSchema = z.strictObject({
   modules: z.array(ManifestModuleSchema).max(256),
   /** Present when at least one doctor module is loaded: request `{module:"doctor", command:"run"}`. */
   doctor: z.boolean(),
-  gpio: z.array(z.strictObject({
-    bcm: z.number().int().min(0).max(59),
-    name: z.string().max(80),
-    modes: z.array(z.enum(['in', 'out', 'pwm'])),
-  })).max(60),
+  gpio: z.array(ManifestPinSchema).max(28),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
 export type ManifestModule = z.infer<typeof ManifestModuleSchema>;
@@ -150,29 +212,6 @@ export const CmdResultSchema = z.strictObject({
   error: z.strictObject({ code: ErrorCodeSchema, message: z.string().max(1000) }).optional(),
 });
 export type CmdResult = z.infer<typeof CmdResultSchema>;
-
-// ---- GPIO ------------------------------------------------------------------------------------------
-
-export const GpioModeSchema = z.enum(['in', 'out', 'pwm']);
-export const PwmSchema = z.strictObject({ duty: z.number().min(0).max(1), freqHz: z.number().positive().max(100_000) });
-
-export const GpioSetSchema = z.strictObject({
-  v: V,
-  mode: GpioModeSchema.optional(),
-  value: z.union([z.literal(0), z.literal(1)]).optional(),
-  pwm: PwmSchema.optional(),
-  by: z.string().max(128).optional(),
-});
-export type GpioSet = z.infer<typeof GpioSetSchema>;
-
-export const GpioStateSchema = z.strictObject({
-  v: V,
-  mode: GpioModeSchema,
-  value: z.union([z.literal(0), z.literal(1)]),
-  pwm: PwmSchema.optional(),
-  ts: Ts,
-});
-export type GpioState = z.infer<typeof GpioStateSchema>;
 
 // ---- doctor ----------------------------------------------------------------------------------------
 
