@@ -86,7 +86,6 @@ export async function demo(args: string[]): Promise<number> {
     log.warn('ports 8443/8883 are taken; using free ports');
     hub = await startHub({ ...config, port: 0, mqttsPort: 0 }, log);
   }
-  const url = `https://127.0.0.1:${hub.port}`;
 
   // The simulated Pi: connected with an API key like a real one, on every start (the hub port may change).
   const reopened = await openHubData(hubDir, 'pifleet.local');
@@ -103,18 +102,22 @@ export async function demo(args: string[]): Promise<number> {
   const agent: ChildProcess = spawn(process.execPath, [AGENT_CLI, 'run', '--sim', '--config-dir', agentDir], { stdio: ['ignore', 'inherit', 'inherit'] });
 
   const mq = `-h localhost -p ${hub.mqttsPort} --cafile ${join(certDir, 'ca.crt')} --cert ${join(certDir, 'demo.crt')} --key ${join(certDir, 'demo.key')}`;
+  const dashboard = `https://localhost:${hub.port}/`;
   process.stdout.write(`
 pifleet demo — a hub with one simulated Pi (${SERIAL}), on this machine only
 
-  hub:          ${url}
+  dashboard:    ${dashboard}
   login:        ${login.user} / ${login.password}
   fingerprint:  ${hub.fingerprint}
   data:         ${dataDir}
 
-The web dashboard is not part of this release yet. Meanwhile, as the demo user:
+Open the dashboard and log in. The browser warns once: the hub's certificate comes from the hub's own
+CA (its root has the fingerprint above; ${join(certDir, 'ca.crt')} is that CA, to trust it instead).
+
+From a shell, as the demo user:
   watch the Pi:   mosquitto_sub ${mq} -t 'devices/#' -v
   run a command:  mosquitto_pub ${mq} -t devices/${SERIAL}/cmd/req -q 1 -m '{"v":1,"id":"c1","module":"demo","command":"hello"}'
-  the devices:    curl --cacert ${join(certDir, 'ca.crt')} --cert ${join(certDir, 'demo.crt')} --key ${join(certDir, 'demo.key')} ${url.replace('127.0.0.1', 'localhost')}/api/v1/devices
+  the devices:    curl --cacert ${join(certDir, 'ca.crt')} --cert ${join(certDir, 'demo.crt')} --key ${join(certDir, 'demo.key')} ${dashboard}api/v1/devices
 
 Connect a real Pi (serve the hub to the network with --host 0.0.0.0, then on the Pi):
   pi-hub apikey create --user ${login.user} --uses 1 --expires 1h --data-dir ${hubDir}      (on this machine)

@@ -4,9 +4,9 @@
 // and validated only then, once per device per flush; "last seen" is the time of that flush.
 import { parseValid } from '../shared/json.js';
 import type { Logger } from '../shared/log.js';
-import { StatsSchema } from '../shared/schemas.js';
+import { type Stats, StatsSchema } from '../shared/schemas.js';
 import { BatchWriter } from './batch-writer.js';
-import type { DeviceReport, HubStore } from './store/store.js';
+import type { DeviceReport, HistoryPoint, HubStore } from './store/store.js';
 
 export interface DeviceEntry {
   readonly serial: string;
@@ -21,6 +21,7 @@ export interface DeviceEntry {
 export class DeviceTracker extends BatchWriter {
   private readonly entries = new Map<string, DeviceEntry>();
   private dirty: DeviceEntry[] = [];
+  private prune: NodeJS.Timeout | null = null;
 
   constructor(private readonly store: HubStore, private readonly log: Logger, flushMs = 1000) { super(flushMs); }
 
@@ -66,14 +67,19 @@ export class DeviceTracker extends BatchWriter {
     const batch = this.dirty;
     this.dirty = [];
     const seenAt = Date.now();
+    const history: Array<{ userId: string; serial: string; point: HistoryPoint }> = [];
     const reports: DeviceReport[] = batch.map((e) => {
       const r: DeviceReport = { serial: e.serial, userId: e.userId, seenAt };
       if (e.status !== undefined) { r.status = e.status; r.online = e.online ?? false; }
       if (e.manifest !== undefined) r.manifest = e.manifest;
       if (e.rawStats !== undefined) {
         const stats = parseValid(e.rawStats, StatsSchema);
-        if (stats) r.stats = stats;
-        else this.log.warn('invalid stats not recorded', { device: e.serial });
+        if (stats) {
+          r.stats = stats;
+          history.push({ userId: e.userId, serial: e.serial, point: historyPoint(stats, seenAt) });
+        } else {
+          this.log.warn('invalid stats not recorded', { device: e.serial });
+        }
       }
       e.dirty = false;
       e.status = e.rawStats = e.manifest = undefined;
@@ -81,8 +87,36 @@ export class DeviceTracker extends BatchWriter {
     });
     try {
       this.store.devices.applyReports(reports);
+      if (history.length > 0) this.store.history.add(history);
     } catch (err) {
       this.log.error('cannot record device reports', { error: (err as Error).message });
     }
   }
+
+  override start(): void {
+    super.start();
+    this.prune = setInterval(() => {
+      try {
+        this.store.history.prune();
+      } catch (err) {
+        this.log.error('cannot prune the stats history', { error: (err as Error).message });
+      }
+    }, 3_600_000);
+    this.prune.unref();
+  }
+
+  override stop(): void {
+    if (this.prune) clearInterval(this.prune);
+    this.prune = null;
+    super.stop();
+  }
+}
+
+/** What the history keeps of a sample: charted values, timed by the hub (a Pi without a clock may be off). */
+function historyPoint(s: Stats, ts: number): HistoryPoint {
+  const disk = s.disk.find((d) => d.mount === '/') ?? s.disk[0];
+  return {
+    ts, load: s.cpu.load, tempC: s.cpu.tempC ?? null, memUsed: s.mem.used, memTotal: s.mem.total,
+    diskUsed: disk?.used ?? null, diskSize: disk?.size ?? null,
+  };
 }

@@ -12,7 +12,7 @@ import { ensureServerCert } from './ca/server-cert.js';
 import type { HubConfig } from './config.js';
 import { openHubData } from './data-dir.js';
 import { DeviceTracker } from './device-tracker.js';
-import { CertificateResolver } from './mqtt/identity.js';
+import { CertificateResolver, SessionResolver } from './mqtt/identity.js';
 import { HubServer } from './server.js';
 import { SessionRegistry } from './mqtt/sessions.js';
 
@@ -31,15 +31,17 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
   const store = data.store;
   store.devices.markAllOffline(); // sessions, retained messages and wills live in memory (for now)
 
-  const sessions = new SessionRegistry(store.certs, log.child('sessions'));
+  const sessions = new SessionRegistry(store, log.child('sessions'));
   const crl = new CrlPublisher(ca, store, paths.crl, log.child('crl'));
   const revocations = store.revocationFeed();
   const tracker = new DeviceTracker(store, log.child('devices'));
   const audit = new AuditWriter(store, log.child('audit'), config.auditRetention);
   const broker = new HubBroker({ sessions, tracker, audit, log: log.child('mqtt'), limits: config.limits });
-  const resolvers = [new CertificateResolver(store, data.trustDomain)];
+  const resolvers = [new CertificateResolver(store, data.trustDomain), new SessionResolver(store)];
+  let listening: { port: number } | null = null;
   const api = createApi({
-    store, ca, crl, sessions, tracker, audit, resolvers, deviceCertLifetimeMs: config.deviceCertLifetimeMs, enrollRate: config.enrollRate, log: log.child('api'),
+    store, ca, crl, sessions, tracker, audit, resolvers, deviceCertLifetimeMs: config.deviceCertLifetimeMs, enrollRate: config.enrollRate,
+    publicUrl: () => config.publicUrl(listening?.port ?? config.port), log: log.child('api'),
   });
   const server = new HubServer(broker, resolvers, api.listener, log.child('server'));
 
@@ -58,6 +60,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
     clientAuth: config.clientAuth,
     tls: { key: readFileSync(paths.serverKey, 'utf8'), cert: readFileSync(paths.serverCert, 'utf8'), ca: [ca.rootPem, ca.issuingPem] },
   });
+  listening = ports;
   ca.setCrlUrl(`${config.publicUrl(ports.port)}/api/v1/ca/crl`);
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   log.info(`listening https://${host}:${ports.port} mqtts://${host}:${ports.mqttsPort}`, {

@@ -64,3 +64,19 @@ export function parseApiKey(key: string): { id: string; secret: string } | null 
   const m = API_KEY_RE.exec(key.trim());
   return m ? { id: m[1]!, secret: m[2]! } : null;
 }
+
+// The same for passwords: a user name that does not exist costs the same argon2 work as a wrong password.
+let dummyPasswordHash: Promise<string> | undefined;
+const dummyPassword = () => (dummyPasswordHash ??= hashPassword(randomBytes(16).toString('hex')));
+
+/** Makes the stand-in password hash now (at start-up) rather than at the first login of an unknown name. */
+export function preparePasswordVerification(): void {
+  void dummyPassword();
+}
+
+/** Whether `password` matches the stored hash; with none (no such user), false after the same work. */
+export async function verifyPassword(hash: string | null, password: string): Promise<boolean> {
+  if (hash !== null) return verifyHash(hash, password);
+  await verifyHash(await dummyPassword(), password);
+  return false;
+}

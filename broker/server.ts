@@ -63,6 +63,15 @@ export class HubServer {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
         return;
       }
+      // A browser brings its session cookie and client certificate along to any page that opens this
+      // socket: only the hub's own page may (cross-site WebSocket hijacking). Clients that are not
+      // browsers send no Origin.
+      const origin = req.headers.origin;
+      if (origin !== undefined && origin !== `https://${req.headers.host ?? ''}`) {
+        this.log.warn('WebSocket from another origin refused', { origin: origin.slice(0, 200), remote: remoteOf(socket as TLSSocket) });
+        socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
+        return;
+      }
       const who = resolveIdentity(this.resolvers, socket as TLSSocket, req);
       wss.handleUpgrade(req, socket, head, (ws) => {
         const stream = coalescingWebSocketStream(ws);

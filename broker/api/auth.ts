@@ -77,8 +77,8 @@ export class ApiAuth {
     return key;
   }
 
-  /** The certificate's identity; 401 when there is none or it is refused. */
-  certificate(ctx: Ctx): Identity {
+  /** Who the TLS certificate or the session cookie says; 401 when neither does. */
+  identity(ctx: Ctx): Identity {
     const who = resolveIdentity(this.d.resolvers, ctx.socket, ctx.req);
     if (!who.ok) throw this.unauthorized(ctx, who.reason);
     return who.identity;
@@ -94,23 +94,43 @@ export class ApiAuth {
 
   /** ctx.state.identity: a device certificate is required. */
   readonly requireDevice: Middleware = (ctx, next) => {
-    const id = this.certificate(ctx);
+    const id = this.identity(ctx);
     if (id.kind !== 'device') throw new HttpError(403, 'forbidden', 'this needs a device certificate');
     ctx.state.identity = id;
     return next();
   };
 
-  /** ctx.state.userId: an API key with the read scope (bearer) or a user certificate. */
+  /** ctx.state.userId: an API key with the read scope (bearer), a user certificate or a session. */
   readonly requireUser: Middleware = async (ctx, next) => {
     if (bearerToken(ctx)) {
       ctx.state.userId = (await this.apiKey(ctx, 'read')).userId;
-    } else {
-      const id = this.certificate(ctx);
-      if (id.kind !== 'user') throw new HttpError(403, 'forbidden', 'this needs a user certificate or an API key');
-      ctx.state.userId = id.userId;
+      return next();
     }
+    return this.requireAccount(ctx, next);
+  };
+
+  /**
+   * ctx.state.identity and userId: a user certificate or a session — what a browser brings along by
+   * itself, so a request that changes something must also prove it comes from the hub's own page.
+   */
+  readonly requireAccount: Middleware = (ctx, next) => {
+    const id = this.identity(ctx);
+    if (id.kind !== 'user') throw new HttpError(403, 'forbidden', 'this needs a user certificate, a dashboard session or an API key');
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') checkSameOrigin(ctx);
+    ctx.state.identity = id;
+    ctx.state.userId = id.userId;
     return next();
   };
+}
+
+/** The header the dashboard sends with every change: a page of another origin cannot, without a CORS preflight the hub never grants. */
+export const CSRF_HEADER = 'x-pifleet-csrf';
+
+/** 403 csrf unless the request carries the header and, when the browser says where from, comes from the hub's own origin. */
+export function checkSameOrigin(ctx: Ctx): void {
+  if (ctx.req.headers[CSRF_HEADER] !== '1') throw new HttpError(403, 'csrf', `send the header ${CSRF_HEADER}: 1 (the dashboard does)`);
+  const origin = ctx.req.headers.origin;
+  if (origin !== undefined && origin !== `https://${ctx.req.headers.host ?? ''}`) throw new HttpError(403, 'csrf', `requests from ${origin} are not accepted`);
 }
 
 export const apiKeyOf = (ctx: Ctx) => ctx.state.apiKey as ApiKey;

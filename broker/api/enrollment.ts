@@ -59,7 +59,7 @@ export function enrollmentRoutes(router: Router, d: EnrollmentDeps, auth: ApiAut
       }
       d.store.devices.enroll(key.userId, body.serial, key.id, cert.serial);
     });
-    if (replaced.length > 0) d.sessions.cut(replaced, 'replaced by a new enrollment');
+    if (replaced.length > 0) d.sessions.cutCertificates(replaced, 'replaced by a new enrollment');
     d.audit.add({ userId: key.userId, actor: `apikey:${key.id}`, deviceSerial: body.serial, action: 'enroll', detail: { cert: cert.serial, ip: ctx.ip } });
     d.log.info('device enrolled', { serial: body.serial, user: key.userId, key: key.id, cert: cert.serial });
     return { status: 201, body: issued(cert, body.serial, key.userId) };
@@ -105,7 +105,7 @@ export function enrollmentRoutes(router: Router, d: EnrollmentDeps, auth: ApiAut
     });
     d.audit.add({ userId: id.userId, actor: `device:${id.serial}`, deviceSerial: id.serial, action: 'disconnect', detail: { revoked } });
     // Answer first: cutting the MQTT session does not touch this HTTPS connection.
-    setImmediate(() => d.sessions.cut(revoked, 'disconnected'));
+    setImmediate(() => d.sessions.cutCertificates(revoked, 'disconnected'));
     return { body: { ok: true, revoked: revoked.length } };
   });
 }

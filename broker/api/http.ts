@@ -128,10 +128,9 @@ export class Router {
     const send = (reply: Reply) => {
       const status = reply.status ?? 200;
       const raw = 'raw' in reply;
-      const data = raw ? reply.raw : JSON.stringify(reply.body);
+      const data = status === 204 || status === 304 ? '' : raw ? reply.raw : JSON.stringify(reply.body);
       res.writeHead(status, {
-        'content-type': raw ? reply.type : 'application/json; charset=utf-8',
-        'content-length': Buffer.byteLength(data),
+        ...(data === '' ? {} : { 'content-type': raw ? reply.type : 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(data) }),
         ...(raw ? {} : { 'cache-control': 'no-store' }),
         ...reply.headers,
       });

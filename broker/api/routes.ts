@@ -1,5 +1,6 @@
-// /api/v1: the hub's public facts (health, the CA), a Pi's identity (enrollment.ts) and the device
-// list (a user certificate or an API key). Every response carries the security headers.
+// The HTTPS side of the hub: /api/v1 — the hub's public facts (health, the CA, the CRL), a Pi's
+// identity (enrollment.ts), a user's Pis (devices.ts) and own things (account.ts) — and the dashboard
+// at / (static.ts). Every response carries the security headers.
 import type { Logger } from '../../shared/log.js';
 import { VERSION } from '../../shared/version.js';
 import type { AuditWriter } from '../audit-writer.js';
@@ -9,10 +10,12 @@ import type { DeviceTracker } from '../device-tracker.js';
 import type { IdentityResolver } from '../mqtt/identity.js';
 import type { SessionRegistry } from '../mqtt/sessions.js';
 import type { HubStore } from '../store/store.js';
-import { ApiAuth, rateLimit, userIdOf } from './auth.js';
+import { accountRoutes } from './account.js';
+import { ApiAuth } from './auth.js';
+import { deviceRoutes } from './devices.js';
 import { enrollmentRoutes } from './enrollment.js';
 import { HttpError, type Middleware, Router } from './http.js';
-import { RateLimiter } from './rate-limit.js';
+import { dashboardRoutes } from './static.js';
 
 export interface ApiDeps {
   store: HubStore;
@@ -24,6 +27,8 @@ export interface ApiDeps {
   resolvers: IdentityResolver[];
   deviceCertLifetimeMs: number;
   enrollRate: { burst: number; perMinute: number };
+  /** How Pis reach the hub (hub.json publicUrl, or the host name and the port it listens on). */
+  publicUrl: () => string;
   log: Logger;
 }
 
@@ -61,17 +66,9 @@ export function createApi(d: ApiDeps): Router {
 
   enrollmentRoutes(router, d, auth);
 
-  // Users and scripts poll the device list, so it allows more than enrollment does; but per address,
-  // before any argon2 or database work, since a bad key or no credential costs the hub that work too.
-  const listPerAddress = rateLimit(new RateLimiter(30, 500), (ctx) => ctx.ip);
-  router.on('GET', '/api/v1/devices', listPerAddress, auth.requireUser, async (ctx) => {
-    d.tracker.flush();
-    const devices = d.store.devices.list(userIdOf(ctx)).map((x) => ({
-      serial: x.serial, online: x.online, enrolledAt: x.enrolledAt, lastSeenAt: x.lastSeenAt,
-      status: x.lastStatus, stats: x.lastStats, manifest: x.manifest,
-    }));
-    return { body: { devices } };
-  });
+  deviceRoutes(router, d, auth);
+  accountRoutes(router, d, auth);
+  dashboardRoutes(router, d.log);
 
   return router;
 }

@@ -148,7 +148,7 @@ function leafExtensions(purpose: string, sans: x509.JsonGeneralNames): x509.Exte
 /** RFC 5280's reason for why the hub revoked a certificate; none for an operator's or a key's revocation. */
 function crlReason(reason: string | null): x509.X509CrlReason | undefined {
   if (reason === REVOKE_REASON.renewed || reason === REVOKE_REASON.superseded || reason === REVOKE_REASON.replaced) return x509.X509CrlReason.superseded;
-  if (reason === REVOKE_REASON.disconnected) return x509.X509CrlReason.cessationOfOperation;
+  if (reason === REVOKE_REASON.disconnected || reason === REVOKE_REASON.removed) return x509.X509CrlReason.cessationOfOperation;
   return undefined;
 }
 

@@ -29,7 +29,7 @@ import { type Principal, internalClientId, mountOf, principalFromClientId, unmou
 import { type AsyncPersistence, memoryPersistence } from './persistence.js';
 import { judgePublish, mayRetain, type PublishContext } from './publish-rules.js';
 import { type BrokerLimits, SessionKeeper } from './session-keeper.js';
-import type { SessionRegistry } from './sessions.js';
+import { type SessionRegistry, credentialOf } from './sessions.js';
 
 export type { BrokerLimits } from './session-keeper.js';
 
@@ -147,10 +147,11 @@ export class HubBroker {
     }
     client.id = internal;
     if (id.kind === 'device') st.device = this.deps.tracker.device(id.userId, id.serial);
-    if (id.certSerial) {
-      const session = { close: () => this.keeper.end(client) };
-      this.deps.sessions.add(id.certSerial, id.notAfter, session);
-      client.conn.once('close', () => this.deps.sessions.remove(id.certSerial!, session));
+    const credential = credentialOf(id);
+    if (credential) {
+      const connection = { close: () => this.keeper.end(client) };
+      this.deps.sessions.add(credential, id.notAfter, connection);
+      client.conn.once('close', () => this.deps.sessions.remove(credential, connection));
     }
     this.deps.log.info('connected', { who: id.kind === 'device' ? `device:${id.serial}` : `user:${id.label}`, remote: st.remote, clean: client.clean });
     done(null, true);

@@ -12,6 +12,8 @@ export type Identity = Principal & {
   /** How it was established; a session (dashboard) has no certificate. */
   via: 'certificate' | 'session';
   certSerial: string | null;
+  /** The dashboard session it came with (`via: 'session'`). */
+  sessionId: string | null;
   /** ms since epoch: the session is cut when the certificate expires. */
   notAfter: number | null;
   /** For logs and the audit log: `alice`, or the device serial. */
@@ -65,9 +67,42 @@ export class CertificateResolver implements IdentityResolver {
       }
     }
     if (id.kind === 'device') {
-      return { ok: true, identity: { kind: 'device', userId: id.userId, serial: id.serial, via: 'certificate', certSerial: serial, notAfter, label: id.serial } };
+      return { ok: true, identity: { kind: 'device', userId: id.userId, serial: id.serial, via: 'certificate', certSerial: serial, sessionId: null, notAfter, label: id.serial } };
     }
-    return { ok: true, identity: { kind: 'user', userId: id.userId, via: 'certificate', certSerial: serial, notAfter, label: user.name } };
+    return { ok: true, identity: { kind: 'user', userId: id.userId, via: 'certificate', certSerial: serial, sessionId: null, notAfter, label: user.name } };
+  }
+}
+
+/** The dashboard's session cookie. */
+export const SESSION_COOKIE = 'pifleet_session';
+
+/** A cookie's value in a Cookie header, or null. */
+export function cookieValue(header: string | undefined, name: string): string | null {
+  for (const part of (header ?? '').split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim();
+  }
+  return null;
+}
+
+/**
+ * A browser's dashboard session, from its cookie: at the WebSocket upgrade (the page's MQTT
+ * connection) and for the API. Asked after the certificate resolver: a certificate wins.
+ */
+export class SessionResolver implements IdentityResolver {
+  constructor(private readonly store: HubStore) {}
+
+  resolve(_socket: TLSSocket, req: IncomingMessage | null): IdentityResult | null {
+    const token = cookieValue(req?.headers.cookie, SESSION_COOKIE);
+    if (!token) return null;
+    const session = this.store.sessions.byToken(token);
+    if (!session) return { ok: false, reason: 'the session ended or expired: log in again' };
+    const user = this.store.users.byId(session.userId);
+    if (!user) return { ok: false, reason: `user ${session.userId} does not exist` };
+    return {
+      ok: true,
+      identity: { kind: 'user', userId: user.id, via: 'session', certSerial: null, sessionId: session.id, notAfter: session.expiresAt, label: user.name },
+    };
   }
 }
 

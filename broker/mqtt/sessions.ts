@@ -1,73 +1,94 @@
-// Live MQTT sessions by certificate, so that a revocation — by this process, by the CLI working on
-// the same database, or by another hub node — cuts them within a second (hub.ts calls cutRevoked on
-// the store's revocation feed), and a certificate's expiry ends its session.
+// Live MQTT connections by the credential they came in with — a certificate or a dashboard session —
+// so that a revocation or a logout, by this process, by the CLI working on the same database, or by
+// another hub node, cuts them within a second (hub.ts calls cutRevoked on the store's revocation
+// feed), and a credential's expiry ends its connections.
 import type { Logger } from '../../shared/log.js';
-import type { CertStore } from '../store/store.js';
+import type { CertStore, SessionStore } from '../store/store.js';
+import type { Identity } from './identity.js';
 
 export interface Closable { close(): void }
 
 const MAX_TIMER = 2 ** 31 - 1;
+const CERT = 'cert:';
+const SESSION = 'session:';
+
+/** The credential an identity came with, as the registry keys it; null for none. */
+export function credentialOf(id: Identity): string | null {
+  if (id.certSerial) return CERT + id.certSerial;
+  if (id.sessionId) return SESSION + id.sessionId;
+  return null;
+}
 
 export class SessionRegistry {
-  private readonly byCert = new Map<string, Set<Closable>>();
+  private readonly live = new Map<string, Set<Closable>>();
   private readonly timers = new Map<Closable, NodeJS.Timeout>();
 
-  constructor(private readonly certs: CertStore, private readonly log: Logger) {}
+  constructor(private readonly store: { certs: CertStore; sessions: SessionStore }, private readonly log: Logger) {}
 
   stop(): void {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
-    this.byCert.clear();
+    this.live.clear();
   }
 
-  add(certSerial: string, notAfter: number | null, session: Closable): void {
-    let set = this.byCert.get(certSerial);
-    if (!set) this.byCert.set(certSerial, (set = new Set()));
-    set.add(session);
+  add(credential: string, notAfter: number | null, connection: Closable): void {
+    let set = this.live.get(credential);
+    if (!set) this.live.set(credential, (set = new Set()));
+    set.add(connection);
     if (notAfter !== null) {
       const t = setTimeout(() => {
-        this.log.info('certificate expired, closing its session', { cert: certSerial });
-        session.close();
+        this.log.info('credential expired, closing its connection', { credential });
+        connection.close();
       }, Math.min(Math.max(notAfter - Date.now(), 0), MAX_TIMER));
       t.unref();
-      this.timers.set(session, t);
+      this.timers.set(connection, t);
     }
   }
 
-  remove(certSerial: string, session: Closable): void {
-    const set = this.byCert.get(certSerial);
-    set?.delete(session);
-    if (set?.size === 0) this.byCert.delete(certSerial);
-    const t = this.timers.get(session);
+  remove(credential: string, connection: Closable): void {
+    const set = this.live.get(credential);
+    set?.delete(connection);
+    if (set?.size === 0) this.live.delete(credential);
+    const t = this.timers.get(connection);
     if (t) clearTimeout(t);
-    this.timers.delete(session);
+    this.timers.delete(connection);
   }
 
-  /** Closes every live session of these certificates. */
-  cut(certSerials: Iterable<string>, reason: string): number {
+  /** Closes every live connection of these certificates (hex serials). */
+  cutCertificates(serials: Iterable<string>, reason: string): number {
+    return this.cut([...serials].map((s) => CERT + s), reason);
+  }
+
+  /** Closes every live connection of these dashboard sessions. */
+  cutSessions(ids: Iterable<string>, reason: string): number {
+    return this.cut([...ids].map((s) => SESSION + s), reason);
+  }
+
+  private cut(credentials: string[], reason: string): number {
     let n = 0;
-    for (const serial of certSerials) {
-      const set = this.byCert.get(serial);
+    for (const credential of credentials) {
+      const set = this.live.get(credential);
       if (!set) continue;
-      for (const s of [...set]) {
-        this.log.info('closing session', { cert: serial, reason });
-        s.close();
+      for (const c of [...set]) {
+        this.log.info('closing connection', { credential, reason });
+        c.close();
         n++;
       }
     }
     return n;
   }
 
-  /** Closes the live sessions of certificates revoked since (the revocation feed says when to look). */
+  /** Closes the connections of certificates revoked and sessions ended since (the feed says when to look). */
   cutRevoked(): void {
-    if (this.byCert.size === 0) return;
-    let revoked: Set<string>;
+    if (this.live.size === 0) return;
+    const keys = [...this.live.keys()];
     try {
-      revoked = new Set(this.certs.revokedSerials());
+      const revoked = new Set(this.store.certs.revokedSerials());
+      this.cutCertificates(keys.filter((k) => k.startsWith(CERT) && revoked.has(k.slice(CERT.length))).map((k) => k.slice(CERT.length)), 'revoked');
+      const sessions = keys.filter((k) => k.startsWith(SESSION)).map((k) => k.slice(SESSION.length));
+      if (sessions.length > 0) this.cutSessions(this.store.sessions.endedAmong(sessions), 'session ended');
     } catch (err) {
       this.log.error('cannot read the revocations', { error: (err as Error).message });
-      return;
     }
-    this.cut([...this.byCert.keys()].filter((s) => revoked.has(s)), 'revoked');
   }
 }

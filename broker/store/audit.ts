@@ -48,15 +48,19 @@ export class AuditLog implements AuditStore {
     }).immediate();
   }
 
-  list(filter: { deviceSerial?: string; userId?: string; action?: string; limit?: number } = {}): AuditEntry[] {
+  /** Newest first; `before` an entry id, for the next page. */
+  list(filter: { deviceSerial?: string; userId?: string; action?: string; limit?: number; before?: number } = {}): Array<AuditEntry & { id: number }> {
     const where: string[] = [];
     const args: unknown[] = [];
     if (filter.deviceSerial !== undefined) { where.push('device_serial = ?'); args.push(filter.deviceSerial); }
     if (filter.userId !== undefined) { where.push('user_id = ?'); args.push(filter.userId); }
     if (filter.action !== undefined) { where.push('action = ?'); args.push(filter.action); }
+    if (filter.before !== undefined) { where.push('id < ?'); args.push(filter.before); }
     const sql = `SELECT * FROM audit_log ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`;
     args.push(filter.limit ?? 100);
-    return (this.q(sql).all(...args) as Array<{ ts: number; user_id: number | null; actor: string; device_serial: string | null; action: string; detail: string }>)
-      .map((r) => ({ ts: r.ts, userId: r.user_id === null ? null : String(r.user_id), actor: r.actor, deviceSerial: r.device_serial, action: r.action, detail: JSON.parse(r.detail) }));
+    return (this.q(sql).all(...args) as Array<{ id: number; ts: number; user_id: number | null; actor: string; device_serial: string | null; action: string; detail: string }>)
+      .map((r) => ({
+        id: r.id, ts: r.ts, userId: r.user_id === null ? null : String(r.user_id), actor: r.actor, deviceSerial: r.device_serial, action: r.action, detail: JSON.parse(r.detail),
+      }));
   }
 }

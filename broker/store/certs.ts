@@ -129,6 +129,13 @@ export class Certs implements CertStore {
       WHERE revoked_at IS NULL AND renewed_by IS NULL AND not_after < ? ORDER BY not_after`).all(before) as Row[]).map(toCert);
   }
 
+  revokeAllOf(userId: string, reason: string): string[] {
+    const serials = (this.q('SELECT serial FROM certificates WHERE user_id = ? AND revoked_at IS NULL').all(userId) as Array<{ serial: string }>).map((r) => r.serial);
+    const revoked = serials.filter((s) => this.q('UPDATE certificates SET revoked_at = ?, revoke_reason = ? WHERE serial = ? AND revoked_at IS NULL').run(Date.now(), reason, s).changes > 0);
+    if (revoked.length > 0) this.onRevoke();
+    return revoked;
+  }
+
   /** The certificates of one user's Pi, oldest first. */
   ofDevice(userId: string, serial: string): CertRecord[] {
     return (this.q("SELECT * FROM certificates WHERE kind = 'device' AND user_id = ? AND device_serial = ? ORDER BY created_at")

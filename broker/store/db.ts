@@ -105,6 +105,38 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE api_keys ADD COLUMN uses_left INTEGER;
   ALTER TABLE api_keys ADD COLUMN expires_at INTEGER;
   `,
+  // 4: the dashboard: browser sessions (the token kept as its SHA-256 only), stats history (a point a
+  // minute for 7 days, a point an hour for 90), and when a Pi last sent stats (apart from any message).
+  `
+  CREATE TABLE sessions (
+    id           TEXT PRIMARY KEY,
+    token_hash   TEXT NOT NULL UNIQUE,
+    user_id      INTEGER NOT NULL REFERENCES users(id),
+    created_at   INTEGER NOT NULL,
+    last_used_at INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    ended_at     INTEGER,
+    address      TEXT,
+    user_agent   TEXT
+  );
+  CREATE INDEX sessions_user ON sessions(user_id);
+  CREATE TABLE stats_history (
+    user_id    INTEGER NOT NULL,
+    serial     TEXT NOT NULL,
+    resolution INTEGER NOT NULL,
+    ts         INTEGER NOT NULL,
+    load       REAL,
+    temp_c     REAL,
+    mem_used   REAL,
+    mem_total  REAL,
+    disk_used  REAL,
+    disk_size  REAL,
+    PRIMARY KEY (user_id, serial, resolution, ts)
+  ) WITHOUT ROWID;
+  CREATE INDEX stats_history_age ON stats_history(resolution, ts);
+  ALTER TABLE devices ADD COLUMN last_data_at INTEGER;
+  ALTER TABLE users ADD COLUMN removed_at INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -4,13 +4,13 @@ import type { Device, DeviceReport, DeviceStore } from './store.js';
 
 interface Row {
   serial: string; user_id: number; api_key_id: string | null; cert_serial: string | null; enrolled_at: number;
-  removed_at: number | null; last_seen_at: number | null; online: number;
+  removed_at: number | null; last_seen_at: number | null; last_data_at: number | null; online: number;
   last_status: string | null; last_stats: string | null; manifest: string | null;
 }
 const json = (s: string | null): unknown => (s === null ? null : JSON.parse(s));
 const toDevice = (r: Row): Device => ({
   serial: r.serial, userId: String(r.user_id), apiKeyId: r.api_key_id, certSerial: r.cert_serial,
-  enrolledAt: r.enrolled_at, removedAt: r.removed_at, lastSeenAt: r.last_seen_at, online: r.online === 1,
+  enrolledAt: r.enrolled_at, removedAt: r.removed_at, lastSeenAt: r.last_seen_at, lastDataAt: r.last_data_at, online: r.online === 1,
   lastStatus: json(r.last_status), lastStats: json(r.last_stats), manifest: json(r.manifest),
 });
 
@@ -63,13 +63,13 @@ export class Devices implements DeviceStore {
   /** Writes what devices reported since the last flush, in one transaction (see DeviceTracker). */
   applyReports(reports: Iterable<DeviceReport>): void {
     const status = this.q('UPDATE devices SET last_status = ?, online = ?, last_seen_at = ? WHERE serial = ? AND user_id = ?');
-    const stats = this.q('UPDATE devices SET last_stats = ?, last_seen_at = ? WHERE serial = ? AND user_id = ?');
+    const stats = this.q('UPDATE devices SET last_stats = ?, last_seen_at = ?, last_data_at = ? WHERE serial = ? AND user_id = ?');
     const manifest = this.q('UPDATE devices SET manifest = ?, last_seen_at = ? WHERE serial = ? AND user_id = ?');
     const seen = this.q('UPDATE devices SET last_seen_at = ? WHERE serial = ? AND user_id = ?');
     this.db.transaction(() => {
       for (const r of reports) {
         if (r.status !== undefined) status.run(JSON.stringify(r.status), r.online ? 1 : 0, r.seenAt, r.serial, r.userId);
-        if (r.stats !== undefined) stats.run(JSON.stringify(r.stats), r.seenAt, r.serial, r.userId);
+        if (r.stats !== undefined) stats.run(JSON.stringify(r.stats), r.seenAt, r.seenAt, r.serial, r.userId);
         if (r.manifest !== undefined) manifest.run(JSON.stringify(r.manifest), r.seenAt, r.serial, r.userId);
         if (r.status === undefined && r.stats === undefined && r.manifest === undefined) seen.run(r.seenAt, r.serial, r.userId);
       }

@@ -6,6 +6,8 @@ import { AuditLog } from './audit.js';
 import { Certs } from './certs.js';
 import { type Db, dataVersion, openDb } from './db.js';
 import { Devices } from './devices.js';
+import { History } from './history.js';
+import { Sessions } from './sessions.js';
 import type { HubStore, RevocationFeed } from './store.js';
 import { Users } from './users.js';
 
@@ -15,6 +17,8 @@ export class SqliteStore implements HubStore {
   readonly certs: Certs;
   readonly devices: Devices;
   readonly audit: AuditLog;
+  readonly sessions: Sessions;
+  readonly history: History;
   /** Revocations committed through this store: data_version only changes for other connections' commits. */
   private revocations = 0;
 
@@ -25,6 +29,8 @@ export class SqliteStore implements HubStore {
     this.certs = new Certs(db, revoked);
     this.devices = new Devices(db);
     this.audit = new AuditLog(db);
+    this.sessions = new Sessions(db, revoked); // an ended session is cut like a revoked certificate
+    this.history = new History(db);
   }
 
   static open(file: string): SqliteStore {

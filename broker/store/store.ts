@@ -77,6 +77,10 @@ export const REVOKE_REASON = {
   apiKey: 'api key revoked',
   /** `pi-hub cert revoke`. */
   operator: 'revoked by an operator',
+  /** `pi-hub user remove`. */
+  userRemoved: 'its user was removed',
+  /** Its owner removed the Pi (the dashboard, DELETE /api/v1/devices/:serial). */
+  removed: 'removed by its owner',
 } as const;
 
 /** What `pi-hub cert list` shows: a certificate retired by its renewal's first use is `renewed`, not `revoked`. */
@@ -93,6 +97,8 @@ export interface Device {
   enrolledAt: number;
   removedAt: number | null;
   lastSeenAt: number | null;
+  /** When it last sent stats: a Pi can be connected and silent. */
+  lastDataAt: number | null;
   online: boolean;
   lastStatus: unknown;
   lastStats: unknown;
@@ -110,6 +116,30 @@ export interface DeviceReport {
   manifest?: unknown;
 }
 
+/** A browser session (the dashboard); its token lives only in the cookie. */
+export interface Session {
+  id: string;
+  userId: string;
+  createdAt: number;
+  lastUsedAt: number;
+  /** When it ends unless used again (idle) or at the latest (its start + the maximum). */
+  expiresAt: number;
+  endedAt: number | null;
+  address: string | null;
+  userAgent: string | null;
+}
+
+/** A point of a Pi's stats history: the values the dashboard charts. */
+export interface HistoryPoint {
+  ts: number;
+  load: number | null;
+  tempC: number | null;
+  memUsed: number | null;
+  memTotal: number | null;
+  diskUsed: number | null;
+  diskSize: number | null;
+}
+
 export interface AuditEntry {
   ts: number;
   userId: string | null;
@@ -125,6 +155,8 @@ export interface UserStore {
   byId(id: string): User | null;
   list(): User[];
   setPassword(id: string, passwordHash: string): void;
+  /** The user is gone (its name free again); what it held is revoked by the caller. */
+  remove(id: string): boolean;
 }
 
 export interface ApiKeyStore {
@@ -150,6 +182,8 @@ export interface CertStore {
   line(serial: string): string[];
   revokeLine(serial: string, reason: string): { line: string[]; revoked: string[] };
   revoke(serial: string, reason: string): boolean;
+  /** Revokes every certificate a user holds; returns their serials. */
+  revokeAllOf(userId: string, reason: string): string[];
   markRenewed(oldSerial: string, newSerial: string): void;
   /** Serials of revoked certificates that have not expired yet. */
   revokedSerials(now?: number): string[];
@@ -174,12 +208,31 @@ export interface DeviceStore {
   applyReports(reports: Iterable<DeviceReport>): void;
 }
 
+export interface SessionStore {
+  create(userId: string, address: string | null, userAgent: string | null, now?: number): { token: string; session: Session };
+  byId(id: string): Session | null;
+  /** The live session this token opens (its use recorded), or null. */
+  byToken(token: string, now?: number): Session | null;
+  list(userId: string, now?: number): Session[];
+  end(id: string, now?: number): boolean;
+  endAllOf(userId: string, now?: number): number;
+  /** Which of these sessions are no longer live (ended or expired). */
+  endedAmong(ids: string[], now?: number): string[];
+}
+
+export interface HistoryStore {
+  add(samples: Iterable<{ userId: string; serial: string; point: HistoryPoint }>): void;
+  range(userId: string, serial: string, since: number, now?: number): HistoryPoint[];
+  prune(now?: number): number;
+  forget(userId: string, serial: string): void;
+}
+
 export interface AuditStore {
   add(e: Omit<AuditEntry, 'ts'> & { ts?: number }): void;
   addMany(entries: AuditEntry[]): void;
   /** Deletes entries older than `before` and all but the newest `maxRows`; returns how many went. */
   prune(before: number, maxRows: number): number;
-  list(filter?: { deviceSerial?: string; userId?: string; action?: string; limit?: number }): AuditEntry[];
+  list(filter?: { deviceSerial?: string; userId?: string; action?: string; limit?: number; before?: number }): Array<AuditEntry & { id: number }>;
 }
 
 export interface HubStore {
@@ -188,6 +241,8 @@ export interface HubStore {
   readonly certs: CertStore;
   readonly devices: DeviceStore;
   readonly audit: AuditStore;
+  readonly sessions: SessionStore;
+  readonly history: HistoryStore;
   getSetting(key: string): string | null;
   setSetting(key: string, value: string): void;
   /** Runs `fn` as one write transaction: all of it or nothing. */

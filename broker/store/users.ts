@@ -22,17 +22,25 @@ export class Users implements UserStore {
   }
 
   byName(name: string): User | null {
-    const r = this.q('SELECT * FROM users WHERE name = ?').get(name) as Row | undefined;
+    const r = this.q('SELECT * FROM users WHERE name = ? AND removed_at IS NULL').get(name) as Row | undefined;
     return r ? toUser(r) : null;
   }
 
   byId(id: string): User | null {
-    const r = this.q('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
+    const r = this.q('SELECT * FROM users WHERE id = ? AND removed_at IS NULL').get(id) as Row | undefined;
     return r ? toUser(r) : null;
   }
 
   list(): User[] {
-    return (this.q('SELECT * FROM users ORDER BY id').all() as Row[]).map(toUser);
+    return (this.q('SELECT * FROM users WHERE removed_at IS NULL ORDER BY id').all() as Row[]).map(toUser);
+  }
+
+  /**
+   * Removes a user: kept as a row (the audit log, the CRL and its certificates refer to it), renamed
+   * `<name>#<id>` so the name is free again, never found again. The caller revokes what it held.
+   */
+  remove(id: string): boolean {
+    return this.q("UPDATE users SET removed_at = ?, name = name || '#' || id, password_hash = NULL WHERE id = ? AND removed_at IS NULL").run(Date.now(), id).changes > 0;
   }
 
   setPassword(id: string, passwordHash: string): void {

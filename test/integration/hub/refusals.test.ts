@@ -205,7 +205,7 @@ describe('certificate expiry', () => {
       assert.ok(late >= -50 && late < 1_500, `closed ${late} ms after notAfter`);
       const r = await tryConnect(hub, dev, { transport: 'mqtts', clientId: 'pi-short' });
       assert.equal(classify(r), 'connack5', r.detail);
-      assert.match(hub.daemon.log, /certificate expired, closing its session/);
+      assert.match(hub.daemon.log, /credential expired, closing its connection credential=cert:/);
     } finally {
       await hub.stop();
     }
