@@ -51,18 +51,11 @@ export async function verifyApiKeySecret(hash: string | null, secret: string): P
   return false;
 }
 
-export const API_KEY_RE = /^pk_([a-z0-9]{12})_([0-9a-f]{64})$/;
-
 export function newApiKey(): { id: string; secret: string; key: string } {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
   const id = Array.from(randomBytes(12), (b) => alphabet[b % 36]).join('');
   const secret = randomBytes(32).toString('hex');
   return { id, secret, key: `pk_${id}_${secret}` };
-}
-
-export function parseApiKey(key: string): { id: string; secret: string } | null {
-  const m = API_KEY_RE.exec(key.trim());
-  return m ? { id: m[1]!, secret: m[2]! } : null;
 }
 
 // The same for passwords: a user name that does not exist costs the same argon2 work as a wrong password.
