@@ -1,0 +1,98 @@
+// The software PWM's worker thread: every channel on one absolute timeline (rises at t0 + k·period, falls
+// a duty later), so the average frequency and duty are exact and only single edges jitter. It sleeps in
+// Atomics.wait to each next edge; a wake-up is about as late for a rise as for a fall, so that latency
+// shifts both edges and leaves the duty alone. Measured figures: README, "GPIO".
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { PwmSink } from './driver.js';
+import { CHANNELS, CTRL, type PwmShared } from './pwm-shared.js';
+
+const data = workerData as PwmShared & { sink: PwmSink };
+const ctrl = new Int32Array(data.ctrl);
+const params = new Float64Array(data.params);
+const active = new Int32Array(data.active);
+const times = new Float64Array(data.times);
+const codes = new Int32Array(data.codes);
+const ONE = Buffer.from('1');
+const ZERO = Buffer.from('0');
+
+interface Channel { bcm: number; duty: number; freqHz: number; period: number; high: number; nextRise: number; nextFall: number; fd: number | null }
+const channels = new Map<number, Channel>();
+
+function record(bcm: number, level: 0 | 1, t: number): void {
+  const n = Atomics.load(ctrl, CTRL.RECORDED);
+  times[n % times.length] = t;
+  codes[n % codes.length] = bcm * 2 + level;
+  Atomics.store(ctrl, CTRL.RECORDED, n + 1);
+}
+
+function drive(ch: Channel, level: 0 | 1): void {
+  const sink = data.sink;
+  if (sink.kind === 'sysfs') {
+    try {
+      ch.fd ??= openSync(`${sink.root}/gpio${sink.base + ch.bcm}/value`, 'r+');
+      writeSync(ch.fd, level ? ONE : ZERO, 0, 1, 0);
+    } catch (err) {
+      parentPort?.postMessage({ bcm: ch.bcm, error: (err as Error).message });
+      stopChannel(ch.bcm);
+      return;
+    }
+  }
+  record(ch.bcm, level, performance.now());
+}
+
+function stopChannel(bcm: number): void {
+  const ch = channels.get(bcm);
+  if (ch?.fd != null) closeSync(ch.fd);
+  channels.delete(bcm);
+}
+
+/** Applies what the controller wrote: new channels and new duty or frequency start a fresh cycle now. */
+function reconfigure(): void {
+  for (let bcm = 0; bcm < CHANNELS; bcm++) {
+    const on = Atomics.load(active, bcm) === 1;
+    const duty = params[bcm * 2]!;
+    const freqHz = params[bcm * 2 + 1]!;
+    const ch = channels.get(bcm);
+    if (!on) { if (ch) stopChannel(bcm); continue; }
+    if (ch && ch.duty === duty && ch.freqHz === freqHz) continue;
+    const now = performance.now();
+    const period = 1000 / freqHz;
+    const next: Channel = { bcm, duty, freqHz, period, high: duty * period, nextRise: now + period, nextFall: now + duty * period, fd: ch?.fd ?? null };
+    channels.set(bcm, next);
+    drive(next, 1);
+  }
+}
+
+/** The edges that are due; a channel more than a period behind (a stall) starts a fresh cycle instead of catching up in a burst. */
+function runDue(now: number): number {
+  let next = Infinity;
+  for (const ch of channels.values()) {
+    if (now - Math.min(ch.nextRise, ch.nextFall) > ch.period) {
+      ch.nextRise = now + ch.period;
+      ch.nextFall = now + ch.high;
+      drive(ch, 1);
+    }
+    while (Math.min(ch.nextRise, ch.nextFall) <= now && channels.has(ch.bcm)) {
+      if (ch.nextFall <= ch.nextRise) { drive(ch, 0); ch.nextFall += ch.period; } else { drive(ch, 1); ch.nextRise += ch.period; }
+    }
+    if (channels.has(ch.bcm)) next = Math.min(next, ch.nextRise, ch.nextFall);
+  }
+  return next;
+}
+
+let seen = -1;
+for (;;) {
+  const gen = Atomics.load(ctrl, CTRL.GEN);
+  if (gen !== seen) {
+    reconfigure();
+    seen = gen;
+    Atomics.store(ctrl, CTRL.ACK, gen);
+    Atomics.notify(ctrl, CTRL.ACK);
+  }
+  if (Atomics.load(ctrl, CTRL.STOP) === 1) break;
+  const next = runDue(performance.now());
+  const wait = next - performance.now();
+  if (wait > 0) Atomics.wait(ctrl, CTRL.GEN, gen, Number.isFinite(wait) ? wait : undefined);
+}
+for (const bcm of [...channels.keys()]) stopChannel(bcm);
