@@ -16,7 +16,7 @@ const codes = new Int32Array(data.codes);
 const ONE = Buffer.from('1');
 const ZERO = Buffer.from('0');
 
-interface Channel { bcm: number; duty: number; freqHz: number; period: number; high: number; nextRise: number; nextFall: number; fd: number | null }
+interface Channel { bcm: number; duty: number; freqHz: number; t0: number; period: number; high: number; nextRise: number; nextFall: number; level: 0 | 1; fd: number | null }
 const channels = new Map<number, Channel>();
 
 function record(bcm: number, level: 0 | 1, t: number): void {
@@ -27,6 +27,7 @@ function record(bcm: number, level: 0 | 1, t: number): void {
 }
 
 function drive(ch: Channel, level: 0 | 1): void {
+  ch.level = level;
   const sink = data.sink;
   if (sink.kind === 'sysfs') {
     try {
@@ -58,21 +59,30 @@ function reconfigure(): void {
     if (ch && ch.duty === duty && ch.freqHz === freqHz) continue;
     const now = performance.now();
     const period = 1000 / freqHz;
-    const next: Channel = { bcm, duty, freqHz, period, high: duty * period, nextRise: now + period, nextFall: now + duty * period, fd: ch?.fd ?? null };
+    const next: Channel = { bcm, duty, freqHz, t0: now, period, high: duty * period, nextRise: now + period, nextFall: now + duty * period, level: 1, fd: ch?.fd ?? null };
     channels.set(bcm, next);
     drive(next, 1);
   }
 }
 
-/** The edges that are due; a channel more than a period behind (a stall) starts a fresh cycle instead of catching up in a burst. */
+/**
+ * After a stall of more than a period (the thread was not scheduled): the level the timeline says now,
+ * and the next edges on it. The cycles missed are skipped, not made up in a burst, and the timeline
+ * keeps its phase, so the frequency stays exact.
+ */
+function resync(ch: Channel, now: number): void {
+  const start = ch.t0 + Math.floor((now - ch.t0) / ch.period) * ch.period;
+  const high = now - start < ch.high;
+  ch.nextRise = start + ch.period;
+  ch.nextFall = high ? start + ch.high : start + ch.period + ch.high;
+  if (ch.level !== (high ? 1 : 0)) drive(ch, high ? 1 : 0);
+}
+
+/** Makes the edges that are due; returns when the next one is. */
 function runDue(now: number): number {
   let next = Infinity;
   for (const ch of channels.values()) {
-    if (now - Math.min(ch.nextRise, ch.nextFall) > ch.period) {
-      ch.nextRise = now + ch.period;
-      ch.nextFall = now + ch.high;
-      drive(ch, 1);
-    }
+    if (now - Math.min(ch.nextRise, ch.nextFall) > ch.period) resync(ch, now);
     while (Math.min(ch.nextRise, ch.nextFall) <= now && channels.has(ch.bcm)) {
       if (ch.nextFall <= ch.nextRise) { drive(ch, 0); ch.nextFall += ch.period; } else { drive(ch, 1); ch.nextRise += ch.period; }
     }

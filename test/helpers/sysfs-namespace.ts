@@ -23,7 +23,6 @@ const LAYOUTS: Record<string, Array<{ chip: string; label: string; base: number;
 
 const layout = LAYOUTS[process.argv[2] ?? ''];
 if (!layout) throw new Error(`usage: sysfs-namespace.js ${Object.keys(LAYOUTS).join('|')}`);
-if (!readFileSync('/proc/self/mountinfo', 'utf8')) throw new Error('no mountinfo');
 execFileSync('mount', ['-t', 'tmpfs', 'pifleet-test', '/sys/class']);
 
 const root = SYSFS_GPIO_ROOT;
@@ -35,13 +34,20 @@ for (const c of layout) {
   for (const [f, v] of Object.entries({ label: c.label, base: c.base, ngpio: c.ngpio })) writeFileSync(join(root, c.chip, f), `${v}\n`);
 }
 
-// The kernel's part, polled: what was written to export, unexport, direction and value.
+// The kernel's part, polled: what was written to unexport, export, direction and value (unexport first:
+// the driver may give a pin back and export the next one between two polls).
 const seen: string[] = [];
 const values = new Map<string, string>();
 const dirs = new Map<string, string>();
 let recordValues = true;
 const read = (f: string) => { try { return readFileSync(f, 'utf8').trim(); } catch { return null; } };
 function kernel(): void {
+  const unexp = read(join(root, 'unexport'));
+  if (unexp) {
+    writeFileSync(join(root, 'unexport'), '');
+    seen.push(`unexport ${unexp}`);
+    rmSync(join(root, `gpio${unexp}`), { recursive: true, force: true });
+  }
   const exp = read(join(root, 'export'));
   if (exp) {
     writeFileSync(join(root, 'export'), '');
@@ -50,12 +56,6 @@ function kernel(): void {
     mkdirSync(tmp);
     for (const [f, v] of Object.entries({ direction: 'in', value: '0', edge: 'none', active_low: '0' })) writeFileSync(join(tmp, f), v);
     renameSync(tmp, join(root, `gpio${exp}`)); // all files at once, as udev would make them usable
-  }
-  const unexp = read(join(root, 'unexport'));
-  if (unexp) {
-    writeFileSync(join(root, 'unexport'), '');
-    seen.push(`unexport ${unexp}`);
-    rmSync(join(root, `gpio${unexp}`), { recursive: true, force: true });
   }
   for (const name of readdirSync(root).filter((n) => /^gpio\d+$/.test(n))) {
     const n = name.slice(4);
@@ -93,6 +93,7 @@ if (chip.ok) {
   await sleep(60);
   result.changes = changes;
   await d.release(27);
+  await sleep(20);
   result.inputGone = !existsSync(inputDir);
 
   // The software PWM's worker writes base + BCM too.
@@ -102,7 +103,7 @@ if (chip.ok) {
   const errors: string[] = [];
   const pwm = new SoftPwm(d.pwmSink, (bcm, m) => errors.push(`${bcm}: ${m}`));
   pwm.start(18, 0.5, 200);
-  await sleep(150);
+  await sleep(400); // a worker's start-up included
   pwm.stop(18);
   await pwm.close();
   result.pwmEdges = pwm.edges().length;
