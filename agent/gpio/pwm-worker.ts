@@ -1,8 +1,9 @@
 // The software PWM's worker thread: every channel on one absolute timeline (rises at t0 + k·period, falls
-// a duty later), so the average frequency and duty are exact and only single edges jitter. It sleeps in
-// Atomics.wait to each next edge; a wake-up is about as late for a rise as for a fall, so that latency
-// shifts both edges and leaves the duty alone. Measured figures: README, "GPIO".
+// a duty later), so the average frequency is exact and only single edges jitter. It sleeps in
+// Atomics.wait to each next edge; the wake-up latency delays rises and falls alike (a small correction,
+// `shift`, keeps them equal), which leaves the duty alone. Measured figures: docs/ARCHITECTURE.md, "GPIO".
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { PwmSink } from './driver.js';
 import { CHANNELS, CTRL, type PwmShared } from './pwm-shared.js';
@@ -16,7 +17,21 @@ const codes = new Int32Array(data.codes);
 const ONE = Buffer.from('1');
 const ZERO = Buffer.from('0');
 
-interface Channel { bcm: number; duty: number; freqHz: number; t0: number; period: number; high: number; nextRise: number; nextFall: number; level: 0 | 1; fd: number | null }
+interface Channel {
+  bcm: number; duty: number; freqHz: number; t0: number; period: number; high: number;
+  nextRise: number; nextFall: number; level: 0 | 1; fd: number | null;
+  /** How late the last rise was; the shift of every fall that makes falls as late as rises (below). */
+  riseLate: number; shift: number;
+}
+
+/**
+ * Waking from a longer sleep (before a rise at a low duty) can be later than from a shorter one: the
+ * high time would shrink by the difference. Each fall is moved by `shift`, nudged after every cycle
+ * towards making it as late as the rise before it, so the duty stays exact on average. Each step is
+ * bounded (a stall is no measure), and so is the shift (a fall stays inside its cycle).
+ */
+const SHIFT_GAIN = 0.05;
+const SHIFT_STEP_MS = 0.05;
 const channels = new Map<number, Channel>();
 
 function record(bcm: number, level: 0 | 1, t: number): void {
@@ -59,7 +74,7 @@ function reconfigure(): void {
     if (ch && ch.duty === duty && ch.freqHz === freqHz) continue;
     const now = performance.now();
     const period = 1000 / freqHz;
-    const next: Channel = { bcm, duty, freqHz, t0: now, period, high: duty * period, nextRise: now + period, nextFall: now + duty * period, level: 1, fd: ch?.fd ?? null };
+    const next: Channel = { bcm, duty, freqHz, t0: now, period, high: duty * period, nextRise: now + period, nextFall: now + duty * period, level: 1, fd: ch?.fd ?? null, riseLate: 0, shift: 0 };
     channels.set(bcm, next);
     drive(next, 1);
   }
@@ -83,13 +98,28 @@ function runDue(now: number): number {
   let next = Infinity;
   for (const ch of channels.values()) {
     if (now - Math.min(ch.nextRise, ch.nextFall) > ch.period) resync(ch, now);
-    while (Math.min(ch.nextRise, ch.nextFall) <= now && channels.has(ch.bcm)) {
-      if (ch.nextFall <= ch.nextRise) { drive(ch, 0); ch.nextFall += ch.period; } else { drive(ch, 1); ch.nextRise += ch.period; }
+    while (Math.min(ch.nextRise, ch.nextFall + ch.shift) <= now && channels.has(ch.bcm)) {
+      const t = performance.now();
+      if (ch.nextFall + ch.shift <= ch.nextRise) {
+        drive(ch, 0);
+        const step = Math.max(-SHIFT_STEP_MS, Math.min(SHIFT_STEP_MS, ch.riseLate - (t - ch.nextFall)));
+        const room = Math.min(ch.high, ch.period - ch.high) / 2;
+        ch.shift = Math.max(-room, Math.min(room, ch.shift + SHIFT_GAIN * step));
+        ch.nextFall += ch.period;
+      } else {
+        drive(ch, 1);
+        ch.riseLate = t - ch.nextRise;
+        ch.nextRise += ch.period;
+      }
     }
-    if (channels.has(ch.bcm)) next = Math.min(next, ch.nextRise, ch.nextFall);
+    if (channels.has(ch.bcm)) next = Math.min(next, ch.nextRise, ch.nextFall + ch.shift);
   }
   return next;
 }
+
+// Nice -10 for this thread only (on Linux a nice value is per thread): other processes busy on the
+// CPU then delay its edges far less. Only root may; otherwise it runs at the agent's priority.
+try { setPriority(-10); } catch { /* not permitted */ }
 
 let seen = -1;
 for (;;) {

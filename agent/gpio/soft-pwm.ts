@@ -6,8 +6,8 @@ import type { FreqRange, Level, PwmSink } from './driver.js';
 import { CHANNELS, CTRL, allocShared, type PwmShared } from './pwm-shared.js';
 
 /**
- * What the software PWM offers (README, "GPIO"): up to 1 kHz the measured duty stays within 1 % (of the
- * period) on average; above, single edges jitter by a larger share of the period.
+ * What the software PWM offers (docs/ARCHITECTURE.md, "GPIO"): on average the frequency within 0.5 % and
+ * the duty within 0.01 up to 1 kHz; above, single edges would jitter by a large share of the period.
  */
 export const SOFT_PWM_RANGE: FreqRange = { minHz: 0.1, maxHz: 1000 };
 
