@@ -20,18 +20,23 @@ const ZERO = Buffer.from('0');
 interface Channel {
   bcm: number; duty: number; freqHz: number; t0: number; period: number; high: number;
   nextRise: number; nextFall: number; level: 0 | 1; fd: number | null;
-  /** How late the last rise was; the shift of every fall that makes falls as late as rises (below). */
-  riseLate: number; shift: number;
+  /** How late rises and falls come (moving averages), and the shift of every fall that evens them (below). */
+  riseLate: number; fallLate: number; shift: number;
 }
 
 /**
  * Waking from a longer sleep (before a rise at a low duty) can be later than from a shorter one: the
- * high time would shrink by the difference. Each fall is moved by `shift`, nudged after every cycle
- * towards making it as late as the rise before it, so the duty stays exact on average. Each step is
- * bounded (a stall is no measure), and so is the shift (a fall stays inside its cycle).
+ * high time would shrink by the difference. Each fall is moved by `shift`, steered after every cycle
+ * towards making falls as late as rises, so the duty stays exact on average. A sample beyond a tenth
+ * of the period (a stall) counts as that much; the shift keeps a fall inside its cycle.
  */
-const SHIFT_GAIN = 0.05;
-const SHIFT_STEP_MS = 0.05;
+const LATE_ALPHA = 0.05;
+const SHIFT_GAIN = 0.1;
+
+function lateness(ch: Channel, late: number): number {
+  return Math.max(-ch.period / 10, Math.min(ch.period / 10, late));
+}
+
 const channels = new Map<number, Channel>();
 
 function record(bcm: number, level: 0 | 1, t: number): void {
@@ -74,7 +79,7 @@ function reconfigure(): void {
     if (ch && ch.duty === duty && ch.freqHz === freqHz) continue;
     const now = performance.now();
     const period = 1000 / freqHz;
-    const next: Channel = { bcm, duty, freqHz, t0: now, period, high: duty * period, nextRise: now + period, nextFall: now + duty * period, level: 1, fd: ch?.fd ?? null, riseLate: 0, shift: 0 };
+    const next: Channel = { bcm, duty, freqHz, t0: now, period, high: duty * period, nextRise: now + period, nextFall: now + duty * period, level: 1, fd: ch?.fd ?? null, riseLate: 0, fallLate: 0, shift: 0 };
     channels.set(bcm, next);
     drive(next, 1);
   }
@@ -102,13 +107,13 @@ function runDue(now: number): number {
       const t = performance.now();
       if (ch.nextFall + ch.shift <= ch.nextRise) {
         drive(ch, 0);
-        const step = Math.max(-SHIFT_STEP_MS, Math.min(SHIFT_STEP_MS, ch.riseLate - (t - ch.nextFall)));
+        ch.fallLate += LATE_ALPHA * (lateness(ch, t - ch.nextFall) - ch.fallLate);
         const room = Math.min(ch.high, ch.period - ch.high) / 2;
-        ch.shift = Math.max(-room, Math.min(room, ch.shift + SHIFT_GAIN * step));
+        ch.shift = Math.max(-room, Math.min(room, ch.shift + SHIFT_GAIN * (ch.riseLate - ch.fallLate)));
         ch.nextFall += ch.period;
       } else {
         drive(ch, 1);
-        ch.riseLate = t - ch.nextRise;
+        ch.riseLate += LATE_ALPHA * (lateness(ch, t - ch.nextRise) - ch.riseLate);
         ch.nextRise += ch.period;
       }
     }

@@ -103,10 +103,14 @@ if (chip.ok) {
   const errors: string[] = [];
   const pwm = new SoftPwm(d.pwmSink, (bcm, m) => errors.push(`${bcm}: ${m}`));
   pwm.start(18, 0.5, 200);
-  await sleep(400); // a worker's start-up included
+  let edges = 0;
+  for (let waited = 0; edges < 40 && waited < 5_000; waited += 50) { // a worker's start-up included
+    await sleep(50);
+    edges += pwm.edges().length;
+  }
   pwm.stop(18);
   await pwm.close();
-  result.pwmEdges = pwm.edges().length;
+  result.pwmEdges = edges;
   result.pwmErrors = errors;
   await d.close();
   await sleep(20);
