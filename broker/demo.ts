@@ -129,12 +129,8 @@ CA (its root has the fingerprint above; ${join(certDir, 'ca.crt')} is that CA, t
 From a shell, as the demo user:
   watch the Pi:   mosquitto_sub ${mq} -t 'devices/#' -v
   run a command:  mosquitto_pub ${mq} -t devices/${SERIAL}/cmd/req -q 1 -m '{"v":1,"id":"c1","module":"demo","command":"hello"}'
-<<<<<<< HEAD
-  the devices:    curl --cacert ${join(certDir, 'ca.crt')} --cert ${join(certDir, 'demo.crt')} --key ${join(certDir, 'demo.key')} ${dashboard}api/v1/devices
-=======
   switch a pin:   mosquitto_pub ${mq} -t devices/${SERIAL}/gpio/17/set -q 1 -m '{"v":1,"value":1,"id":"g1"}'
-  the devices:    curl --cacert ${join(certDir, 'ca.crt')} --cert ${join(certDir, 'demo.crt')} --key ${join(certDir, 'demo.key')} ${url.replace('127.0.0.1', 'localhost')}/api/v1/devices
->>>>>>> helper-g
+  the devices:    curl --cacert ${join(certDir, 'ca.crt')} --cert ${join(certDir, 'demo.crt')} --key ${join(certDir, 'demo.key')} ${dashboard}api/v1/devices
 
 Connect a real Pi (serve the hub to the network with --host 0.0.0.0, then on the Pi):
   pi-hub apikey create --user ${login.user} --uses 1 --expires 1h --data-dir ${hubDir}      (on this machine)
