@@ -33,6 +33,17 @@ async function healthWhile(start: () => Promise<unknown>): Promise<number> {
   return (await slowestHealth(start())) - quiet;
 }
 
+/**
+ * The least of up to three tries of `attempt` (each on its own connection): one stall of the machine
+ * (the CI box runs other work) must not fail the test, while the freeze this guards against (seconds,
+ * on every try) still would.
+ */
+async function leastOfThree(attempt: () => Promise<number>): Promise<number> {
+  let least = Infinity;
+  for (let i = 0; i < 3 && least >= 200; i++) least = Math.min(least, await attempt());
+  return least;
+}
+
 async function slowestHealth(during: Promise<unknown>): Promise<number> {
   let worst = 0;
   let done = false;
@@ -59,14 +70,17 @@ async function persistent(transport: Transport, clientId = `f1-${transport}-${++
 for (const transport of ['mqtts', 'wss'] as Transport[]) {
   describe(`over ${transport}`, () => {
     it('4,000 filters in one SUBSCRIBE of a persistent session: the hub keeps answering (/health under 200 ms) and closes that connection', async (t) => {
-      const { raw } = await persistent(transport);
-      const worst = await healthWhile(async () => {
-        raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: filters(4000, 'x') });
-        await raw.waitClosed(5_000);
+      const worst = await leastOfThree(async () => {
+        const { raw } = await persistent(transport);
+        const more = await healthWhile(async () => {
+          raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: filters(4000, 'x') });
+          await raw.waitClosed(5_000);
+        });
+        assert.equal(raw.closed, true);
+        return more;
       });
       t.diagnostic(`slowest /health: ${worst.toFixed(1)} ms more than on a quiet hub`);
       assert.ok(worst < 200, `/health took ${worst.toFixed(0)} ms longer`);
-      assert.equal(raw.closed, true);
       assert.ok(4000 > MAX_FILTERS_ANSWERED);
       // audited (at most once per 10 s per client, so over the second transport the first one's entry counts)
       await waitFor(() => hub.query("SELECT 1 FROM audit_log WHERE action = 'acl.subscribe.refused' AND detail LIKE '%4000 filters in one SUBSCRIBE; at most 64: connection closed%'").length > 0,
@@ -74,18 +88,24 @@ for (const transport of ['mqtts', 'wss'] as Transport[]) {
     });
 
     it('1,000 filters in one SUBSCRIBE: each refused with 0x80, quickly, the connection stays, and none is stored', async () => {
-      const { raw, clientId } = await persistent(transport);
-      let suback: Promise<ISubackPacket> | null = null;
-      const worst = await healthWhile(async () => {
-        raw.send({ cmd: 'subscribe', messageId: 2, subscriptions: filters(1000, 'y') });
-        suback = raw.next<ISubackPacket>('suback', 5_000);
-        await suback;
+      let last: { raw: RawMqtt; clientId: string } | null = null;
+      const worst = await leastOfThree(async () => {
+        last?.raw.close();
+        const { raw } = last = await persistent(transport);
+        let suback: Promise<ISubackPacket> | null = null;
+        const more = await healthWhile(async () => {
+          raw.send({ cmd: 'subscribe', messageId: 2, subscriptions: filters(1000, 'y') });
+          suback = raw.next<ISubackPacket>('suback', 5_000);
+          await suback;
+        });
+        const codes = (await suback!).granted;
+        assert.equal(codes.length, 1000);
+        assert.ok(codes.every((c) => c === REFUSED));
+        assert.equal(raw.closed, false);
+        return more;
       });
       assert.ok(worst < 200, `/health took ${worst.toFixed(0)} ms longer`);
-      const codes = (await suback!).granted;
-      assert.equal(codes.length, 1000);
-      assert.ok(codes.every((c) => c === REFUSED));
-      assert.equal(raw.closed, false);
+      const { raw, clientId } = last!;
       raw.close();
       // nothing was stored: the session resumes with no subscriptions (sessionPresent false)
       const again = await RawMqtt.open(hub, A.user, transport);
