@@ -137,7 +137,7 @@ export class Router {
       res.end(ctx.method === 'HEAD' ? undefined : data);
       this.log.info(`${ctx.method} ${url.pathname} ${status}`, { ip: ctx.ip, ms: Date.now() - started });
     };
-    const route = (c: Ctx): Promise<Reply> => {
+    const route = async (c: Ctx): Promise<Reply> => {
       let found;
       try {
         found = this.match(c.method, url.pathname);

@@ -87,13 +87,18 @@ export class BoundedPersistence implements AsyncPersistence {
 
   outgoingUpdate(client: ClientRef, packet: StoredPacket): Promise<void> { return this.inner.outgoingUpdate(client, packet); }
 
-  async outgoingClearMessageId(client: ClientRef, packet: { messageId?: number }): Promise<StoredPacket | undefined> {
-    const removed = await this.inner.outgoingClearMessageId(client, packet);
-    const q = this.queues.get(client.id);
+  outgoingClearMessageId(client: ClientRef, packet: { messageId?: number }): Promise<StoredPacket | undefined> {
+    // aedes calls this for every PUBACK, clean sessions included: only a session with a queue pays more.
+    if (!this.queues.has(client.id)) return this.inner.outgoingClearMessageId(client, packet);
+    return this.inner.outgoingClearMessageId(client, packet).then((removed) => this.cleared(client.id, removed));
+  }
+
+  private cleared(clientId: string, removed: StoredPacket | undefined): StoredPacket | undefined {
+    const q = this.queues.get(clientId);
     if (removed && q) {
       q.messages = Math.max(0, q.messages - 1);
       q.bytes = Math.max(0, q.bytes - (removed.payload?.length ?? 0));
-      if (q.messages === 0) this.queues.delete(client.id);
+      if (q.messages === 0) this.queues.delete(clientId);
     }
     return removed;
   }

@@ -25,8 +25,10 @@ after(async () => { await hub?.stop(); });
 
 const CSRF = { 'x-pifleet-csrf': '1' };
 
+let logins = 0;
+/** Logs in, each time from an address of its own: logins are limited per address (10, then one every 6 s). */
 async function login(user = 'alice', password = PASSWORD): Promise<string> {
-  const r = await hub.request('POST', '/api/v1/session', { username: user, password }, CSRF);
+  const r = await hub.request('POST', '/api/v1/session', { username: user, password }, CSRF, undefined, { localAddress: `127.0.1.${++logins}` });
   assert.equal(r.status, 204, r.text);
   return /^pifleet_session=([^;]+)/.exec(String(r.headers['set-cookie']))![1]!;
 }
@@ -105,7 +107,7 @@ describe("the page's MQTT connection", () => {
   it('a WebSocket from another origin is refused, even with a valid cookie', async () => {
     const token = await login();
     await assert.rejects(pageMqtt(token, 'https://evil.example'), /403|Unexpected server response|closed/);
-    const same = await pageMqtt(token, `https://localhost:${hub.port}`);
+    const same = await pageMqtt(token, `https://127.0.0.1:${hub.port}`);
     await end(same);
   });
 

@@ -40,7 +40,7 @@ describe('migrations', () => {
       raw.close();
       const d = store.devices.get('1', 'pi-1');
       assert.deepEqual({ ...d, lastSeenAt: undefined }, {
-        serial: 'pi-1', userId: '1', apiKeyId: 'aaaaaaaaaaaa', certSerial: '4a', enrolledAt: 7, removedAt: null, lastSeenAt: undefined,
+        serial: 'pi-1', userId: '1', apiKeyId: 'aaaaaaaaaaaa', certSerial: '4a', enrolledAt: 7, removedAt: null, lastSeenAt: undefined, lastDataAt: null,
         online: true, lastStatus: { v: 1, online: true, ts: 1 }, lastStats: null, manifest: null,
       });
       const key = store.apiKeys.byId('aaaaaaaaaaaa')!;
