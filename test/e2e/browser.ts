@@ -68,10 +68,12 @@ export async function login(page: Page, user: string, password = PASSWORD): Prom
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
-export async function screenshot(page: Page, name: string): Promise<string> {
+/** The whole page from its top, or with `viewport` only what is on the screen (a dialog). */
+export async function screenshot(page: Page, name: string, opts: { viewport?: boolean } = {}): Promise<string> {
   mkdirSync(ARTIFACTS, { recursive: true });
   const path = join(ARTIFACTS, `${name}.png`);
-  await page.screenshot({ path, fullPage: true });
+  if (!opts.viewport) await page.evaluate('window.scrollTo(0, 0)');
+  await page.screenshot({ path, fullPage: !opts.viewport });
   return path;
 }
 

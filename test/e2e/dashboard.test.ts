@@ -123,7 +123,7 @@ describe('the dashboard in a browser', () => {
     await dialog.waitFor();
     assert.equal(await dialog.getByLabel('User').innerText(), 'nobody');
     assert.match(await dialog.innerText(), /Module\s+e2e/);
-    await screenshot(page, 'confirm-dialog');
+    await screenshot(page, 'confirm-dialog', { viewport: true });
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     await dialog.waitFor({ state: 'hidden' });
     await sleep(1500); // a request would reach the agent in milliseconds
@@ -175,6 +175,21 @@ describe('the dashboard in a browser', () => {
     await page.getByRole('link', { name: 'Devices' }).first().click();
     await row(page, SECOND).getByText('Offline').waitFor({ timeout: 10_000 });
     assert.equal(await row(page, SERIAL).getByText('Online').count(), 1, 'the first Pi is untouched');
+  });
+
+  it('fits a phone screen: nothing wider than the screen, every page', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    const overflow = () => page.evaluate('document.documentElement.scrollWidth - window.innerWidth') as Promise<number>;
+    for (const [hash, name] of [['#/', 'phone-device-list'], [`#/devices/${SERIAL}`, 'phone-device-page'], ['#/add', null], ['#/keys', null], ['#/sessions', null], ['#/audit', null]] as const) {
+      await page.goto(`/${hash}`);
+      await page.getByRole('heading', { level: 1 }).first().waitFor();
+      if (name) {
+        await sleep(500); // the charts take their width
+        await screenshot(page, name);
+      }
+      assert.ok((await overflow()) <= 0, `${hash} is ${await overflow()} px wider than the screen`);
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 
   it('logging out cuts the MQTT connection of every window of that session', async () => {

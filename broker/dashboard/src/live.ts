@@ -1,14 +1,11 @@
 // Everything the page knows about the user's Pis, kept current over one MQTT connection to devices/#:
-// what the API said at first, then every retained state and live message. Payloads are checked with the
-// shared schemas at this edge (the hub forwards stats unchecked). Views re-render at most once a frame,
-// however many messages arrive.
-import {
-  CmdResultSchema, DoctorReportSchema, GpioStateSchema, ManifestSchema, StatsSchema, StatusSchema,
-  type CmdResult, type DoctorReport, type GpioSet, type GpioState, type Manifest, type Stats, type Status,
-} from '../../../shared/schemas.js';
+// what the API said at first, then every retained state and live message (payloads: see payloads.ts).
+// Views re-render at most once a frame, however many messages arrive.
+import type { CmdResult, DoctorReport, GpioSet, GpioState, Manifest, Stats, Status } from '../../../shared/schemas.js';
 import { parseDeviceTopic, topics } from '../../../shared/topics.js';
 import { api, ApiError, type DeviceView } from './api.js';
 import { MqttClient, type CloseReason } from './mqtt/client.js';
+import { isStats, parsePayload } from './payloads.js';
 
 /** A pin's retained state (not a refusal, which has no mode or value). */
 export type PinState = Extract<GpioState, { mode: unknown }>;
@@ -58,14 +55,12 @@ export function newId(prefix: string): string {
   return prefix + Array.from(bytes, (b) => b.toString(36).padStart(2, '0')).join('');
 }
 
-const json = (payload: Uint8Array): unknown => {
-  try { return JSON.parse(new TextDecoder().decode(payload)); } catch { return undefined; }
-};
-
 export class LiveStore {
   readonly devices = new Map<string, DeviceLive>();
   readonly runs = new Map<string, CommandRun>();
   link: Link = 'connecting';
+  /** The hub's device list has arrived: a Pi not in it by now is not the user's. */
+  listed = false;
   /** Messages taken in since the page opened (the live view's throughput, for the report). */
   messages = 0;
   private client: MqttClient | null = null;
@@ -84,6 +79,7 @@ export class LiveStore {
     this.connect();
     try {
       for (const d of await api.devices()) this.seed(d);
+      this.listed = true;
       this.changed();
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) this.signOut();
@@ -167,7 +163,7 @@ export class LiveStore {
     if (d.status === null) { d.online = v.online; d.status = v.status; }
     d.lastSeenAt = Math.max(d.lastSeenAt ?? 0, v.lastSeenAt ?? 0) || null;
     d.lastDataAt = Math.max(d.lastDataAt ?? 0, v.lastDataAt ?? 0) || null;
-    d.stats ??= v.stats && StatsSchema.safeParse(v.stats).success ? v.stats : null;
+    d.stats ??= isStats(v.stats) ? v.stats : null;
     d.manifest ??= v.manifest;
   }
 
@@ -215,58 +211,49 @@ export class LiveStore {
   private message(topic: string, payload: Uint8Array): void {
     this.messages++;
     const t = parseDeviceTopic(topic);
-    if (!t) return;
-    const body = json(payload);
-    if (t.kind === 'cmd-res') return this.result(t.id, body);
+    const body = t && parsePayload(payload);
+    if (!t || !body) return;
+    if (t.kind === 'cmd-res') return this.result(t.id, body as unknown as CmdResult);
     if (t.kind === 'cmd-req' || t.kind === 'gpio-set') return; // another window's; the answers follow
     if (this.forgotten.has(t.serial)) {
-      if (t.kind !== 'status' || !StatusSchema.safeParse(body).data?.online) return;
+      if (t.kind !== 'status' || body.online !== true) return;
       this.forgotten.delete(t.serial);
     }
     const d = this.device(t.serial);
     const now = Date.now();
     switch (t.kind) {
       case 'status': {
-        const s = StatusSchema.safeParse(body);
-        if (!s.success) return;
-        d.status = s.data;
-        d.online = s.data.online;
+        const s = body as unknown as Status;
+        d.status = s;
+        d.online = s.online;
         // The hub's "offline" is not a message from the Pi.
-        if (s.data.online) d.lastSeenAt = now;
+        if (s.online) d.lastSeenAt = now;
         break;
       }
       case 'stats': {
-        const s = StatsSchema.safeParse(body);
-        if (!s.success) return;
-        d.stats = s.data;
+        if (!isStats(body)) return;
+        d.stats = body;
         d.lastSeenAt = d.lastDataAt = now;
-        for (const fn of this.statsListeners) fn(t.serial, s.data);
+        for (const fn of this.statsListeners) fn(t.serial, body);
         break;
       }
-      case 'manifest': {
-        const m = ManifestSchema.safeParse(body);
-        if (!m.success) return;
-        d.manifest = m.data;
+      case 'manifest':
+        d.manifest = body as unknown as Manifest;
         d.lastSeenAt = now;
         break;
-      }
-      case 'doctor': {
-        const r = DoctorReportSchema.safeParse(body);
-        if (!r.success) return;
-        d.doctor = r.data;
+      case 'doctor':
+        d.doctor = body as unknown as DoctorReport;
         break;
-      }
       case 'gpio-state': {
-        const s = GpioStateSchema.safeParse(body);
-        if (!s.success) return;
+        const s = body as unknown as GpioState;
         const pin = this.pin(t.serial, t.bcm);
-        const mine = s.data.id !== undefined && s.data.id === pin.pending;
+        const mine = s.id !== undefined && s.id === pin.pending;
         if (mine) pin.pending = null;
         // A refusal changes nothing on the Pi; only the window that asked shows why.
-        if (s.data.error) {
-          if (mine) pin.error = s.data.error;
-        } else if ('mode' in s.data) {
-          pin.state = s.data;
+        if (s.error) {
+          if (mine) pin.error = s.error;
+        } else if ('mode' in s) {
+          pin.state = s;
           if (mine) pin.error = null;
         }
         break;
@@ -275,12 +262,10 @@ export class LiveStore {
     this.changed();
   }
 
-  private result(id: string, body: unknown): void {
+  private result(id: string, r: CmdResult): void {
     const run = this.runs.get(id);
     if (!run) return; // another window's request
-    const r = CmdResultSchema.safeParse(body);
-    if (!r.success) return;
-    run.result = r.data;
+    run.result = r;
     run.accepted = true;
     this.changed();
   }

@@ -41,7 +41,7 @@ describe('what the page writes', () => {
     });
   }
   it('the payload arrives whole', () => {
-    const [p] = parse(codec.publish('t', big, 1, 1)) as [{ payload: Buffer }];
+    const p = parse(codec.publish('t', big, 1, 1))[0] as unknown as { payload: Buffer };
     assert.equal(p.payload.length, big.length);
     assert.ok(p.payload.every((b) => b === 0x61));
   });

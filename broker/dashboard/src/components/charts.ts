@@ -44,7 +44,9 @@ class Series {
     const x = tsMs / 1000;
     const last = this.xs.at(-1);
     if (last !== undefined && x < last) return; // older than what is shown: history arriving late
-    const replace = last !== undefined && (x - last) * 1000 < this.spanMs / MAX_POINTS && this.xs.length > 1;
+    // The last point follows the newest sample until it is a spacing past the one before it.
+    const before = this.xs.at(-2);
+    const replace = before !== undefined && (x - before) * 1000 < this.spanMs / MAX_POINTS;
     if (replace) this.xs[this.xs.length - 1] = x;
     else this.xs.push(x);
     values.forEach((v, i) => { if (replace) this.ys[i]![this.ys[i]!.length - 1] = v; else this.ys[i]!.push(v); });
@@ -117,6 +119,18 @@ export function StatsCharts({ serial, live }: { serial: string; live: LiveStore 
     </div>`;
 }
 
+const TIME = {
+  seconds: new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' }),
+  minutes: new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' }),
+  days: new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' }),
+};
+
+/** One line per tick, as fine as the ticks are apart (uPlot's default adds a second line with the date). */
+function timeLabels(_u: uPlot, splits: number[], _axis: number, _space: number, incr: number): string[] {
+  const f = incr >= 86_400 ? TIME.days : incr < 60 ? TIME.seconds : TIME.minutes;
+  return splits.map((s) => f.format(new Date(s * 1000)));
+}
+
 function options(m: Metric, width: number): uPlot.Options {
   const axis = { stroke: '#64748b', grid: { stroke: '#e2e8f0', width: 1 }, ticks: { stroke: '#e2e8f0', width: 1 }, font: '11px system-ui, sans-serif' };
   return {
@@ -124,7 +138,7 @@ function options(m: Metric, width: number): uPlot.Options {
     legend: { show: false },
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: true }, y: { range: m.range ?? ((_u, min, max) => [Math.floor((min ?? 0) - 2), Math.ceil((max ?? 1) + 2)]) } },
-    axes: [axis, { ...axis, size: 48, values: (_u, vals) => vals.map((v) => `${+v.toFixed(2)}${m.unit}`) }],
+    axes: [{ ...axis, values: timeLabels, space: 70 }, { ...axis, size: 58, values: (_u, vals) => vals.map((v) => `${+v.toFixed(1)}${m.unit}`) }],
     series: [{}, { label: m.title, stroke: m.color, width: 1.5, fill: `${m.color}1a`, points: { show: false }, spanGaps: false }],
   };
 }

@@ -77,7 +77,7 @@ function CommandForm({ mod, cmd, online, onSubmit }: {
         </label>`;
       })}</div>`}
       ${problem && html`<p class="error small" role="alert" id=${`${id}-problem`}>${problem}</p>`}
-      <button type="submit" class=${cmd.confirm ? 'danger' : ''} aria-label=${`Run ${cmd.title}`}
+      <button type="submit" class=${cmd.confirm ? 'danger' : 'secondary'} aria-label=${`Run ${cmd.title}`}
         title=${online ? undefined : 'The Pi is offline: the request waits at the hub until it is back'}>Run</button>
     </form>`;
 }

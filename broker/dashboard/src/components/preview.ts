@@ -27,8 +27,8 @@ export function ConfirmRun({ title, serial, preview, onCancel, onRun }: {
         <dt>Time limit</dt><dd>${preview.timeoutSec} s</dd>
       </dl>
       ${missing.length > 0 && html`
-        <p class="notice small" role="note">This Pi's manifest does not carry ${missing.join(' or ')}, so the page cannot show
-          ${missing.length > 1 ? 'them' : 'it'}; check <code>/etc/pi-agent/modules</code> on the Pi if in doubt.</p>`}
+        <p class="notice small" role="note">${`This Pi's manifest does not carry ${missing.join(' or ')}, so the page cannot show ${
+          missing.length > 1 ? 'them' : 'it'}; check `}<code>/etc/pi-agent/modules</code> on the Pi if in doubt.</p>`}
       <div class="actions">
         <button type="button" class="secondary" onClick=${onCancel} autofocus>Cancel</button>
         <button type="button" class="danger" onClick=${onRun}>Run ${title}</button>

@@ -11,6 +11,9 @@ export type Packet =
   | { type: 'pingresp' }
   | { type: 'other'; code: number };
 
+/** Bytes the page owns (not a view into shared memory): what WebSocket.send takes. */
+export type Bytes = Uint8Array<ArrayBuffer>;
+
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 
@@ -31,7 +34,7 @@ function varint(n: number): number[] {
   return out;
 }
 
-function packet(first: number, body: ArrayLike<number>): Uint8Array {
+function packet(first: number, body: ArrayLike<number>): Bytes {
   const len = varint(body.length);
   const out = new Uint8Array(1 + len.length + body.length);
   out[0] = first;
@@ -41,18 +44,18 @@ function packet(first: number, body: ArrayLike<number>): Uint8Array {
 }
 
 /** [MQTT-3.1] protocol level 4, clean session, no user name or password: the cookie or the certificate says who. */
-export function connect(clientId: string, keepAliveSec: number): Uint8Array {
+export function connect(clientId: string, keepAliveSec: number): Bytes {
   return packet(0x10, [...str('MQTT'), 4, 0x02, keepAliveSec >> 8, keepAliveSec & 0xff, ...str(clientId)]);
 }
 
 /** [MQTT-3.8.1-1] SUBSCRIBE has the flags 0010. */
-export function subscribe(id: number, filters: ReadonlyArray<{ topic: string; qos: 0 | 1 }>): Uint8Array {
+export function subscribe(id: number, filters: ReadonlyArray<{ topic: string; qos: 0 | 1 }>): Bytes {
   const body = [id >> 8, id & 0xff];
   for (const f of filters) body.push(...str(f.topic), f.qos);
   return packet(0x82, body);
 }
 
-export function publish(topic: string, payload: Uint8Array, qos: 0 | 1, id: number): Uint8Array {
+export function publish(topic: string, payload: Uint8Array, qos: 0 | 1, id: number): Bytes {
   const head = [...str(topic), ...(qos > 0 ? [id >> 8, id & 0xff] : [])];
   const body = new Uint8Array(head.length + payload.length);
   body.set(head);
@@ -60,9 +63,9 @@ export function publish(topic: string, payload: Uint8Array, qos: 0 | 1, id: numb
   return packet(0x30 | (qos << 1), body);
 }
 
-export const puback = (id: number): Uint8Array => packet(0x40, [id >> 8, id & 0xff]);
-export const pingreq = (): Uint8Array => new Uint8Array([0xc0, 0]);
-export const disconnect = (): Uint8Array => new Uint8Array([0xe0, 0]);
+export const puback = (id: number): Bytes => packet(0x40, [id >> 8, id & 0xff]);
+export const pingreq = (): Bytes => new Uint8Array([0xc0, 0]);
+export const disconnect = (): Bytes => new Uint8Array([0xe0, 0]);
 
 /**
  * Reads packets from a byte stream: a WebSocket message may carry several packets, and nothing forbids

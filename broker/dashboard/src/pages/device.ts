@@ -1,7 +1,7 @@
 // One Pi: what it is and how it is doing now, its stats over time, the commands and pins its owner
 // allowed (from its manifest only: the page never invents one), its doctor report.
 import { html } from 'htm/preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api, type Me } from '../api.js';
 import { StatsCharts } from '../components/charts.js';
 import { Commands } from '../components/commands.js';
@@ -17,14 +17,9 @@ export function DevicePage({ serial, live }: { serial: string; live: LiveStore; 
   useLive(live);
   const now = useNow();
   const d = live.devices.get(serial);
-  const [missing, setMissing] = useState(false);
-  useEffect(() => {
-    // The list may not have arrived yet; a Pi that is not the user's is a 404.
-    api.device(serial).catch(() => { if (!live.devices.get(serial)?.status) setMissing(true); });
-  }, [serial]);
 
   if (!d) {
-    return missing
+    return live.listed
       ? html`<h1>No such Pi</h1><p>You have no Pi <code>${serial}</code>. <a href=${href.devices}>Your devices</a></p>`
       : html`<p class="muted" aria-busy="true">Loading ${serial}…</p>`;
   }
