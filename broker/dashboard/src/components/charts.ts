@@ -62,6 +62,7 @@ class Series {
 export function StatsCharts({ serial, live }: { serial: string; live: LiveStore }) {
   const [span, setSpan] = useState(RANGES[0]![1]);
   const [error, setError] = useState<string | null>(null);
+  const [empty, setEmpty] = useState(false);
   const boxes = useRef<Array<HTMLDivElement | null>>([]);
   const holder = useRef<HTMLDivElement>(null);
 
@@ -73,6 +74,7 @@ export function StatsCharts({ serial, live }: { serial: string; live: LiveStore 
       frame = 0;
       plots.forEach((p, i) => p.setData(series.data(i)));
       holder.current?.setAttribute('data-points', String(series.xs.length));
+      setEmpty(series.xs.length === 0);
     };
     const later = () => { if (!frame) frame = requestAnimationFrame(redraw); };
     const pending: Stats[] = [];
@@ -110,6 +112,7 @@ export function StatsCharts({ serial, live }: { serial: string; live: LiveStore 
         <button type="button" class=${`small ${ms === span ? '' : 'secondary'}`} aria-pressed=${ms === span} onClick=${() => setSpan(ms)}>${label}</button>`)}
     </div>
     ${error && html`<p class="muted small">${error}</p>`}
+    ${empty && !error && html`<p class="muted small">No stats in this time yet: they appear as the Pi sends them.</p>`}
     <div class="charts" ref=${holder} data-points="0">
       ${METRICS.map((m, i) => html`
         <figure class="chart">

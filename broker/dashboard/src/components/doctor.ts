@@ -17,7 +17,7 @@ export function Doctor({ d, live }: { d: DeviceLive; live: LiveStore }) {
       ${report
         ? html`<span class=${`badge ${report.ok ? 'ok' : 'bad'}`}>${report.ok ? 'Healthy' : 'Problems found'}</span>
             <span class="muted small">checked ${ago(report.ts, now)}</span>`
-        : html`<span class="muted">No report yet.</span>`}
+        : d.manifest?.doctor ? html`<span class="muted">No report yet.</span>` : null}
       ${d.manifest?.doctor && html`
         <button type="button" class="secondary small push" disabled=${running} aria-busy=${running}
           onClick=${() => live.run(d.serial, 'doctor', 'run', 'Doctor checks', {})}>${running ? 'Checking…' : 'Run checks'}</button>`}

@@ -94,11 +94,11 @@ function PinControl({ pin, d, live }: { pin: ManifestPin; d: DeviceLive; live: L
         ${cur?.mode === 'in' && html`<span class=${`level ${cur.value ? 'high' : 'low'}`} role="status" aria-label=${`${name} level`}>${cur.value ? 'High' : 'Low'}</span>`}
         ${cur?.mode === 'pwm' && html`<${PwmControl} pin=${pin} name=${name} cur=${cur} pending=${!!pl?.pending} set=${set} />`}
       </div>
-      <div class="pin-foot muted small">
-        ${pl?.pending ? 'waiting for the Pi…' : state ? `${why}${why ? ', ' : ''}${ago(state.ts, now)}` : ''}
-        ${pin.holdSec !== undefined && html` · returns to its safe value unless renewed within ${pin.holdSec} s`}
-        ${pin.failSafe && html` · safe value when the hub is out of reach`}
-      </div>
+      <div class="pin-foot muted small">${[
+        pl?.pending ? 'waiting for the Pi…' : state ? `${why}${why ? ', ' : ''}${ago(state.ts, now)}` : null,
+        pin.holdSec !== undefined ? `returns to its safe value unless renewed within ${pin.holdSec} s` : null,
+        pin.failSafe ? 'safe value when the hub is out of reach' : null,
+      ].filter(Boolean).join(' · ')}</div>
       ${pl?.error && html`<p class="error small" role="alert">Refused: ${pl.error.message} (${pl.error.code})</p>`}
     </div>`;
 }
