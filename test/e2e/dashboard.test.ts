@@ -115,6 +115,14 @@ describe('the dashboard in a browser', () => {
     await screenshot(page, 'device-page');
   });
 
+  it('runs the doctor and shows its report', async () => {
+    await page.getByRole('button', { name: 'Run checks' }).click();
+    const checks = page.getByRole('list', { name: 'Doctor checks' });
+    await checks.waitFor({ timeout: 20_000 });
+    assert.ok(await checks.getByRole('listitem').count() >= 3, 'the shipped doctor module has several checks');
+    assert.match(await checks.innerText(), /Pass/);
+  });
+
   it('previews a confirm command (argv, user, module) and Cancel runs nothing: the agent logs no request', async () => {
     const form = page.getByRole('form', { name: 'Restart the app' });
     await form.getByLabel('Unit').selectOption('worker');
@@ -175,6 +183,16 @@ describe('the dashboard in a browser', () => {
     await page.getByRole('link', { name: 'Devices' }).first().click();
     await row(page, SECOND).getByText('Offline').waitFor({ timeout: 10_000 });
     assert.equal(await row(page, SERIAL).getByText('Online').count(), 1, 'the first Pi is untouched');
+
+    // The audit log shows what the page did; a removed Pi leaves the list.
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByRole('table', { name: 'Audit log' }).getByText('apikey.revoke').waitFor();
+    await page.goto(`/#/devices/${SECOND}`);
+    await page.getByRole('button', { name: 'Remove…' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: `Remove ${SECOND}` }).click();
+    await page.getByRole('heading', { name: 'Devices' }).waitFor();
+    await waitFor(async () => (await row(page, SECOND).count()) === 0, 5_000, `${SECOND} to leave the list`);
+    assert.equal((await hub.request('GET', '/api/v1/devices', undefined, { authorization: `Bearer ${await hub.apiKey('alice', ['--scope', 'read'])}` })).text.includes(SECOND), false);
   });
 
   it('fits a phone screen: nothing wider than the screen, every page', async () => {
