@@ -78,6 +78,7 @@ describe('the dashboard in a browser', () => {
     await page.getByLabel('Password').fill('not the password');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').filter({ hasText: 'Wrong user name or password' }).waitFor();
+    await screenshot(page, 'login');
     assert.equal(await page.getByRole('heading', { name: 'Devices' }).count(), 0, 'still on the login page');
     await login(page, 'alice');
     await page.getByRole('heading', { name: 'Devices' }).waitFor();
@@ -153,6 +154,7 @@ describe('the dashboard in a browser', () => {
     const key = await page.getByLabel('API key', { exact: true }).innerText();
     assert.equal(line, `sudo pi-agent connect --hub https://localhost:${hub.port} --fingerprint ${hub.fingerprint} --api-key -`);
     assert.match(key, /^pk_[A-Za-z0-9_-]+$/);
+    await screenshot(page, 'add-a-pi');
     assert.ok(!line.includes(key), 'the key is not on the command line');
     assert.equal(await page.getByRole('button', { name: /^Copy / }).count(), 2, 'a copy button for each');
 
@@ -180,6 +182,7 @@ describe('the dashboard in a browser', () => {
     await page.getByRole('button', { name: `Revoke ${keyId}` }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Revoke the key' }).click();
     await page.getByRole('status').filter({ hasText: 'certificates of 1 Pi' }).waitFor();
+    await screenshot(page, 'api-keys');
     await page.getByRole('link', { name: 'Devices' }).first().click();
     await row(page, SECOND).getByText('Offline').waitFor({ timeout: 10_000 });
     assert.equal(await row(page, SERIAL).getByText('Online').count(), 1, 'the first Pi is untouched');
@@ -187,6 +190,7 @@ describe('the dashboard in a browser', () => {
     // The audit log shows what the page did; a removed Pi leaves the list.
     await page.getByRole('link', { name: 'Audit log' }).click();
     await page.getByRole('table', { name: 'Audit log' }).getByText('apikey.revoke').waitFor();
+    await screenshot(page, 'audit-log');
     await page.goto(`/#/devices/${SECOND}`);
     await page.getByRole('button', { name: 'Remove…' }).click();
     await page.getByRole('dialog').getByRole('button', { name: `Remove ${SECOND}` }).click();

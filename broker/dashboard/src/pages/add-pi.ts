@@ -49,7 +49,7 @@ function Instructions({ me, created, live, known, onAgain }: { me: Me; created: 
       </ol>
       <div class="waiting" role="status" aria-live="polite">
         ${joined.length === 0
-          ? html`<span class="spinner" aria-hidden="true"></span> Waiting for a new Pi to come online…`
+          ? html`<div><span class="spinner" aria-hidden="true"></span> Waiting for a new Pi to come online…</div>`
           : joined.map((d) => html`<div><span class="badge ok">Online</span> <a href=${href.device(d.serial)}>${d.serial}</a> joined.</div>`)}
       </div>
       <button type="button" class="secondary" onClick=${onAgain}>Add another Pi</button>
