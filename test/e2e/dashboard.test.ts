@@ -205,6 +205,7 @@ describe('the dashboard in a browser', () => {
     for (const [hash, name] of [['#/', 'phone-device-list'], [`#/devices/${SERIAL}`, 'phone-device-page'], ['#/add', null], ['#/keys', null], ['#/sessions', null], ['#/audit', null]] as const) {
       await page.goto(`/${hash}`);
       await page.getByRole('heading', { level: 1 }).first().waitFor();
+      if (hash === '#/sessions') await page.getByText('this one').waitFor();
       if (name) {
         await sleep(500); // the charts take their width
         await screenshot(page, name);

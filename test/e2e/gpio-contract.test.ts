@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import type { Browser, Page } from 'playwright-core';
-import { GpioSetSchema, type GpioState, type Manifest } from '../../shared/schemas.js';
+import { GpioSetSchema, GpioStateSchema, type Manifest } from '../../shared/schemas.js';
 import { parseDeviceTopic } from '../../shared/topics.js';
 import { TestHub } from '../helpers/hub.js';
 import { connect, end, granted } from '../helpers/mqtt.js';
@@ -34,8 +34,9 @@ function answer(topic: string, payload: Buffer): void {
   if (t?.kind !== 'gpio-set') return;
   const set = GpioSetSchema.parse(JSON.parse(payload.toString()));
   sets.push(set);
-  const state = (s: Omit<GpioState, 'v' | 'ts'>, retain: boolean) =>
-    pi.publish(`devices/${SERIAL}/gpio/${t.bcm}/state`, JSON.stringify({ v: 1, ts: Date.now(), ...s }), { qos: 1, retain });
+  // Through the schema, so the fake Pi cannot drift from the contract.
+  const state = (s: Record<string, unknown>, retain: boolean) =>
+    pi.publish(`devices/${SERIAL}/gpio/${t.bcm}/state`, JSON.stringify(GpioStateSchema.parse({ v: 1, ts: Date.now(), ...s })), { qos: 1, retain });
   if (set.pwm && set.pwm.duty > 0.9) {
     return void state({ mode: 'pwm', value: 0, id: set.id, error: { code: 'out_of_range', message: 'at most 90 % on this fan' } }, false);
   }
