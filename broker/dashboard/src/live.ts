@@ -49,6 +49,7 @@ export type Link = 'connecting' | 'online' | 'offline' | 'signed-out';
 type StatsListener = (serial: string, stats: Stats) => void;
 
 const RETRY_MS = [1000, 2000, 5000, 10_000, 15_000];
+const MAX_RUNS = 200;
 
 export function newId(prefix: string): string {
   const bytes = crypto.getRandomValues(new Uint8Array(12));
@@ -126,6 +127,8 @@ export class LiveStore {
     const id = newId('w');
     const run: CommandRun = { id, serial, module, command, title, params, sentAt: Date.now(), accepted: false, result: null, failed: null };
     this.runs.set(id, run);
+    // A page left open for days keeps the latest runs only (a Map iterates oldest first).
+    for (const old of this.runs.keys()) { if (this.runs.size <= MAX_RUNS) break; this.runs.delete(old); }
     this.send(topics.cmdReq(serial), { v: 1, id, module, command, params }, () => { run.accepted = true; }, (m) => { run.failed = m; });
     this.changed();
     return id;

@@ -34,7 +34,7 @@ export function Commands({ d, live }: { d: DeviceLive; live: LiveStore }) {
     ${asking && html`<${ConfirmRun} title=${asking.cmd.title} serial=${d.serial} preview=${asking.preview}
       onCancel=${() => setAsking(null)}
       onRun=${() => { live.run(d.serial, asking.mod.id, asking.cmd.name, asking.cmd.title, asking.params); setAsking(null); }} />`}
-    ${runs.length > 0 && html`<div class="results" aria-label="Results">${runs.map((r) => html`<${Result} key=${r.id} run=${r} />`)}</div>`}`;
+    ${runs.length > 0 && html`<div class="results" aria-label="Results">${runs.map((r) => html`<${Result} key=${r.id} run=${r} online=${d.online} />`)}</div>`}`;
 }
 
 function CommandForm({ mod, cmd, online, onSubmit }: {
@@ -82,7 +82,7 @@ function CommandForm({ mod, cmd, online, onSubmit }: {
     </form>`;
 }
 
-function Result({ run }: { run: CommandRun }) {
+function Result({ run, online }: { run: CommandRun; online: boolean }) {
   const r = run.result;
   const params = Object.entries(run.params).map(([k, v]) => `${k}=${v}`).join(' ');
   let state: string;
@@ -95,7 +95,7 @@ function Result({ run }: { run: CommandRun }) {
     cls = 'bad';
     state = `not sent: ${run.failed}`;
   } else {
-    state = run.accepted ? 'running on the Pi…' : 'sending…';
+    state = !run.accepted ? 'sending…' : online ? 'running on the Pi…' : 'waiting at the hub until the Pi is back…';
   }
   return html`
     <article class=${`result ${cls}`} aria-label=${`Result of ${run.title}`} aria-busy=${!r && !run.failed}>
