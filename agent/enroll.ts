@@ -34,7 +34,7 @@ export const HubUrlSchema = z.string().transform((s, ctx) => {
   }
   return `https://${u.host}`;
 });
-export const ApiKeyArgSchema = z.string().regex(/^pk_[a-z0-9]{12}_[0-9a-f]{64}$/, 'an API key looks like pk_<12 letters/digits>_<64 hex digits>');
+export { ApiKeySchema as ApiKeyArgSchema } from '../shared/api-key.js';
 
 export interface ConnectOptions {
   hub: string;

@@ -52,7 +52,7 @@ export async function measureAgent(f: Fixture, seconds: number, progress: (s: st
     const hub = await startHub(f.dataDir);
     procs.push(hub.daemon);
     const key = (await runOk(HUB_CLI, ['apikey', 'create', '--user', 'bench', '--data-dir', f.dataDir])).trim();
-    const c = await run(AGENT_CLI, ['connect', '--hub', `https://localhost:${hub.port}`, '--api-key', key, '--fingerprint', hub.fingerprint, '--serial', 'bench-agent', '--config-dir', configDir]);
+    const c = await run(AGENT_CLI, ['connect', '--hub', `https://localhost:${hub.port}`, '--api-key', '-', '--fingerprint', hub.fingerprint, '--serial', 'bench-agent', '--config-dir', configDir], { stdin: key });
     if (c.code !== 0) throw new Error(`pi-agent connect: ${c.stderr}`);
     const cfg = JSON.parse(readFileSync(join(configDir, 'agent.json'), 'utf8')) as Record<string, unknown>;
     writeFileSync(join(configDir, 'agent.json'), JSON.stringify({ ...cfg, statsIntervalSec: 5, defaultUser: 'nobody' }));
@@ -63,7 +63,7 @@ export async function measureAgent(f: Fixture, seconds: number, progress: (s: st
     const bare = Daemon.start('-e', ['setInterval(() => {}, 1e9)'], 'node');
     const bareUnit = Daemon.start('-e', ['setInterval(() => {}, 1e9)'], 'node (unit env)', unitEnv);
     procs.push(agent, bare, bareUnit);
-    await agent.waitForLine(/pi-agent: online/, 30_000);
+    await agent.waitForLine(/pi-agent: online/, 30_000, 0);
 
     owner = await mqtt.connectAsync(`mqtts://127.0.0.1:${hub.mqttsPort}`, {
       protocolVersion: 4, key: f.user.key, cert: f.user.cert, ca: f.caPem, servername: 'localhost', reconnectPeriod: 0,

@@ -41,7 +41,7 @@ function nodeFlags(o: BenchOptions): string[] {
 async function started(daemon: Daemon, name: ContenderName, label: string, re: RegExp, toEndpoints: (m: RegExpExecArray) => Endpoints): Promise<Contender> {
   let m: RegExpExecArray;
   try {
-    m = await daemon.waitForLine(re, 30_000);
+    m = await daemon.waitForLine(re, 30_000, 0);
   } catch (err) {
     await daemon.stop('SIGKILL');
     throw err;

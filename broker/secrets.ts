@@ -34,49 +34,34 @@ export async function verifyHash(hash: string, plain: string): Promise<boolean> 
 }
 
 // An unknown key id answered at once while a known one cost an argon2 verification (~29 ms against
-// ~5 ms), which told a caller which key ids exist (issue 7): an unknown id's secret is verified too,
-// against a hash of a random secret made with the same parameters as real ones.
-let dummySecretHash: Promise<string> | undefined;
-const dummyHash = () => (dummySecretHash ??= hashSecret(randomBytes(32).toString('hex')));
-
-/** Makes the stand-in hash now (at start-up) rather than during the first request for an unknown key id. */
-export function prepareApiKeyVerification(): void {
-  void dummyHash();
+// ~5 ms), which told a caller which key ids exist (issue 7). So a secret or password with nothing to
+// check it against (an unknown key id, a user name that does not exist) is verified anyway, against a
+// stand-in hash of a random one made with the same parameters, and refused after the same work.
+function standIn(make: () => Promise<string>): () => Promise<string> {
+  let hash: Promise<string> | undefined;
+  return () => (hash ??= make());
 }
+const secretStandIn = standIn(() => hashSecret(randomBytes(32).toString('hex')));
+const passwordStandIn = standIn(() => hashPassword(randomBytes(16).toString('hex')));
 
-/** Whether `secret` matches the stored hash; with no hash (an unknown key id), false after the same work. */
-export async function verifyApiKeySecret(hash: string | null, secret: string): Promise<boolean> {
-  if (hash !== null) return verifyHash(hash, secret);
-  await verifyHash(await dummyHash(), secret);
+async function verifyOrStandIn(hash: string | null, plain: string, stand: () => Promise<string>): Promise<boolean> {
+  if (hash !== null) return verifyHash(hash, plain);
+  await verifyHash(await stand(), plain);
   return false;
 }
 
-export const API_KEY_RE = /^pk_([a-z0-9]{12})_([0-9a-f]{64})$/;
+/** Whether `secret` matches the stored hash; with no hash (an unknown key id), false after the same work. */
+export const verifyApiKeySecret = (hash: string | null, secret: string) => verifyOrStandIn(hash, secret, secretStandIn);
+/** Whether `password` matches the stored hash; with none (no such user), false after the same work. */
+export const verifyPassword = (hash: string | null, password: string) => verifyOrStandIn(hash, password, passwordStandIn);
+
+/** Make the stand-in hashes now (at start-up) rather than at the first request that needs one. */
+export const prepareApiKeyVerification = (): void => void secretStandIn();
+export const preparePasswordVerification = (): void => void passwordStandIn();
 
 export function newApiKey(): { id: string; secret: string; key: string } {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
   const id = Array.from(randomBytes(12), (b) => alphabet[b % 36]).join('');
   const secret = randomBytes(32).toString('hex');
   return { id, secret, key: `pk_${id}_${secret}` };
-}
-
-export function parseApiKey(key: string): { id: string; secret: string } | null {
-  const m = API_KEY_RE.exec(key.trim());
-  return m ? { id: m[1]!, secret: m[2]! } : null;
-}
-
-// The same for passwords: a user name that does not exist costs the same argon2 work as a wrong password.
-let dummyPasswordHash: Promise<string> | undefined;
-const dummyPassword = () => (dummyPasswordHash ??= hashPassword(randomBytes(16).toString('hex')));
-
-/** Makes the stand-in password hash now (at start-up) rather than at the first login of an unknown name. */
-export function preparePasswordVerification(): void {
-  void dummyPassword();
-}
-
-/** Whether `password` matches the stored hash; with none (no such user), false after the same work. */
-export async function verifyPassword(hash: string | null, password: string): Promise<boolean> {
-  if (hash !== null) return verifyHash(hash, password);
-  await verifyHash(await dummyPassword(), password);
-  return false;
 }

@@ -3,7 +3,8 @@
 // every failed authentication: 401, audited at most once per address and 10 s.
 import type { AuditWriter } from '../audit-writer.js';
 import { type Identity, type IdentityResolver, resolveIdentity } from '../mqtt/identity.js';
-import { parseApiKey, prepareApiKeyVerification, verifyApiKeySecret } from '../secrets.js';
+import { parseApiKey } from '../../shared/api-key.js';
+import { prepareApiKeyVerification, verifyApiKeySecret } from '../secrets.js';
 import type { ApiKey, ApiScope, HubStore } from '../store/store.js';
 import { type Ctx, HttpError, type Middleware, bearerToken } from './http.js';
 import { RateLimiter } from './rate-limit.js';

@@ -1,5 +1,6 @@
 // `pi-hub apikey …`: the keys a Pi enrolls with.
 import { z } from 'zod';
+import { apiKeyIdOf } from '../../shared/api-key.js';
 import { parseFlags, validate } from '../../shared/args.js';
 import type { Command } from '../../shared/commands.js';
 import { CliError, UsageError } from '../../shared/errors.js';
@@ -67,7 +68,7 @@ export const apikeyCommands: Command[] = [{
   async run(args) {
     const { values, positionals } = parseFlags(args, DATA_DIR, true);
     if (positionals.length !== 1) throw new UsageError('apikey revoke takes exactly one KEY_ID');
-    const keyId = positionals[0]!.replace(/^pk_([a-z0-9]{12})_.*$/, '$1');
+    const keyId = apiKeyIdOf(positionals[0]!);
     const d = await data(values['data-dir']);
     const r = d.store.apiKeys.revoke(keyId);
     if (!r) throw new CliError(`unknown API key ${keyId}`);

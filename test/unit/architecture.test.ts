@@ -1,13 +1,14 @@
 // The layout's rules (docs/ARCHITECTURE.md, "Layout and import rules"), checked on the sources: shared/
 // imports neither program, agent/ and broker/ never import each other, bench/ and test/ never import
-// each other, the pure cores import no I/O, and no module imports itself through a cycle.
+// each other (what both need is in harness/), the pure cores import no I/O, and no module imports
+// itself through a cycle.
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, normalize, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { ROOT } from '../helpers/process.js';
 
-const SOURCE_DIRS = ['shared', 'agent', 'broker', 'scripts', 'bench'];
+const SOURCE_DIRS = ['shared', 'agent', 'broker', 'scripts', 'bench', 'harness'];
 const PURE = [
   'shared/topics.ts', 'shared/limits.ts', 'shared/schemas.ts', 'shared/results.ts',
   'broker/mqtt/acl.ts', 'broker/mqtt/mountpoint.ts', 'broker/mqtt/persistent-sessions.ts',
@@ -50,6 +51,7 @@ describe('layout and import rules', () => {
     ['agent/', 'agent', ['broker', 'bench', 'test']],
     ['broker/', 'broker', ['agent', 'bench', 'test']],
     ['bench/', 'bench', ['test']],
+    ['harness/ (child processes for tests and bench)', 'harness', ['agent', 'broker', 'bench', 'test', 'shared']],
   ];
   for (const [name, area, forbidden] of rows) {
     it(`${name} imports nothing from ${forbidden.join(', ')}`, () => {
