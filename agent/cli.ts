@@ -4,7 +4,7 @@ import { parseFlags, validate } from '../shared/args.js';
 import { CliError, EXIT, UsageError } from '../shared/errors.js';
 import { runMain } from '../shared/main.js';
 import { VERSION } from '../shared/version.js';
-import { DEFAULT_CONFIG_DIR, loadAgentConfig } from './config.js';
+import { DEFAULT_CONFIG_DIR, agentPaths, loadAgentConfig } from './config.js';
 
 const HELP = `pi-agent ${VERSION} — connects this Raspberry Pi to a pifleet hub
 
@@ -14,6 +14,7 @@ usage:
   pi-agent status                   hub, serial, certificate expiry, whether the daemon is connected
   pi-agent modules [check]          what this Pi allows; check validates the module files
   pi-agent doctor [--json]          run the health checks here
+  pi-agent gpio [--json]            the pins this Pi offers, their modes and states
   pi-agent disconnect               revoke this Pi's certificate at the hub and forget the identity
 
 Every command takes --config-dir DIR (default ${DEFAULT_CONFIG_DIR}) and --help.
@@ -65,12 +66,12 @@ const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`)
 const configDirOf = (v: { 'config-dir'?: string }) => v['config-dir'] ?? process.env.PI_AGENT_CONFIG_DIR ?? DEFAULT_CONFIG_DIR;
 
 /** Settings the local commands need; without agent.json they still work on the modules alone. */
-function localContext(configDir: string): { defaultUser: string; hubUrl: string | null } {
+function localContext(configDir: string): { defaultUser: string; hubUrl: string | null; stateDir: string | undefined } {
   try {
     const c = loadAgentConfig(configDir);
-    return { defaultUser: c.defaultUser, hubUrl: c.hub };
+    return { defaultUser: c.defaultUser, hubUrl: c.hub, stateDir: c.stateDir };
   } catch (err) {
-    if (err instanceof CliError && /not connected/.test(err.message)) return { defaultUser: 'pi', hubUrl: null };
+    if (err instanceof CliError && /not connected/.test(err.message)) return { defaultUser: 'pi', hubUrl: null, stateDir: undefined };
     throw err;
   }
 }
@@ -174,6 +175,13 @@ async function main(argv: string[]): Promise<number> {
       if (wantsHelp(rest)) { out(DOCTOR_USAGE); return EXIT.OK; }
       const ctx = localContext(configDir);
       return doctorCommand(rest, { configDir, hubUrl: ctx.hubUrl, defaultUser: ctx.defaultUser });
+    }
+    case 'gpio': {
+      const { configDir, rest } = splitConfigDir(args);
+      const { GPIO_USAGE, gpioCommand } = await import('./gpio/cli.js');
+      if (wantsHelp(rest)) { out(GPIO_USAGE); return EXIT.OK; }
+      const ctx = localContext(configDir);
+      return gpioCommand(rest, { configDir, defaultUser: ctx.defaultUser, stateFile: agentPaths(configDir, ctx.stateDir).gpio });
     }
     default:
       throw new UsageError(`unknown command: ${cmd}`, 'run pi-agent --help');

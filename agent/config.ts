@@ -29,6 +29,10 @@ export const AgentConfigSchema = z.strictObject({
   refusedRetrySec: z.number().min(1).default(600),
   /** Where the command log and the seen-request ids live; default $STATE_DIRECTORY or <config-dir>/state. */
   stateDir: z.string().optional(),
+  /** The GPIO driver (docs/ARCHITECTURE.md, "GPIO"); `pi-agent run --sim` always uses sim. */
+  gpioDriver: z.enum(['auto', 'sysfs', 'pigpio', 'sim']).default('auto'),
+  /** Pins with failSafe go to their safe level when the hub link has been down this long. */
+  gpioFailSafeSec: z.number().min(1).max(86_400).default(30),
 });
 export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
@@ -43,6 +47,8 @@ export interface AgentPaths {
   state: string;
   /** Written by the daemon for `pi-agent status`. */
   status: string;
+  /** Written by the daemon for `pi-agent gpio`. */
+  gpio: string;
 }
 
 export function agentPaths(dir: string, stateDir?: string): AgentPaths {
@@ -56,6 +62,7 @@ export function agentPaths(dir: string, stateDir?: string): AgentPaths {
     modules: join(dir, 'modules'),
     state,
     status: join(state, 'status.json'),
+    gpio: join(state, 'gpio.json'),
   };
 }
 

@@ -5,7 +5,7 @@
 //   Link         MqttLink (wss, mTLS) ── pi-hub: presence, manifest, subscriptions, publishing
 //   Doctor       the doctor's reports
 //   Commands     cmd/req → cmd/res
-//   Gpio         gpio/+/set (not available yet) ─ manifest: gpio
+//   Gpio         gpio/+/set → gpio/<bcm>/state, safe states ─ manifest: gpio
 //   Stats        stats every statsIntervalSec
 //   Renewer      the certificate, renewed at two thirds of its lifetime
 //   Watchdog     sd_notify
@@ -26,7 +26,7 @@ import { assembleManifest } from './manifest.js';
 import { type AgentContext, type Part, restartNeeded, startParts, stopParts } from './part.js';
 import { CommandsPart } from './parts/commands.js';
 import { DoctorPart } from './parts/doctor.js';
-import { GpioUnavailablePart } from './parts/gpio-unavailable.js';
+import { GpioPart } from './parts/gpio.js';
 import { LinkPart } from './parts/link.js';
 import { ModulesPart } from './parts/modules.js';
 import { RenewerPart } from './parts/renewer.js';
@@ -56,7 +56,7 @@ export async function runDaemon(o: RunOptions, log: Logger = createLogger('pi-ag
     link,
     doctor,
     new CommandsPart(ctx, link, modules, doctor),
-    new GpioUnavailablePart(ctx),
+    new GpioPart(ctx, link, modules, o.sim),
     new StatsPart(ctx, link, o.sim ? new SimStatsSampler() : new SystemStatsSampler()),
     new RenewerPart(ctx, link),
     new WatchdogPart(ctx, link),

@@ -33,6 +33,17 @@ const DEMO_MODULE = {
   },
 };
 
+/** The simulated Pi's pins (the sim GPIO driver: no hardware), as in README's example. */
+const DEMO_GPIO = {
+  $schema: './module.schema.json',
+  id: 'gpio', kind: 'gpio', title: 'Pins',
+  pins: {
+    17: { name: 'Relay', modes: ['out'], initial: 0, safe: 0, failSafe: true },
+    18: { name: 'Fan', modes: ['pwm', 'out'], pwm: { freqHz: [25, 1000] }, safe: 0, holdSec: 60 },
+    27: { name: 'Button', modes: ['in'], pull: 'up', debounceMs: 20 },
+  },
+};
+
 function run(args: string[], what: string, stdin = ''): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [AGENT_CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -99,6 +110,7 @@ export async function demo(args: string[]): Promise<number> {
   writeFileAtomic(join(agentDir, 'agent.json'), JSON.stringify({ ...agentConfig, defaultUser: userInfo().username, reconnectMaxMs: 5000 }, null, 2), 0o600);
   rmSync(join(agentDir, 'modules', 'core.json'), { force: true });
   writeFileSync(join(agentDir, 'modules', 'demo.json'), JSON.stringify(DEMO_MODULE, null, 2));
+  writeFileSync(join(agentDir, 'modules', 'gpio.json'), JSON.stringify(DEMO_GPIO, null, 2));
   const agent: ChildProcess = spawn(process.execPath, [AGENT_CLI, 'run', '--sim', '--config-dir', agentDir], { stdio: ['ignore', 'inherit', 'inherit'] });
 
   const mq = `-h localhost -p ${hub.mqttsPort} --cafile ${join(certDir, 'ca.crt')} --cert ${join(certDir, 'demo.crt')} --key ${join(certDir, 'demo.key')}`;
@@ -117,7 +129,12 @@ CA (its root has the fingerprint above; ${join(certDir, 'ca.crt')} is that CA, t
 From a shell, as the demo user:
   watch the Pi:   mosquitto_sub ${mq} -t 'devices/#' -v
   run a command:  mosquitto_pub ${mq} -t devices/${SERIAL}/cmd/req -q 1 -m '{"v":1,"id":"c1","module":"demo","command":"hello"}'
+<<<<<<< HEAD
   the devices:    curl --cacert ${join(certDir, 'ca.crt')} --cert ${join(certDir, 'demo.crt')} --key ${join(certDir, 'demo.key')} ${dashboard}api/v1/devices
+=======
+  switch a pin:   mosquitto_pub ${mq} -t devices/${SERIAL}/gpio/17/set -q 1 -m '{"v":1,"value":1,"id":"g1"}'
+  the devices:    curl --cacert ${join(certDir, 'ca.crt')} --cert ${join(certDir, 'demo.crt')} --key ${join(certDir, 'demo.key')} ${url.replace('127.0.0.1', 'localhost')}/api/v1/devices
+>>>>>>> helper-g
 
 Connect a real Pi (serve the hub to the network with --host 0.0.0.0, then on the Pi):
   pi-hub apikey create --user ${login.user} --uses 1 --expires 1h --data-dir ${hubDir}      (on this machine)

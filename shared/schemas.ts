@@ -58,6 +58,8 @@ export const GpioModeSchema = z.enum(['in', 'out', 'pwm']);
 export type GpioMode = z.infer<typeof GpioModeSchema>;
 export const GpioValueSchema = z.union([z.literal(0), z.literal(1)]);
 export const PwmSchema = z.strictObject({ duty: z.number().min(0).max(1), freqHz: z.number().positive().max(100_000) });
+export type Pwm = z.infer<typeof PwmSchema>;
+export type GpioValue = z.infer<typeof GpioValueSchema>;
 
 export const GpioSetSchema = z.strictObject({
   v: V,
@@ -80,11 +82,16 @@ export const GPIO_ERROR_CODES = [
   'driver_error', // the driver failed to apply it
 ] as const;
 export const GpioErrorCodeSchema = z.enum(GPIO_ERROR_CODES);
+export type GpioErrorCode = z.infer<typeof GpioErrorCodeSchema>;
 
 /** Why a pin changed without a set: the Pi's safe states and inputs. */
 export const GpioCauseSchema = z.enum(['set', 'initial', 'input', 'shutdown', 'removed', 'hold-expired', 'fail-safe']);
+export type GpioCause = z.infer<typeof GpioCauseSchema>;
 
-export const GpioStateSchema = z.strictObject({
+const GpioErrorSchema = z.strictObject({ code: GpioErrorCodeSchema, message: z.string().max(300) });
+
+/** A pin's state: retained after a change; with `error`, a refused set (not retained). */
+export const GpioPinStateSchema = z.strictObject({
   v: V,
   mode: GpioModeSchema,
   value: GpioValueSchema,
@@ -95,9 +102,20 @@ export const GpioStateSchema = z.strictObject({
   cause: GpioCauseSchema.optional(),
   /** The set this answers, and for a refused one (published not retained) why. */
   id: RequestIdSchema.optional(),
-  error: z.strictObject({ code: GpioErrorCodeSchema, message: z.string().max(300) }).optional(),
+  error: GpioErrorSchema.optional(),
 });
+
+/** A refused set for a pin that has no state to show: not in gpio.json, or no GPIO driver (not retained). */
+export const GpioRefusalSchema = z.strictObject({
+  v: V,
+  ts: Ts,
+  id: RequestIdSchema.optional(),
+  error: GpioErrorSchema,
+});
+
+export const GpioStateSchema = z.union([GpioPinStateSchema, GpioRefusalSchema]);
 export type GpioState = z.infer<typeof GpioStateSchema>;
+export type GpioPinState = z.infer<typeof GpioPinStateSchema>;
 
 /** A pin as the manifest offers it: what a dashboard may show and send. */
 export const ManifestPinSchema = z.strictObject({

@@ -53,7 +53,7 @@ export function defaultDoctorModule(): LoadedModule {
     module: DOCTOR_ID, name, title: titles[name], type: 'builtin' as const,
     spec: CheckSchema.parse({ title: titles[name], builtin: name }) as BuiltinCheckDef,
   }));
-  return { file: '(built-in)', id: DOCTOR_ID, title: 'Health checks', kind: 'doctor', commands: new Map(), checks };
+  return { file: '(built-in)', id: DOCTOR_ID, title: 'Health checks', kind: 'doctor', commands: new Map(), checks, pins: new Map() };
 }
 
 export function runBuiltin(spec: BuiltinCheckDef, o: BuiltinOptions): Promise<Outcome> {

@@ -5,7 +5,7 @@ import { parseFlags } from '../../shared/args.js';
 import { EXIT, UsageError } from '../../shared/errors.js';
 import type { ParamSpec } from '../../shared/schemas.js';
 import { type Output, STDIO } from '../cli-output.js';
-import { formatProblem, loadContext, loadModulesDir, type LoadedModule } from './loader.js';
+import { formatProblem, loadContext, loadModulesDir, type LoadedModule, type LoadedPin } from './loader.js';
 
 export interface ModulesContext { configDir: string; defaultUser: string }
 
@@ -21,11 +21,24 @@ function describeParam(name: string, p: ParamSpec): string {
   return `${name}: ${p.pattern}`;
 }
 
+/** One pin of a gpio module, as `pi-agent modules` and `pi-agent gpio` show it. */
+export function describePin(p: LoadedPin): string {
+  const parts: string[] = [p.modes.join(',')];
+  if (p.pwm) parts.push(`${p.pwm.minHz}–${p.pwm.maxHz} Hz`);
+  if (p.initial !== undefined) parts.push(`initial ${p.initial}`);
+  if (p.safe !== undefined) parts.push(`safe ${p.safe}`);
+  if (p.holdSec !== undefined) parts.push(`hold ${p.holdSec} s`);
+  if (p.failSafe) parts.push('fail-safe');
+  if (p.modes.includes('in')) parts.push(`pull ${p.pull}`, `edge ${p.edge}`, `debounce ${p.debounceMs} ms`);
+  return parts.join('; ');
+}
+
 function describeModules(modules: readonly LoadedModule[]): string {
   if (modules.length === 0) return 'no modules: this Pi allows no commands\n';
   const lines: string[] = [];
   for (const m of modules) {
-    lines.push(`${m.id} — ${m.title}${m.kind === 'doctor' ? ' (doctor)' : ''}    ${m.file}`);
+    lines.push(`${m.id} — ${m.title}${m.kind === 'commands' ? '' : ` (${m.kind})`}    ${m.file}`);
+    for (const p of m.pins.values()) lines.push(`  ${String(p.bcm).padEnd(4)}${p.name.padEnd(16)} ${describePin(p)}`);
     for (const c of m.commands.values()) {
       lines.push(`  ${c.name.padEnd(16)} as ${c.user.name.padEnd(10)} ${c.argv.join(' ')}`);
       const extra = [c.title, ...(c.confirm ? ['asks to confirm'] : []), `timeout ${c.timeoutSec} s`, ...Object.entries(c.params).map(([n, p]) => describeParam(n, p))];
@@ -34,7 +47,7 @@ function describeModules(modules: readonly LoadedModule[]): string {
     for (const c of m.checks) {
       lines.push(`  ${c.name.padEnd(16)} ${c.type === 'builtin' ? `built-in ${c.spec.builtin}` : `as ${c.user.name.padEnd(10)} ${c.argv.join(' ')}`}`);
     }
-    if (m.commands.size === 0 && m.checks.length === 0) lines.push('  (nothing enabled)');
+    if (m.commands.size === 0 && m.checks.length === 0 && m.pins.size === 0) lines.push('  (nothing enabled)');
   }
   return `${lines.join('\n')}\n`;
 }

@@ -5,7 +5,9 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { ManifestModule, ParamSpec } from '../../shared/schemas.js';
 import { cachedResolver, type SystemUser, type UserLookup } from '../users.js';
-import { parseModuleText, type BuiltinCheckDef, type PassSpec } from './schema.js';
+import { loadedPin, parseModuleText, type BuiltinCheckDef, type LoadedPin, type PassSpec } from './schema.js';
+
+export type { LoadedPin } from './schema.js';
 
 export interface ModuleProblem { file: string; path: string; message: string }
 
@@ -29,11 +31,13 @@ export interface LoadedModule {
   file: string;
   id: string;
   title: string;
-  kind: 'commands' | 'doctor';
+  kind: 'commands' | 'doctor' | 'gpio';
   /** Enabled commands only. */
   commands: ReadonlyMap<string, LoadedCommand>;
   /** Enabled checks only. */
   checks: readonly LoadedCheck[];
+  /** A gpio module's pins, by BCM number. */
+  pins: ReadonlyMap<number, LoadedPin>;
 }
 
 export type LoadResult = { ok: true; module: LoadedModule } | { ok: false; problems: ModuleProblem[] };
@@ -81,7 +85,10 @@ export async function loadModuleText(text: string, file: string, ctx: LoadContex
   const problems: ModuleProblem[] = [];
   const commands = new Map<string, LoadedCommand>();
   const checks: LoadedCheck[] = [];
-  if (m.kind === 'commands') {
+  const pins = new Map<number, LoadedPin>();
+  if (m.kind === 'gpio') {
+    for (const [key, p] of Object.entries(m.pins)) pins.set(Number(key), loadedPin(m.id, Number(key), p));
+  } else if (m.kind === 'commands') {
     for (const [name, c] of Object.entries(m.commands)) {
       if (!c.enabled) continue; // does not exist, so its user need not either
       const user = await userFor(c.user, `commands.${name}`, file, ctx, problems);
@@ -99,7 +106,7 @@ export async function loadModuleText(text: string, file: string, ctx: LoadContex
     }
   }
   if (problems.length > 0) return { ok: false, problems };
-  return { ok: true, module: { file, id: m.id, title: m.title, kind: m.kind, commands, checks } };
+  return { ok: true, module: { file, id: m.id, title: m.title, kind: m.kind, commands, checks, pins } };
 }
 
 export async function loadModuleFile(file: string, ctx: LoadContext): Promise<LoadResult> {
@@ -113,9 +120,19 @@ export async function loadModuleFile(file: string, ctx: LoadContext): Promise<Lo
   }
 }
 
-/** The problem a module gets when an earlier file (by name) already took its id. */
-export function duplicateIdProblem(module: LoadedModule, holder: LoadedModule): ModuleProblem {
-  return { file: module.file, path: 'id', message: `module id "${module.id}" is already used by ${basename(holder.file)}` };
+/**
+ * Why `module` cannot join the modules already taken (earlier files, by name): its id is taken, or
+ * one of its pins is another file's. Empty when it can.
+ */
+export function conflictProblems(module: LoadedModule, taken: Iterable<LoadedModule>): ModuleProblem[] {
+  const problems: ModuleProblem[] = [];
+  for (const other of taken) {
+    if (other.id === module.id) problems.push({ file: module.file, path: 'id', message: `module id "${module.id}" is already used by ${basename(other.file)}` });
+    for (const bcm of module.pins.keys()) {
+      if (other.pins.has(bcm)) problems.push({ file: module.file, path: `pins.${bcm}`, message: `pin ${bcm} is already declared by ${basename(other.file)}: a pin belongs to one file` });
+    }
+  }
+  return problems;
 }
 
 /** Loads a whole directory once, without any previous state (`pi-agent modules check`, `pi-agent doctor`). */
@@ -134,14 +151,15 @@ export async function loadModulesDir(dir: string, ctx: LoadContext): Promise<{ m
   for (const file of files) {
     const r = await loadModuleFile(file, ctx);
     if (!r.ok) { problems.push(...r.problems); continue; }
-    const holder = modules.find((m) => m.id === r.module.id);
-    if (holder) problems.push(duplicateIdProblem(r.module, holder));
+    const conflicts = conflictProblems(r.module, modules);
+    if (conflicts.length > 0) problems.push(...conflicts);
     else modules.push(r.module);
   }
   return { modules, problems };
 }
 
-export function toManifestModule(m: LoadedModule): ManifestModule {
+/** A commands or doctor module as the manifest lists it (a gpio module's pins go to the manifest's `gpio`). */
+export function toManifestModule(m: LoadedModule & { kind: 'commands' | 'doctor' }): ManifestModule {
   return {
     id: m.id,
     title: m.title,

@@ -7,8 +7,8 @@ import type { ManifestModule } from '../../shared/schemas.js';
 import type { Logger } from '../../shared/log.js';
 import type { UserLookup } from '../users.js';
 import {
-  duplicateIdProblem, listModuleFiles, loadContext, loadModuleFile, toManifestModule,
-  type LoadedCommand, type LoadedModule, type ModuleProblem,
+  conflictProblems, listModuleFiles, loadContext, loadModuleFile, toManifestModule,
+  type LoadedCommand, type LoadedModule, type LoadedPin, type ModuleProblem,
 } from './loader.js';
 
 export interface ModuleRegistryOptions {
@@ -77,9 +77,14 @@ export class ModuleRegistry extends EventEmitter<Events> implements CommandSourc
     return this.running;
   }
 
-  /** Every enabled command and check in force, for the manifest. */
+  /** Every enabled command and check in force, for the manifest (GPIO pins have their own field). */
   manifestModules(): ManifestModule[] {
-    return this.effective.map(toManifestModule);
+    return this.effective.filter((m): m is LoadedModule & { kind: 'commands' | 'doctor' } => m.kind !== 'gpio').map(toManifestModule);
+  }
+
+  /** The GPIO pins in force, by BCM number. */
+  pins(): LoadedPin[] {
+    return this.effective.flatMap((m) => [...m.pins.values()]).sort((a, b) => a.bcm - b.bcm);
   }
 
   /** Whether `{module:"doctor", command:"run"}` has anything to run. */
@@ -139,14 +144,14 @@ export class ModuleRegistry extends EventEmitter<Events> implements CommandSourc
       const r = await loadModuleFile(file, ctx);
       let problems: ModuleProblem[] = r.ok ? [] : r.problems;
       let next: LoadedModule | undefined = r.ok ? r.module : undefined;
-      const holder = next && taken.get(next.id);
-      if (next && holder) {
-        problems = [duplicateIdProblem(next, holder)];
+      const conflicts = next ? conflictProblems(next, taken.values()) : [];
+      if (conflicts.length > 0) {
+        problems = conflicts;
         next = undefined;
       }
       if (!next) {
         const last = this.inForce.get(file);
-        next = last && !taken.has(last.id) ? last : undefined;
+        next = last && conflictProblems(last, taken.values()).length === 0 ? last : undefined;
         for (const p of problems) log.error('module file rejected', { file: p.file, path: p.path, reason: p.message });
         if (last) log.warn('keeping the last good version of the module', { file, module: last.id });
         this.currentProblems.set(file, problems);
@@ -200,5 +205,6 @@ function fingerprintOf(modules: readonly LoadedModule[]): string {
     id: m.id, title: m.title, kind: m.kind,
     commands: [...m.commands.values()],
     checks: m.checks,
+    pins: [...m.pins.values()],
   })));
 }

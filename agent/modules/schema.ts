@@ -2,7 +2,7 @@
 // This schema is the single source of the module types and of modules/module.schema.json
 // (scripts/gen-module-schema.ts). Pure: no I/O.
 import { z } from 'zod';
-import { NameSchema, ParamSpecSchema } from '../../shared/schemas.js';
+import { GpioModeSchema, GpioValueSchema, NameSchema, ParamSpecSchema } from '../../shared/schemas.js';
 
 /** The id a commands module may not take: `{module:"doctor", command:"run"}` runs the doctor. */
 export const DOCTOR_ID = 'doctor';
@@ -151,9 +151,96 @@ export const DoctorModuleSchema = z.strictObject({
   checks: z.record(NameSchema, CheckSchema),
 });
 
-export const ModuleFileSchema = z.discriminatedUnion('kind', [CommandsModuleSchema, DoctorModuleSchema], {
-  error: (iss) => iss.code === 'invalid_union' ? 'kind is "commands" (the default) or "doctor"' : undefined,
-}).describe('A pi-agent module: what this Pi allows the hub to run (kind "commands") or checks it runs for the doctor (kind "doctor").');
+// ---- GPIO pins (docs/ARCHITECTURE.md, "GPIO") ---------------------------------------------------------
+
+/** BCM 0 and 1 are ID_SD/ID_SC, the I²C bus of a HAT's ID EEPROM: the firmware reads it at boot. */
+export const RESERVED_PINS: readonly number[] = [0, 1];
+export const MAX_BCM = 27;
+export const DEFAULT_DEBOUNCE_MS = 20;
+/** The frequencies a set may carry at all (PwmSchema, shared/schemas.ts); a driver may narrow them further. */
+const MAX_PWM_HZ = 100_000;
+
+const BcmKey = z.string().regex(/^(?:[0-9]|1[0-9]|2[0-7])$/, `a pin is its BCM number, 0–${MAX_BCM}, written without leading zeros`);
+const Level = GpioValueSchema;
+const Modes = z.array(GpioModeSchema).min(1).max(3)
+  .refine((m) => new Set(m).size === m.length, 'a mode may be listed once')
+  .describe('What a set may make of the pin: "in" (read it), "out" (0 or 1), "pwm" (duty 0–1 at a frequency).');
+
+export const GpioPinSchema = z.strictObject({
+  name: z.string().min(1).max(80).optional().describe('Shown by the dashboard. Default: "GPIO<bcm>".'),
+  modes: Modes,
+  initial: Level.optional().describe('The level an output takes when the agent starts. Default: 0, or an input for a pin that declares "in".'),
+  safe: Level.optional().describe('The level on SIGTERM, when the pin is removed, when holdSec runs out and on fail-safe. Default: initial (an input for a pin that declares "in" and no initial).'),
+  failSafe: z.boolean().optional().describe('Go to the safe level when the hub link has been down for agent.json gpioFailSafeSec (30).'),
+  holdSec: z.number().positive().max(86_400).optional().describe('Back to the safe level unless a set renews the pin within this many seconds.'),
+  pwm: z.strictObject({
+    freqHz: z.tuple([z.number().positive().max(MAX_PWM_HZ), z.number().positive().max(MAX_PWM_HZ)])
+      .refine(([lo, hi]) => lo <= hi, 'freqHz is [lowest, highest]: the first may not exceed the second')
+      .describe('[lowest, highest] frequency a set may ask for, in Hz; the driver may narrow it (software PWM: see the README).'),
+  }).optional(),
+  pull: z.enum(['up', 'down', 'none']).optional().describe('The input\'s pull resistor. Default: none.'),
+  edge: z.enum(['both', 'rising', 'falling']).optional().describe('Which debounced changes of an input are published. Default: both.'),
+  debounceMs: z.number().int().min(0).max(1000).optional().describe(`A change counts once the input has held it this long. Default: ${DEFAULT_DEBOUNCE_MS}.`),
+  allowReserved: z.boolean().optional().describe('Allow BCM 0 or 1 (the HAT ID EEPROM\'s pins).'),
+}).superRefine((p, ctx) => {
+  const modes = p.modes ?? [];
+  const output = modes.includes('out') || modes.includes('pwm');
+  if (modes.includes('pwm') && !p.pwm) ctx.addIssue({ code: 'custom', path: ['pwm'], message: 'a pin with mode "pwm" needs "pwm": {"freqHz": [lowest, highest]}' });
+  if (p.pwm && !modes.includes('pwm')) ctx.addIssue({ code: 'custom', path: ['pwm'], message: '"pwm" is for a pin with mode "pwm"' });
+  for (const key of ['initial', 'safe', 'failSafe', 'holdSec'] as const) {
+    if (p[key] !== undefined && !output) ctx.addIssue({ code: 'custom', path: [key], message: `"${key}" is for an output: add "out" or "pwm" to modes` });
+  }
+  for (const key of ['pull', 'edge', 'debounceMs'] as const) {
+    if (p[key] !== undefined && !modes.includes('in')) ctx.addIssue({ code: 'custom', path: [key], message: `"${key}" is for an input: add "in" to modes` });
+  }
+});
+export type GpioPinDef = z.infer<typeof GpioPinSchema>;
+
+/** A pin of a gpio module with its defaults filled in: what the GPIO service and the CLI use. */
+export interface LoadedPin {
+  module: string;
+  bcm: number;
+  name: string;
+  modes: GpioPinDef['modes'];
+  initial?: 0 | 1;
+  safe?: 0 | 1;
+  failSafe: boolean;
+  holdSec?: number;
+  pwm?: { minHz: number; maxHz: number };
+  pull: 'up' | 'down' | 'none';
+  edge: 'both' | 'rising' | 'falling';
+  debounceMs: number;
+}
+
+export function loadedPin(module: string, bcm: number, p: GpioPinDef): LoadedPin {
+  return {
+    module, bcm, name: p.name ?? `GPIO${bcm}`, modes: p.modes, failSafe: p.failSafe ?? false,
+    ...(p.initial !== undefined ? { initial: p.initial } : {}),
+    ...(p.safe !== undefined ? { safe: p.safe } : {}),
+    ...(p.holdSec !== undefined ? { holdSec: p.holdSec } : {}),
+    ...(p.pwm ? { pwm: { minHz: p.pwm.freqHz[0], maxHz: p.pwm.freqHz[1] } } : {}),
+    pull: p.pull ?? 'none', edge: p.edge ?? 'both', debounceMs: p.debounceMs ?? DEFAULT_DEBOUNCE_MS,
+  };
+}
+
+export const GpioModuleSchema = z.strictObject({
+  $schema: SchemaRef,
+  id: NameSchema,
+  title: Title,
+  kind: z.literal('gpio'),
+  pins: z.record(BcmKey, GpioPinSchema).describe('Keyed by BCM number: the only pins the hub may read or set.'),
+}).superRefine((m, ctx) => {
+  for (const [key, pin] of Object.entries(m.pins ?? {})) {
+    if (RESERVED_PINS.includes(Number(key)) && pin?.allowReserved !== true) {
+      ctx.addIssue({ code: 'custom', path: ['pins', key], message: `BCM ${key} is reserved for a HAT's ID EEPROM (ID_SD/ID_SC): add "allowReserved": true to use it anyway` });
+    }
+  }
+});
+export type GpioModuleFile = z.infer<typeof GpioModuleSchema>;
+
+export const ModuleFileSchema = z.discriminatedUnion('kind', [CommandsModuleSchema, DoctorModuleSchema, GpioModuleSchema], {
+  error: (iss) => iss.code === 'invalid_union' ? 'kind is "commands" (the default), "doctor" or "gpio"' : undefined,
+}).describe('A pi-agent module: what this Pi allows the hub to run (kind "commands") checks it runs for the doctor (kind "doctor") or the GPIO pins it offers (kind "gpio").');
 export type ModuleFile = z.infer<typeof ModuleFileSchema>;
 export type CommandsModuleFile = z.infer<typeof CommandsModuleSchema>;
 export type DoctorModuleFile = z.infer<typeof DoctorModuleSchema>;

@@ -70,6 +70,10 @@ export class LinkPart extends EventEmitter<{ up: []; down: [] }> implements Part
     this.mqtt.off('message', this.onMessage);
   }
 
+  get connected(): boolean {
+    return !this.stopping && this.mqtt.connected;
+  }
+
   /** Publishes JSON now, or when the link is back (QoS 1); QoS 0 while offline is dropped. */
   publish(topic: string, payload: unknown, qos: 0 | 1, retain: boolean): Promise<void> {
     return this.mqtt.publish(topic, JSON.stringify(payload), { qos, retain });

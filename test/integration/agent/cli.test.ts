@@ -95,6 +95,7 @@ describe('pi-agent SUBCOMMAND --help', () => {
     ['status', 'usage: pi-agent status [--config-dir DIR]'],
     ['modules', 'usage: pi-agent modules [check] [--config-dir DIR]'],
     ['doctor', 'usage: pi-agent doctor [--json] [--config-dir DIR]'],
+    ['gpio', 'usage: pi-agent gpio [--json] [--config-dir DIR]'],
     ['disconnect', 'usage: pi-agent disconnect [--config-dir DIR]'],
   ];
   let broken: string;

@@ -120,11 +120,12 @@ describe('commands through the hub', () => {
     writeFileSync(file, good);
   });
 
-  test('a GPIO request is logged as not available yet and ignored; the manifest lists no pins', async () => {
-    const from = agent.daemon!.output.length;
-    await withTimeout(owner.publishAsync(`devices/${SERIAL}/gpio/17/set`, JSON.stringify({ v: 1, value: 1 }), { qos: 1 }), 3000, 'publish');
-    const line = await agent.daemon!.waitForLine(/GPIO is not available/, 5_000, from);
-    assert.match(line.input, /pi-agent: GPIO is not available on this agent yet; request ignored bcm=17$/);
+  test('a GPIO set for a pin gpio.json does not list is refused on its state topic, not retained; the manifest lists no pins', async () => {
+    const from = seen.messages.length;
+    await withTimeout(owner.publishAsync(`devices/${SERIAL}/gpio/17/set`, JSON.stringify({ v: 1, value: 1, id: 'g1' }), { qos: 1 }), 3000, 'publish');
+    const m = await seen.next(`devices/${SERIAL}/gpio/17/state`, 5_000, from);
+    assert.equal(m.retain, false);
+    assert.deepEqual({ ...JSON.parse(m.payload), ts: 0 }, { v: 1, ts: 0, id: 'g1', error: { code: 'unknown_pin', message: "pin 17 is not in this Pi's gpio.json" } });
     assert.deepEqual(latestManifest().gpio, []);
     assert.equal((await request('test', 'id')).ok, true, 'still answering requests');
   });

@@ -29,6 +29,8 @@ for (const unit of ['pi-agent', 'pi-hub']) {
       assert.match(text, /^Type=notify$/m);
       assert.match(text, /^WatchdogSec=/m);
       assert.match(text, /^KillMode=mixed$/m);
+      assert.doesNotMatch(text, /^ProtectKernelTunables=yes/m, 'the sysfs GPIO driver writes /sys/class/gpio');
+      assert.doesNotMatch(text, /^PrivateDevices=yes/m, 'would hide /dev/gpiochip*');
     } else {
       assert.match(text, /^User=pi-hub$/m);
       assert.match(text, /^NoNewPrivileges=yes$/m);

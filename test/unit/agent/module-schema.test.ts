@@ -100,7 +100,7 @@ const INVALID: [string, string, SchemaProblem[]][] = [
   ['empty enum', cmd({ run: ['/bin/echo', '{s}'], params: { s: { enum: [] } } }), [P('commands.x.params.s.enum', 'Too small: expected array to have >=1 items')]],
   ['integer bound not a number', cmd({ run: ['/bin/echo', '{s}'], params: { s: { type: 'integer', min: 'x' } } }), [P('commands.x.params.s.min', 'Invalid input: expected number, received string')]],
   ['a parameter of no known form', cmd({ run: ['/bin/echo', '{s}'], params: { s: {} } }), [P('commands.x.params.s', PARAM_FORMS)]],
-  ['unknown kind', JSON.stringify({ id: 'm', title: 'M', kind: 'script', commands: {} }), [P('kind', 'kind is "commands" (the default) or "doctor"')]],
+  ['unknown kind', JSON.stringify({ id: 'm', title: 'M', kind: 'script', commands: {} }), [P('kind', 'kind is "commands" (the default), "doctor" or "gpio"')]],
   ['unknown built-in', check({ builtin: 'fan' }), [P('checks.c.builtin', 'builtin is one of disk, temperature, throttling, clock, hub, certificate; a command check has "run" and "pass" and no "builtin"')]],
   ['threshold of the wrong type', check({ builtin: 'disk', warnPercent: '80' }), [P('checks.c.warnPercent', 'Invalid input: expected number, received string')]],
   ['unknown threshold', check({ builtin: 'clock', warnC: 3 }), [P('checks.c', 'Unrecognized key: "warnC"')]],

@@ -10,7 +10,7 @@ it('the committed modules/module.schema.json is what the generator writes (run n
 
 it('the JSON Schema keeps what editors need: strict objects, argv as an array, the kinds', () => {
   const schema = JSON.parse(moduleJsonSchemaText()) as { oneOf: { additionalProperties: boolean; properties: Record<string, { const?: string }> }[] };
-  assert.deepEqual(schema.oneOf.map((o) => o.properties.kind?.const), ['commands', 'doctor']);
+  assert.deepEqual(schema.oneOf.map((o) => o.properties.kind?.const), ['commands', 'doctor', 'gpio']);
   assert.ok(schema.oneOf.every((o) => o.additionalProperties === false && '$schema' in o.properties));
   const text = moduleJsonSchemaText();
   assert.match(text, /"run": \{\n\s+"type": "array"/);

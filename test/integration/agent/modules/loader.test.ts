@@ -36,3 +36,23 @@ describe('loadModuleText', () => {
     assert.equal((await loadModuleText(text('nobody'), 'm.json', own)).ok, true, 'its own user is fine');
   });
 });
+
+describe('gpio modules across files', () => {
+  it('a pin listed in two files: the later file is refused, naming the pin and the earlier file', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { loadModulesDir } = await import('../../../../agent/modules/loader.js');
+    const dir = mkdtempSync(join(tmpdir(), 'pifleet-gpio-'));
+    try {
+      mkdirSync(join(dir, 'm'));
+      writeFileSync(join(dir, 'm', 'a-gpio.json'), JSON.stringify({ id: 'pins-a', kind: 'gpio', title: 'A', pins: { 17: { modes: ['out'] }, 18: { modes: ['out'] } } }));
+      writeFileSync(join(dir, 'm', 'b-gpio.json'), JSON.stringify({ id: 'pins-b', kind: 'gpio', title: 'B', pins: { 18: { modes: ['in'] }, 22: { modes: ['in'] } } }));
+      const r = await loadModulesDir(join(dir, 'm'), loadContext('nobody'));
+      assert.deepEqual(r.modules.map((m) => [m.id, [...m.pins.keys()]]), [['pins-a', [17, 18]]]);
+      assert.deepEqual(r.problems, [{ file: join(dir, 'm', 'b-gpio.json'), path: 'pins.18', message: 'pin 18 is already declared by a-gpio.json: a pin belongs to one file' }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
