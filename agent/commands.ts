@@ -132,6 +132,9 @@ export class CommandService {
     }
     const found = this.opts.registry.lookup(req.module, req.command);
     if (!found.ok) return { error: errorResult(req.id, found.code, found.message) };
+    if (req.moduleSha256 !== undefined && req.moduleSha256 !== found.sha256) {
+      return { error: errorResult(req.id, 'module_changed', `module "${req.module}" has changed on this Pi since the request was made (it asked for version ${req.moduleSha256.slice(0, 12)}…, the file in force is ${found.sha256.slice(0, 12)}…): not run; look at it again`) };
+    }
     const cmd = found.command;
     const argv = buildArgv(cmd.argv, cmd.params, req.params);
     if (!argv.ok) return { error: errorResult(req.id, 'invalid_params', argv.message) };
@@ -239,6 +242,7 @@ export class CommandService {
     const line: Record<string, unknown> = {
       ts: new Date().toISOString(), event, id: req.id, by: req.by ?? null, module: req.module ?? null, command: req.command ?? null, params: req.params ?? {},
     };
+    if (req.moduleSha256) line.moduleSha256 = req.moduleSha256;
     if (result) {
       Object.assign(line, { ok: result.ok, exitCode: result.exitCode, signal: result.signal, durationMs: result.durationMs, error: result.error?.code ?? null });
     }

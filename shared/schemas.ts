@@ -9,6 +9,8 @@ const Ts = z.number().int().nonnegative();
 const Bytes = z.number().nonnegative();
 
 export const SerialSchema = z.string().regex(SERIAL_RE, 'a serial is 1–64 of A–Z, a–z, 0–9, _ and -');
+/** A SHA-256 digest in lower-case hex. */
+export const Sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 in lower-case hex');
 export const RequestIdSchema = z.string().regex(REQUEST_ID_RE, 'an id is 1–64 of A–Z, a–z, 0–9, _ and -');
 /** Module, command, check and parameter names. */
 export const NameSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'a name is 1–64 of a–z, 0–9, _ and -, starting with a letter or digit');
@@ -161,6 +163,11 @@ export const ManifestCommandSchema = z.strictObject({
   confirm: z.boolean(),
   timeoutSec: z.number().positive(),
   params: z.record(NameSchema, ParamSpecSchema),
+  /**
+   * The argv as the module file declares it; an element written exactly "{name}" is filled with that
+   * parameter. Left out of every command when the manifest would otherwise pass its size limit.
+   */
+  run: z.array(z.string().max(4096)).min(1).max(256).optional(),
 });
 export const ManifestCheckSchema = z.strictObject({ name: NameSchema, title: z.string().max(120) });
 
@@ -168,6 +175,12 @@ export const ManifestModuleSchema = z.strictObject({
   id: NameSchema,
   title: z.string().max(120),
   kind: z.enum(['commands', 'doctor']),
+  /**
+   * The module file's name in the Pi's modules directory, and the SHA-256 of its bytes (what `sha256sum`
+   * prints). Optional so that the hub still takes manifests of agents older than these fields.
+   */
+  file: z.string().max(255).optional(),
+  sha256: Sha256Schema.optional(),
   commands: z.array(ManifestCommandSchema),
   checks: z.array(ManifestCheckSchema),
 });
@@ -198,6 +211,11 @@ export const CmdRequestSchema = z.strictObject({
     .refine((p) => Object.keys(p).length <= MAX_PARAMS, `at most ${MAX_PARAMS} parameters`).optional(),
   /** Stamped by the hub with the authenticated user; whatever a client sends here is overwritten. */
   by: z.string().max(128).optional(),
+  /**
+   * The module file version (its SHA-256, from the manifest) the requester saw: the Pi refuses with
+   * `module_changed` when the file in force is another, so a confirmed preview is what runs.
+   */
+  moduleSha256: Sha256Schema.optional(),
 });
 export type CmdRequest = z.infer<typeof CmdRequestSchema>;
 
@@ -213,6 +231,7 @@ export const ERROR_CODES = [
   'shutting_down', // the agent is stopping
   'undeliverable', // the hub dropped the request: the Pi's queue at the hub is full, or its session expired
   'unknown_device', // the hub knows no Pi of this user with that serial
+  'module_changed', // moduleSha256 is not the version of the module file in force; not run
 ] as const;
 export const ErrorCodeSchema = z.enum(ERROR_CODES);
 export type ErrorCode = z.infer<typeof ErrorCodeSchema>;

@@ -1,7 +1,7 @@
 // The doctor's built-in checks (disk, temperature, throttling, clock, hub, certificate), run in-process.
 // Each returns an Outcome; whatever goes wrong is its result.
 import { execFile } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
 import { access, readFile, statfs } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { connect } from 'node:tls';
@@ -53,7 +53,9 @@ export function defaultDoctorModule(): LoadedModule {
     module: DOCTOR_ID, name, title: titles[name], type: 'builtin' as const,
     spec: CheckSchema.parse({ title: titles[name], builtin: name }) as BuiltinCheckDef,
   }));
-  return { file: '(built-in)', id: DOCTOR_ID, title: 'Health checks', kind: 'doctor', commands: new Map(), checks, pins: new Map() };
+  // No file: its version is that of its definition.
+  const sha256 = createHash('sha256').update(JSON.stringify(checks)).digest('hex');
+  return { file: '(built-in)', sha256, id: DOCTOR_ID, title: 'Health checks', kind: 'doctor', commands: new Map(), checks, pins: new Map() };
 }
 
 export function runBuiltin(spec: BuiltinCheckDef, o: BuiltinOptions): Promise<Outcome> {

@@ -1,6 +1,7 @@
 // Turns module files into what the agent runs: schema-checked, users resolved, disabled entries
 // gone. Every problem names the file, the JSON path and the reason (docs/ARCHITECTURE.md, "Command
 // modules"); whether the last good version stays in force is the registry's business.
+import { createHash } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { ManifestModule, ParamSpec } from '../../shared/schemas.js';
@@ -29,6 +30,8 @@ export type LoadedCheck =
 
 export interface LoadedModule {
   file: string;
+  /** SHA-256 of the file's bytes: the version a request may name (`moduleSha256`). */
+  sha256: string;
   id: string;
   title: string;
   kind: 'commands' | 'doctor' | 'gpio';
@@ -78,8 +81,9 @@ async function userFor(declared: string | undefined, path: string, file: string,
 }
 
 /** Validates a module's text; `file` only labels the problems. */
-export async function loadModuleText(text: string, file: string, ctx: LoadContext): Promise<LoadResult> {
-  const parsed = parseModuleText(text);
+export async function loadModuleText(text: string | Buffer, file: string, ctx: LoadContext): Promise<LoadResult> {
+  const sha256 = createHash('sha256').update(text).digest('hex');
+  const parsed = parseModuleText(typeof text === 'string' ? text : text.toString('utf8'));
   if (!parsed.ok) return { ok: false, problems: parsed.problems.map((p) => ({ file, ...p })) };
   const m = parsed.module;
   const problems: ModuleProblem[] = [];
@@ -106,7 +110,7 @@ export async function loadModuleText(text: string, file: string, ctx: LoadContex
     }
   }
   if (problems.length > 0) return { ok: false, problems };
-  return { ok: true, module: { file, id: m.id, title: m.title, kind: m.kind, commands, checks, pins } };
+  return { ok: true, module: { file, sha256, id: m.id, title: m.title, kind: m.kind, commands, checks, pins } };
 }
 
 export async function loadModuleFile(file: string, ctx: LoadContext): Promise<LoadResult> {
@@ -114,7 +118,7 @@ export async function loadModuleFile(file: string, ctx: LoadContext): Promise<Lo
     const st = await stat(file);
     if (!st.isFile()) return { ok: false, problems: [{ file, path: '(root)', message: 'not a regular file' }] };
     if (st.size > MAX_MODULE_FILE_BYTES) return { ok: false, problems: [{ file, path: '(root)', message: `larger than ${MAX_MODULE_FILE_BYTES} bytes` }] };
-    return await loadModuleText(await readFile(file, 'utf8'), file, ctx);
+    return await loadModuleText(await readFile(file), file, ctx);
   } catch (err) {
     return { ok: false, problems: [{ file, path: '(root)', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }] };
   }
@@ -164,8 +168,10 @@ export function toManifestModule(m: LoadedModule & { kind: 'commands' | 'doctor'
     id: m.id,
     title: m.title,
     kind: m.kind,
+    file: basename(m.file),
+    sha256: m.sha256,
     commands: [...m.commands.values()].map((c) => ({
-      name: c.name, title: c.title, user: c.user.name, confirm: c.confirm, timeoutSec: c.timeoutSec, params: { ...c.params },
+      name: c.name, title: c.title, user: c.user.name, confirm: c.confirm, timeoutSec: c.timeoutSec, params: { ...c.params }, run: [...c.argv],
     })),
     checks: m.checks.map((c) => ({ name: c.name, title: c.title })),
   };

@@ -22,7 +22,7 @@ export interface ModuleRegistryOptions {
 }
 
 export type CommandLookup =
-  | { ok: true; command: LoadedCommand }
+  | { ok: true; command: LoadedCommand; sha256: string }
   | { ok: false; code: 'unknown_module' | 'unknown_command'; message: string };
 
 /** What the command service needs from the registry (an interface, so tests can stub it). */
@@ -110,7 +110,7 @@ export class ModuleRegistry extends EventEmitter<Events> implements CommandSourc
     if (!m) return { ok: false, code: 'unknown_module', message: `this Pi has no module "${module}"` };
     const c = m.commands.get(command);
     if (!c) return { ok: false, code: 'unknown_command', message: `module "${module}" has no command "${command}" (or it is disabled)` };
-    return { ok: true, command: c };
+    return { ok: true, command: c, sha256: m.sha256 };
   }
 
   private async pass(): Promise<void> {
@@ -202,7 +202,7 @@ export class ModuleRegistry extends EventEmitter<Events> implements CommandSourc
 /** Everything that changes what may run or what the manifest shows. */
 function fingerprintOf(modules: readonly LoadedModule[]): string {
   return JSON.stringify(modules.map((m) => ({
-    id: m.id, title: m.title, kind: m.kind,
+    id: m.id, title: m.title, kind: m.kind, sha256: m.sha256,
     commands: [...m.commands.values()],
     checks: m.checks,
     pins: [...m.pins.values()],

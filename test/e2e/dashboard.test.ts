@@ -3,6 +3,7 @@
 // nothing, as the agent's own command log shows), adding a second Pi with a key made on the page and
 // revoking it, and logging out cutting the page's MQTT connection. Screenshots go to dist/test-artifacts.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -44,7 +45,7 @@ function freePort(): Promise<number> {
 }
 
 /** The command lines the agent logged (state dir commands.log): what it was asked to run. */
-function commandLog(a: { stateDir: string }): Array<{ event: string; module: string; command: string; params: Record<string, unknown> }> {
+function commandLog(a: { stateDir: string }): Array<{ event: string; module: string; command: string; params: Record<string, unknown>; moduleSha256?: string }> {
   const file = join(a.stateDir, 'commands.log');
   return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
 }
@@ -131,7 +132,12 @@ describe('the dashboard in a browser', () => {
     const dialog = page.getByRole('dialog', { name: `Run “Restart the app” on ${SERIAL}?` });
     await dialog.waitFor();
     assert.equal(await dialog.getByLabel('User').innerText(), 'nobody');
-    assert.match(await dialog.innerText(), /Module\s+e2e/);
+    assert.match(await dialog.innerText(), /Module\s+e2e from e2e\.json/);
+    // exactly what will run: the argv with the parameter filled in, and the version of the file in force
+    assert.equal(await dialog.getByLabel('Command line').innerText(), '/bin/echo restarting worker');
+    const sha = createHash('sha256').update(readFileSync(join(agent.configDir, 'modules', 'e2e.json'))).digest('hex');
+    assert.equal(await dialog.getByLabel('Module file SHA-256').getAttribute('title'), sha);
+    assert.equal(await dialog.getByRole('note').count(), 0, 'nothing is missing from the preview');
     await screenshot(page, 'confirm-dialog', { viewport: true });
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     await dialog.waitFor({ state: 'hidden' });
@@ -145,6 +151,7 @@ describe('the dashboard in a browser', () => {
     await page.getByRole('article', { name: 'Result of Restart the app' }).getByText('restarting worker').waitFor({ timeout: 10_000 });
     const logged = commandLog(agent).filter((l) => l.command === 'restart' && l.event === 'request');
     assert.deepEqual(logged.map((l) => l.params), [{ unit: 'worker' }]);
+    assert.deepEqual(logged.map((l) => l.moduleSha256), [sha], 'the request names the version previewed');
   });
 
   it('makes a key that is shown once; pi-agent connect with it brings a second Pi online; revoking the key takes it offline', async () => {

@@ -1,7 +1,8 @@
 // What the page costs and how much it keeps up with, on loopback: its bytes, its time to first render,
 // and how many stats messages a second the device page takes in while it still draws frames. A Pi
 // made of an MQTT client publishes the stats, so the rate is the test's to choose. The numbers are
-// printed as diagnostics; the assertions are floors far below them. PIFLEET_MEASURE=1 sweeps higher rates.
+// printed as diagnostics, never asserted (a timing is a measurement, not a test); what is asserted is
+// the page's size and that it loses no message at 200 a second. PIFLEET_MEASURE=1 sweeps higher rates.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -88,7 +89,6 @@ describe('the page on loopback', () => {
     const t1 = Date.now();
     await row(page, SERIAL).getByText('Online').waitFor();
     t.diagnostic(`login page: first contentful paint ${fcp?.toFixed(0)} ms, usable ${loginMs} ms; ${transferred} bytes over the wire; device list live ${Date.now() - t1} ms after signing in`);
-    assert.ok(loginMs < 5000);
   });
 
   it('takes in every stats message at 200 a second while drawing frames', async (t) => {
@@ -110,7 +110,7 @@ describe('the page on loopback', () => {
       t.diagnostic(`${rate}/s offered: ${sent} sent, ${got} taken in (${Math.round(got / 3)}/s), ${fps.toFixed(0)} frames/s`);
       if (rate === 200) {
         assert.ok(got >= sent * 0.98, `${got} of ${sent} taken in`);
-        assert.ok(fps >= 20, `${fps.toFixed(0)} frames a second`);
+        assert.ok(fps > 0, 'the page still draws frames');
       }
     }
     assert.match(await page.locator('.tile', { hasText: 'CPU' }).innerText(), /\d+ %/);

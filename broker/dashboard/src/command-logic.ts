@@ -4,12 +4,6 @@ import type { ManifestModule, ParamSpec } from '../../../shared/schemas.js';
 
 type ManifestCommand = ManifestModule['commands'][number];
 
-/**
- * Manifest fields the preview needs and ManifestSchema does not carry yet (proposed for the agent):
- * a command's argv template, and the module's file name and SHA-256 of its bytes. Read only if present.
- */
-interface PreviewFields { command: { run?: readonly string[] }; module: { file?: string; sha256?: string } }
-
 export interface Preview {
   argv: string[] | null;
   user: string;
@@ -23,8 +17,9 @@ const PLACEHOLDER = /^\{([a-z0-9][a-z0-9_-]{0,63})\}$/;
 
 /** The argv as the Pi will run it: each `{name}` element replaced by its value, as the agent does. */
 export function previewOf(mod: ManifestModule, cmd: ManifestCommand, params: Record<string, string | number>): Preview {
-  const run = (cmd as ManifestCommand & PreviewFields['command']).run;
-  const m = mod as ManifestModule & PreviewFields['module'];
+  // An older agent's manifest, or one past its size limit, has no argv (run) or no version (sha256).
+  const { run } = cmd;
+  const m = mod;
   const argv = run ? run.map((a) => {
     const p = PLACEHOLDER.exec(a);
     return p && p[1]! in params ? String(params[p[1]!]) : a;

@@ -122,14 +122,17 @@ export class LiveStore {
     this.changed();
   }
 
-  /** Publishes a command request; its result arrives on cmd/res/<id> (devices/# covers it). */
-  run(serial: string, module: string, command: string, title: string, params: Record<string, string | number>): string {
+  /**
+   * Publishes a command request; its result arrives on cmd/res/<id> (devices/# covers it). With the
+   * module file's version from the manifest, the Pi runs it only if that file is still in force.
+   */
+  run(serial: string, module: string, command: string, title: string, params: Record<string, string | number>, moduleSha256?: string): string {
     const id = newId('w');
     const run: CommandRun = { id, serial, module, command, title, params, sentAt: Date.now(), accepted: false, result: null, failed: null };
     this.runs.set(id, run);
     // A page left open for days keeps the latest runs only (a Map iterates oldest first).
     for (const old of this.runs.keys()) { if (this.runs.size <= MAX_RUNS) break; this.runs.delete(old); }
-    this.send(topics.cmdReq(serial), { v: 1, id, module, command, params }, () => { run.accepted = true; }, (m) => { run.failed = m; });
+    this.send(topics.cmdReq(serial), { v: 1, id, module, command, params, ...(moduleSha256 ? { moduleSha256 } : {}) }, () => { run.accepted = true; }, (m) => { run.failed = m; });
     this.changed();
     return id;
   }

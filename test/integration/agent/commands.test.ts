@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { CommandService, type CommandServiceOptions } from '../../../agent/commands.js';
@@ -136,7 +137,29 @@ describe('CommandService', { skip: !isRoot && 'needs root to switch users' }, ()
     const m = registry.manifestModules().find((x) => x.id === 'test');
     assert.ok(m);
     assert.deepEqual(m.commands.map((c) => c.name), ['id', 'env', 'echo', 'mark', 'once', 'sleep', 'slow']);
-    assert.deepEqual(m.commands.find((c) => c.name === 'echo'), { name: 'echo', title: 'Echo', user: 'nobody', confirm: false, timeoutSec: 30, params: { msg: { pattern: '^.*$' } } });
+    assert.deepEqual(m.commands.find((c) => c.name === 'echo'), { name: 'echo', title: 'Echo', user: 'nobody', confirm: false, timeoutSec: 30, params: { msg: { pattern: '^.*$' } }, run: ['/bin/echo', '{msg}'] });
+  });
+
+  it('the manifest names the module file and its SHA-256; a request for another version is refused and not run', async () => {
+    const s = await service();
+    const m = registry.manifestModules().find((x) => x.id === 'test')!;
+    const sha = createHash('sha256').update(readFileSync(join(modulesDir, 'test.json'))).digest('hex');
+    assert.deepEqual([m.file, m.sha256], ['test.json', sha]);
+    const marker = join(out, 'marker');
+    const withSha = (moduleSha256: string) => Buffer.from(JSON.stringify({ v: 1, id: `r${++seq}`, module: 'test', command: 'mark', params: { name: marker }, moduleSha256 }));
+    // the file changes after the page showed its preview: the old version is refused
+    const changed = new Promise<void>((resolve) => registry.once('change', () => resolve()));
+    const mod = baseModule();
+    Object.assign(mod.commands.id, { title: 'Who am I' });
+    writeModule('test.json', mod);
+    await changed;
+    const stale = result(await s.submit(withSha(sha)));
+    assert.deepEqual([stale.ok, stale.error?.code, stale.exitCode], [false, 'module_changed', null]);
+    assert.equal(existsSync(marker), false, 'not run');
+    const now = registry.manifestModules().find((x) => x.id === 'test')!.sha256!;
+    assert.notEqual(now, sha);
+    assert.equal(result(await s.submit(withSha(now))).ok, true);
+    assert.equal(existsSync(marker), true, 'the version in force runs');
   });
 
   it('disabling a command in the file refuses it and drops it from the manifest within a second', async () => {

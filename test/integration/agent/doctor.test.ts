@@ -29,7 +29,7 @@ async function selfSigned(days: number): Promise<{ cert: string; key: string }> 
 }
 
 function moduleOf(...checks: LoadedCheck[]): LoadedModule {
-  return { file: 'd.json', id: 'd', title: 'D', kind: 'doctor', commands: new Map(), checks, pins: new Map() };
+  return { file: 'd.json', sha256: '0'.repeat(64), id: 'd', title: 'D', kind: 'doctor', commands: new Map(), checks, pins: new Map() };
 }
 function builtin(def: Record<string, unknown>): LoadedCheck {
   const spec = CheckSchema.parse({ title: 'T', ...def }) as BuiltinCheckDef;

@@ -20,7 +20,7 @@ export function Commands({ d, live }: { d: DeviceLive; live: LiveStore }) {
 
   const submit = (mod: ManifestModule, cmd: ManifestCommand, params: Record<string, string | number>) => {
     if (cmd.confirm) setAsking({ mod, cmd, params, preview: previewOf(mod, cmd, params) });
-    else live.run(d.serial, mod.id, cmd.name, cmd.title, params);
+    else live.run(d.serial, mod.id, cmd.name, cmd.title, params, mod.sha256);
   };
 
   if (!d.manifest) return html`<${Empty}>This Pi has not said what it allows yet.</${Empty}>`;
@@ -33,7 +33,7 @@ export function Commands({ d, live }: { d: DeviceLive; live: LiveStore }) {
       </div>`)}
     ${asking && html`<${ConfirmRun} title=${asking.cmd.title} serial=${d.serial} preview=${asking.preview}
       onCancel=${() => setAsking(null)}
-      onRun=${() => { live.run(d.serial, asking.mod.id, asking.cmd.name, asking.cmd.title, asking.params); setAsking(null); }} />`}
+      onRun=${() => { live.run(d.serial, asking.mod.id, asking.cmd.name, asking.cmd.title, asking.params, asking.mod.sha256); setAsking(null); }} />`}
     ${runs.length > 0 && html`<div class="results" aria-label="Results">${runs.map((r) => html`<${Result} key=${r.id} run=${r} online=${d.online} />`)}</div>`}`;
 }
 
