@@ -8,6 +8,7 @@ import { AuditWriter } from './audit-writer.js';
 import { HubBroker } from './mqtt/broker.js';
 import { CrlPublisher } from './ca/crl.js';
 import { caPaths } from './ca/files.js';
+import { type RunningCluster, startCluster } from './cluster/cluster.js';
 import { ensureServerCert } from './ca/server-cert.js';
 import type { HubConfig } from './config.js';
 import { openHubData } from './data-dir.js';
@@ -29,14 +30,25 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
   if (await ensureServerCert(config.dataDir, ca, config.serverNames)) log.info('issued a server certificate', { names: config.serverNames.join(',') });
   const paths = caPaths(config.dataDir);
   const store = data.store;
-  store.devices.markAllOffline(); // sessions, retained messages and wills live in memory (for now)
+  // --cluster: MQTT state lives in Redis and other nodes may hold Pis now; alone, it lived in memory.
+  let cluster: RunningCluster | null = null;
+  if (config.cluster) {
+    try {
+      cluster = await startCluster(config.cluster, { log: log.child('cluster'), maxQueuedMessages: config.limits.queue.maxMessages });
+    } catch (err) {
+      store.close();
+      throw err;
+    }
+  } else {
+    store.devices.markAllOffline();
+  }
 
   const sessions = new SessionRegistry(store, log.child('sessions'));
   const crl = new CrlPublisher(ca, store, paths.crl, log.child('crl'));
-  const revocations = store.revocationFeed();
+  const revocations = cluster ? cluster.revocations(store.revocationFeed()) : store.revocationFeed();
   const tracker = new DeviceTracker(store, log.child('devices'));
   const audit = new AuditWriter(store, log.child('audit'), config.auditRetention);
-  const broker = new HubBroker({ sessions, tracker, audit, log: log.child('mqtt'), limits: config.limits });
+  const broker = new HubBroker({ sessions, tracker, audit, log: log.child('mqtt'), limits: config.limits, ...cluster?.broker });
   const resolvers = [new CertificateResolver(store, data.trustDomain), new SessionResolver(store)];
   let listening: { port: number } | null = null;
   const api = createApi({
@@ -84,6 +96,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
       sessions.stop();
       tracker.stop();
       audit.stop();
+      await cluster?.stop();
       store.close();
     },
   };

@@ -6,6 +6,8 @@
 // - each session's queue of QoS 1 messages is bounded in count and bytes; a message beyond the bound
 //   is dropped for that session and reported (the broker answers a dropped request).
 // - a session can be dropped whole (expiry): its subscriptions, queue, will and QoS 2 state.
+// - with several hub nodes on one store, the queues are counted in that store (`shared`): a message is
+//   queued on the publisher's node and acknowledged on the subscriber's.
 import type { AsyncPersistence, ClientRef, StoredPacket, StoredSubscription } from './persistence.js';
 
 export interface QueueBounds {
@@ -17,11 +19,23 @@ export interface QueueBounds {
 
 export type DropReason = 'queue-full' | 'expired';
 
+/** Queue counts kept where every hub node sees them (broker/cluster), instead of in this process. */
+export interface SharedQueueCounts {
+  /** Counts one message of `bytes` for the session, unless that would pass a bound: then false. */
+  admit(clientId: string, bytes: number, bounds: QueueBounds): Promise<boolean>;
+  /** One message of `bytes` left the session's queue. */
+  release(clientId: string, bytes: number): void;
+  /** The session's queue is empty. */
+  reset(clientId: string): Promise<void>;
+}
+
 export interface BoundedPersistenceOptions extends QueueBounds {
   /** Whether the ACL granted this subscription object (the broker marks them as it decides). */
   granted: (sub: StoredSubscription) => boolean;
   /** A message a session will not get: over its bound, or left in it when it expired. */
   onDrop: (clientId: string, packet: StoredPacket, reason: DropReason) => void;
+  /** Where the queues are counted when several hub nodes share the store (default: here). */
+  shared?: SharedQueueCounts;
 }
 
 interface Queue { messages: number; bytes: number }
@@ -58,16 +72,19 @@ export class BoundedPersistence implements AsyncPersistence {
 
   async cleanSubscriptions(client: ClientRef): Promise<void> {
     this.queues.delete(client.id); // a clean session starts with an empty queue: what is left is cleared next
+    await this.o.shared?.reset(client.id);
     await this.inner.cleanSubscriptions(client);
   }
 
   // ---- the outgoing queue -----------------------------------------------------------------------
 
   outgoingEnqueue(sub: { clientId: string }, packet: StoredPacket): Promise<void> {
+    if (this.o.shared) return this.enqueueShared(this.o.shared, [sub], packet);
     return this.admit(sub.clientId, packet) ? this.inner.outgoingEnqueue(sub, packet) : Promise.resolve();
   }
 
   outgoingEnqueueCombi(subs: Array<{ clientId: string }>, packet: StoredPacket): Promise<void> {
+    if (this.o.shared) return this.enqueueShared(this.o.shared, subs, packet);
     const kept = subs.filter((s) => this.admit(s.clientId, packet));
     return kept.length === 0 ? Promise.resolve() : this.inner.outgoingEnqueueCombi(kept, packet);
   }
@@ -85,10 +102,24 @@ export class BoundedPersistence implements AsyncPersistence {
     return true;
   }
 
+  private async enqueueShared(shared: SharedQueueCounts, subs: Array<{ clientId: string }>, packet: StoredPacket): Promise<void> {
+    const bytes = packet.payload?.length ?? 0;
+    const admitted = await Promise.all(subs.map((s) => shared.admit(s.clientId, bytes, this.o)));
+    const kept = subs.filter((s, i) => admitted[i] || (this.o.onDrop(s.clientId, packet, 'queue-full'), false));
+    if (kept.length > 0) await this.inner.outgoingEnqueueCombi(kept, packet);
+  }
+
   outgoingUpdate(client: ClientRef, packet: StoredPacket): Promise<void> { return this.inner.outgoingUpdate(client, packet); }
 
   outgoingClearMessageId(client: ClientRef, packet: { messageId?: number }): Promise<StoredPacket | undefined> {
     // aedes calls this for every PUBACK, clean sessions included: only a session with a queue pays more.
+    const { shared } = this.o;
+    if (shared) {
+      return this.inner.outgoingClearMessageId(client, packet).then((removed) => {
+        if (removed) shared.release(client.id, removed.payload?.length ?? 0);
+        return removed;
+      });
+    }
     if (!this.queues.has(client.id)) return this.inner.outgoingClearMessageId(client, packet);
     return this.inner.outgoingClearMessageId(client, packet).then((removed) => this.cleared(client.id, removed));
   }
@@ -126,6 +157,7 @@ export class BoundedPersistence implements AsyncPersistence {
       this.o.onDrop(clientId, p, 'expired');
     }
     this.queues.delete(clientId);
+    await this.o.shared?.reset(clientId);
     await this.inner.delWill(ref);
     await this.inner.cleanIncoming(ref);
     return left.length;

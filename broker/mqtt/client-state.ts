@@ -26,6 +26,8 @@ export interface ConnState {
   oversized: WeakSet<object>;
   /** What the publish rules use, made at the first publish. */
   ctx: PublishContext | null;
+  /** With several hub nodes: this connection's name, once it holds its device's session (holders.ts). */
+  holding?: string;
 }
 
 export type HubClient = Client & {

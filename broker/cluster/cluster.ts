@@ -1,0 +1,67 @@
+// `pi-hub serve --cluster redis://HOST:PORT`: what several hub nodes share through Redis — Aedes's
+// persistence (sessions, subscriptions, queues, retained messages, wills: aedes-persistence-redis) and
+// its emitter (routing between nodes: mqemitter-redis) — plus who holds each device's session, the
+// queues' counts, and word of revocations. The control plane (hub.db, the CA) is not here: every node
+// opens the same data directory. docs/ARCHITECTURE.md, "Several hub nodes".
+import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
+import MQEmitterRedis from 'mqemitter-redis';
+import type { Logger } from '../../shared/log.js';
+import type { AsyncPersistence } from '../mqtt/persistence.js';
+import type { RevocationFeed } from '../store/store.js';
+import { RedisSessionHolders } from './holders.js';
+import { RedisQueueCounts } from './queues.js';
+import { openRedis, reachable } from './redis.js';
+import { ClusterRevocationFeed, type Emitter } from './revocations.js';
+import type { ClusterAddress } from './url.js';
+
+export interface ClusterOptions {
+  log: Logger;
+  /** Queued messages a reconnecting session is sent at once: the queue bound (aedes-persistence-redis reads 1,000 otherwise). */
+  maxQueuedMessages: number;
+}
+
+export interface RunningCluster {
+  /** For the broker (broker/mqtt/broker.ts, HubBrokerDeps). */
+  readonly broker: { persistence: AsyncPersistence; emitter: unknown; holders: RedisSessionHolders; sharedQueues: RedisQueueCounts };
+  /** The store's feed, told to the other nodes and hearing theirs. */
+  revocations(local: RevocationFeed): RevocationFeed;
+  stop(): Promise<void>;
+}
+
+export async function startCluster(address: ClusterAddress, o: ClusterOptions): Promise<RunningCluster> {
+  const log = o.log;
+  const node = randomUUID();
+  // Three connections: commands (the persistence and ours), and publish and subscribe for the emitter.
+  const commands = openRedis(address, 'store', log, { enableAutoPipelining: true });
+  const pub = openRedis(address, 'publish', log, { enableAutoPipelining: true });
+  const sub = openRedis(address, 'subscribe', log);
+  const all: Redis[] = [commands, pub, sub];
+  try {
+    await Promise.all(all.map((c) => reachable(c, address)));
+  } catch (err) {
+    all.forEach((c) => c.disconnect());
+    throw err;
+  }
+  const emitter = MQEmitterRedis({ pubConn: pub, subConn: sub, concurrency: 100, matchEmptyLevels: true });
+  // mqemitter-redis repeats its connections' errors here; openRedis has logged them already, and an
+  // 'error' event without a listener would end the process.
+  (emitter as unknown as { state: NodeJS.EventEmitter }).state.on('error', () => {});
+  const require = createRequire(import.meta.url);
+  const RedisPersistence = require('aedes-persistence-redis/asyncPersistence.js') as new (opts: object) => AsyncPersistence;
+  const persistence = new RedisPersistence({ conn: commands, maxSessionDelivery: o.maxQueuedMessages });
+  log.info('sharing MQTT state through Redis', { redis: address.shown, node });
+  let stopped = false;
+  return {
+    broker: { persistence, emitter, holders: new RedisSessionHolders(commands), sharedQueues: new RedisQueueCounts(commands, log) },
+    revocations: (local) => new ClusterRevocationFeed(local, emitter as unknown as Emitter, node, log),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      // The emitter's two connections were closed with the broker (aedes closes its emitter).
+      await commands.quit().catch(() => commands.disconnect());
+      for (const c of [pub, sub]) if (c.status !== 'end') c.disconnect();
+    },
+  };
+}
