@@ -5,6 +5,7 @@
 // opens the same data directory. docs/ARCHITECTURE.md, "Several hub nodes".
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { Readable } from 'node:stream';
 import type { Redis } from 'ioredis';
 import MQEmitterRedis from 'mqemitter-redis';
 import type { Logger } from '../../shared/log.js';
@@ -50,7 +51,7 @@ export async function startCluster(address: ClusterAddress, o: ClusterOptions): 
   (emitter as unknown as { state: NodeJS.EventEmitter }).state.on('error', () => {});
   const require = createRequire(import.meta.url);
   const RedisPersistence = require('aedes-persistence-redis/asyncPersistence.js') as new (opts: object) => AsyncPersistence;
-  const persistence = new RedisPersistence({ conn: commands, maxSessionDelivery: o.maxQueuedMessages });
+  const persistence = streamsAsReadables(new RedisPersistence({ conn: commands, maxSessionDelivery: o.maxQueuedMessages }));
   log.info('sharing MQTT state through Redis', { redis: address.shown, node });
   let stopped = false;
   return {
@@ -64,4 +65,19 @@ export async function startCluster(address: ClusterAddress, o: ClusterOptions): 
       for (const c of [pub, sub]) if (c.status !== 'end') c.disconnect();
     },
   };
+}
+
+/**
+ * aedes-persistence-redis 12's async store returns async generators where aedes 1.2 wants streams: it
+ * pipes the retained messages of a SUBSCRIBE (`stream.pipe is not a function` otherwise). Each is
+ * wrapped as aedes-persistence's own stores do (docs/INTERNALS.md).
+ */
+function streamsAsReadables(p: AsyncPersistence): AsyncPersistence {
+  const streams = ['createRetainedStream', 'createRetainedStreamCombi', 'outgoingStream', 'streamWill', 'getClientList'] as const;
+  const target = p as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of streams) {
+    const make = target[name]!.bind(p);
+    target[name] = (...args: unknown[]) => Readable.from(make(...args) as AsyncIterable<unknown>);
+  }
+  return p;
 }
