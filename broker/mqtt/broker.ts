@@ -119,10 +119,12 @@ export class HubBroker {
       requestedClientId: null,
       remote,
       filters: new Set(),
+      sent: new Set(),
       oversized: new WeakSet(),
       ctx: null,
     };
     client[STATE] = state;
+    client.duplicates = NO_DUPLICATES; // see authorizeForward
     watchInbound(client, state, stream, this.deps.log, (count, closing) => {
       const reason = `${count} filters in one SUBSCRIBE; at most ${MAX_FILTERS_PER_SUBSCRIBE}${closing ? ': connection closed' : ''}`;
       this.deps.log.warn('subscribe refused', { who: identity ? describe(identity) : 'unknown', reason });
@@ -293,8 +295,15 @@ export class HubBroker {
    * sends the object it passed here whatever is returned, so a copy would leak the internal topic.
    */
   private authorizeForward(client: HubClient, packet: AedesPublishPacket): AedesPublishPacket | null {
-    const mount = client[STATE]?.mount;
+    const st = client[STATE];
+    const mount = st?.mount;
     if (!mount) return null;
+    // aedes drops a packet whose counter is below the last it sent this client from the same node,
+    // taking it for a duplicate; but packets are counted when made and emitted when stored, and one
+    // waiting on the store (a retained status) is overtaken by a later one (stats): it was lost (aedes
+    // issues 955, 994; with Redis, often). We drop only what this connection was already sent.
+    const key = packet.brokerId === undefined ? null : `${packet.brokerId}#${packet.brokerCounter}`;
+    if (key !== null && st.sent.has(key)) return null;
     // A client that does not keep up loses QoS 0 messages (stats: the next sample replaces them)
     // rather than making the hub buffer without bound (inbound.ts closes it further on).
     if (packet.qos === 0 && client.conn.writableLength > DROP_QOS0_BACKLOG_BYTES) return null;
@@ -302,6 +311,7 @@ export class HubBroker {
     if (topic === null) return null;
     packet.topic = topic;
     if (packet.qos > 1) packet.qos = 1; // the QoS granted at most (inbound.ts)
+    if (key !== null) remember(st.sent, key);
     return packet;
   }
 }
@@ -324,6 +334,19 @@ function willRefusal(id: Identity, mount: string, will: { topic: string; payload
  */
 function isWill(client: HubClient | null, packet: PublishPacket): boolean {
   return client === null || packet === client.will || typeof (packet as { brokerId?: unknown }).brokerId === 'string';
+}
+
+/** What aedes's own duplicate check sees: nothing, ever (authorizeForward checks instead). */
+const NO_DUPLICATES: Record<string, number> = new Proxy(Object.create(null) as Record<string, number>, {
+  get: () => undefined, set: () => true, deleteProperty: () => true,
+});
+
+/** Packets sent to one connection that a duplicate could still follow: two subscriptions matching one publish deliver it twice at once. */
+const SENT_WINDOW = 64;
+
+function remember(sent: Set<string>, key: string): void {
+  if (sent.size >= SENT_WINDOW) sent.delete(sent.values().next().value!);
+  sent.add(key);
 }
 
 /** An internal topic as a device topic of this mountpoint, or null when it is neither. */

@@ -22,6 +22,8 @@ export interface ConnState {
   remote: string;
   /** The filters this session holds or was just granted (internal topics), for the per-session limit. */
   filters: Set<string>;
+  /** The last packets sent to this connection (`<broker id>#<counter>`), to drop a duplicate: broker.ts authorizeForward. */
+  sent: Set<string>;
   /** Subscriptions of a SUBSCRIBE with too many filters: each is refused. */
   oversized: WeakSet<object>;
   /** What the publish rules use, made at the first publish. */
@@ -42,6 +44,8 @@ export type HubClient = Client & {
     packet?: { length: number };
   };
   connackSent?: boolean;
+  /** aedes's duplicate check: the last counter sent per broker id (replaced, broker.ts authorizeForward). */
+  duplicates?: Record<string, number>;
   /** aedes calls it when a write fills the stream; its callback holds up the delivery that wrote. */
   waitForDrain?: (callback: (err?: Error | null) => void) => void;
   id: string;

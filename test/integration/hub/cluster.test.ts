@@ -4,6 +4,7 @@
 // Skipped, with the reason, only where redis-server is not installed (CI installs it).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
 import type { MqttClient } from 'mqtt';
 import { CmdResultSchema, StatusSchema } from '../../../shared/schemas.js';
 import { TestRedis, redisMissing } from '../../helpers/redis.js';
@@ -11,7 +12,7 @@ import { TestAgent } from '../../helpers/agent.js';
 import { TcpBalancer } from '../../helpers/balancer.js';
 import { TestHub } from '../../helpers/hub.js';
 import { type Collector, closed, connect, connectCollector, end, granted, publish, tryConnect } from '../../helpers/mqtt.js';
-import { status } from '../../helpers/payloads.js';
+import { cmdResult, requestId, status } from '../../helpers/payloads.js';
 import { waitFor, withTimeout } from '../../helpers/process.js';
 import { type Tenant, addTenant, device } from '../../helpers/tenants.js';
 
@@ -37,8 +38,8 @@ async function request(user: MqttClient, id = `c${n++}`): Promise<string> {
 describe('two hub nodes on Redis', { skip: missing ?? false }, () => {
   before(async () => {
     redis = await TestRedis.start();
-    A = await TestHub.start({ cluster: redis.url });
-    alice = await addTenant(A, 'alice', ['pi-c2', 'pi-c3', 'pi-c4']);
+    A = await TestHub.start({ cluster: redis.url, config: { maxQueuedMessages: 3 } }); // hub.json, read by both nodes
+    alice = await addTenant(A, 'alice', ['pi-c2', 'pi-c3', 'pi-c4', 'pi-c5']);
     B = await TestHub.start({ dataDir: A.dataDir, cluster: redis.url }); // one data directory, one hub.db
     lb = await new TcpBalancer([A.port, B.port]).listen();
     agent = await TestAgent.connect(A, alice.apiKey, PI, { modules: MODULES });
@@ -82,6 +83,23 @@ describe('two hub nodes on Redis', { skip: missing ?? false }, () => {
     }
   });
 
+  it('messages that overtake each other on the way between nodes all arrive', async () => {
+    // A retained status waits for Redis to store it; the result published after it does not, and reaches
+    // B first. aedes, which numbers packets when it makes them, took the status for a duplicate then.
+    const pi = await connect(A, device(alice, 'pi-c4'), { transport: 'mqtts', clientId: 'pi-c4' });
+    try {
+      for (let i = 0; i < 20; i++) {
+        pi.publish('devices/pi-c4/status', JSON.stringify({ v: 1, online: true, ts: 1_000 + i }), { qos: 1, retain: true });
+        pi.publish(`devices/pi-c4/cmd/res/o${i}`, JSON.stringify(cmdResult(`o${i}`)), { qos: 1 });
+      }
+      const live = () => onB.on('devices/pi-c4/status').filter((m) => !m.retain).map((m) => JSON.parse(m.payload).ts as number);
+      await waitFor(() => live().length === 20, 10_000, `20 statuses on B (${live().length} so far)`);
+      assert.deepEqual([...live()].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => 1_000 + i));
+    } finally {
+      await end(pi);
+    }
+  });
+
   it('a revocation on node A cuts the Pi\'s session on node B within a second', async () => {
     const pi = await connect(B, device(alice, 'pi-c2'), { transport: 'mqtts', clientId: 'pi-c2' });
     const gone = closed(pi);
@@ -117,6 +135,34 @@ describe('two hub nodes on Redis', { skip: missing ?? false }, () => {
       assert.equal(onB.on('devices/pi-c3/status').filter((m) => JSON.parse(m.payload).ts === WILL_TS).length, 0);
     } finally {
       await end(first, second);
+    }
+  });
+
+  it('a queue is counted across nodes: requests queued via B and acknowledged on A free their places; the bound (3) still holds', async () => {
+    const key = `pifleet:queue:d/${alice.id}/pi-c5`;
+    const peek = new Redis(redis.url);
+    const pi = await connectCollector(A, device(alice, 'pi-c5'), { transport: 'mqtts', clientId: 'pi-c5', clean: false });
+    try {
+      await granted(pi.client, ['devices/pi-c5/cmd/req']);
+      const request = (id: string) => publish(onB.client, 'devices/pi-c5/cmd/req', { v: 1, id, module: 'core', command: 'update' });
+      for (const id of Array.from({ length: 5 }, () => requestId('x'))) { // more than the bound, one at a time
+        await request(id);
+        await pi.next('devices/pi-c5/cmd/req', 5_000, 0, (m) => JSON.parse(m.payload).id === id);
+      }
+      await end(pi.client);
+      await waitFor(async () => (await peek.exists(key)) === 0, 5_000, 'every acknowledgement counted');
+      const away = Array.from({ length: 4 }, () => requestId('y'));
+      for (const id of away) await request(id);
+      const refused = JSON.parse((await onB.next(`devices/pi-c5/cmd/res/${away[3]}`, 5_000)).payload) as { error?: { code: string } };
+      assert.equal(refused.error?.code, 'undeliverable');
+      const back = await connectCollector(B, device(alice, 'pi-c5'), { transport: 'wss', clientId: 'pi-c5', clean: false });
+      await waitFor(() => back.messages.length >= 3, 5_000, 'the queued requests');
+      assert.deepEqual(back.messages.map((m) => JSON.parse(m.payload).id), away.slice(0, 3));
+      assert.equal(onB.on('devices/pi-c5/cmd/res/+').length, 1);
+      await end(back.client);
+    } finally {
+      await end(pi.client);
+      peek.disconnect();
     }
   });
 
