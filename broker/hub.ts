@@ -26,11 +26,9 @@ export interface RunningHub {
 
 export async function startHub(config: HubConfig, log: Logger = createLogger('pi-hub')): Promise<RunningHub> {
   const data = await openHubData(config.dataDir, config.trustDomain);
-  const ca = await data.loadCa(config.caPassphrase);
-  if (await ensureServerCert(config.dataDir, ca, config.serverNames)) log.info('issued a server certificate', { names: config.serverNames.join(',') });
-  const paths = caPaths(config.dataDir);
   const store = data.store;
   // --cluster: MQTT state lives in Redis and other nodes may hold Pis now; alone, it lived in memory.
+  // Redis is reached first, so that a node that cannot reach it changes nothing and says only that.
   let cluster: RunningCluster | null = null;
   if (config.cluster) {
     try {
@@ -42,6 +40,9 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
   } else {
     store.devices.markAllOffline();
   }
+  const ca = await data.loadCa(config.caPassphrase).catch(async (err: unknown) => { await cluster?.stop(); throw err; });
+  if (await ensureServerCert(config.dataDir, ca, config.serverNames)) log.info('issued a server certificate', { names: config.serverNames.join(',') });
+  const paths = caPaths(config.dataDir);
 
   const sessions = new SessionRegistry(store, log.child('sessions'));
   const crl = new CrlPublisher(ca, store, paths.crl, log.child('crl'));
