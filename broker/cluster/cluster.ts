@@ -49,6 +49,7 @@ export async function startCluster(address: ClusterAddress, o: ClusterOptions): 
   // mqemitter-redis repeats its connections' errors here; openRedis has logged them already, and an
   // 'error' event without a listener would end the process.
   (emitter as unknown as { state: NodeJS.EventEmitter }).state.on('error', () => {});
+  closeWithoutWaiting(emitter as unknown as ClosingEmitter, pub, sub);
   const require = createRequire(import.meta.url);
   const RedisPersistence = require('aedes-persistence-redis/asyncPersistence.js') as new (opts: object) => AsyncPersistence;
   const persistence = streamsAsReadables(new RedisPersistence({ conn: commands, maxSessionDelivery: o.maxQueuedMessages }));
@@ -61,7 +62,8 @@ export async function startCluster(address: ClusterAddress, o: ClusterOptions): 
       if (stopped) return;
       stopped = true;
       // The emitter's two connections were closed with the broker (aedes closes its emitter).
-      await commands.quit().catch(() => commands.disconnect());
+      if (commands.status === 'ready') await commands.quit().catch(() => commands.disconnect());
+      else commands.disconnect(); // QUIT would wait for a Redis that is not there
       for (const c of [pub, sub]) if (c.status !== 'end') c.disconnect();
     },
   };
@@ -80,4 +82,31 @@ function streamsAsReadables(p: AsyncPersistence): AsyncPersistence {
     target[name] = (...args: unknown[]) => Readable.from(make(...args) as AsyncIterable<unknown>);
   }
   return p;
+}
+
+type ClosingEmitter = { close(cb: () => void): void; _close(cb: () => void): void };
+
+/**
+ * mqemitter-redis closes by QUIT on both connections and waits for both to end: with Redis away, never,
+ * and the node could not stop. Past 2 s, or at once when a connection is not up, they are dropped.
+ */
+function closeWithoutWaiting(emitter: ClosingEmitter, pub: Redis, sub: Redis): void {
+  const close = emitter.close.bind(emitter);
+  emitter.close = (cb) => {
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      cb();
+    };
+    const drop = () => {
+      pub.disconnect();
+      sub.disconnect();
+      emitter._close(finish); // the in-process part: marks it closed
+    };
+    const timer = setTimeout(drop, 2_000);
+    if (pub.status !== 'ready' || sub.status !== 'ready') drop();
+    else close(finish);
+  };
 }

@@ -180,7 +180,7 @@ describe('two hub nodes on Redis', { skip: missing ?? false }, () => {
     assert.equal(res.stdout, 'hello from the Pi\n');
   });
 
-  it('a Redis outage does not end a node: CONNECTs are refused (CONNACK 3) until Redis is back', async () => {
+  it('a Redis outage does not end a node: CONNECTs are refused (CONNACK 3) until Redis is back, and the node still stops when asked', async () => {
     const from = B.daemon.output.length;
     await redis.stop('SIGKILL');
     await B.daemon.waitForLine(/Redis unreachable/, 10_000, from);
@@ -196,5 +196,10 @@ describe('two hub nodes on Redis', { skip: missing ?? false }, () => {
       return r.outcome === 'connected';
     }, 15_000, 'a device to connect once Redis is back');
     assert.ok(B.daemon.running);
+    // and a node stops on SIGTERM while Redis is away (it does not wait for Redis to say goodbye)
+    const again = B.daemon.output.length;
+    await redis.stop('SIGKILL');
+    await B.daemon.waitForLine(/Redis unreachable/, 10_000, again);
+    assert.deepEqual(await B.daemon.stop('SIGTERM'), { code: 0, signal: null });
   });
 });
