@@ -13,7 +13,7 @@ import { TcpBalancer } from '../../helpers/balancer.js';
 import { TestHub } from '../../helpers/hub.js';
 import { type Collector, closed, connect, connectCollector, end, granted, publish, tryConnect } from '../../helpers/mqtt.js';
 import { cmdResult, requestId, status } from '../../helpers/payloads.js';
-import { waitFor, withTimeout } from '../../helpers/process.js';
+import { sleep, waitFor, withTimeout } from '../../helpers/process.js';
 import { type Tenant, addTenant, device } from '../../helpers/tenants.js';
 
 const missing = redisMissing();
@@ -201,5 +201,43 @@ describe('two hub nodes on Redis', { skip: missing ?? false }, () => {
     await redis.stop('SIGKILL');
     await B.daemon.waitForLine(/Redis unreachable/, 10_000, again);
     assert.deepEqual(await B.daemon.stop('SIGTERM'), { code: 0, signal: null });
+  });
+});
+
+describe('two hub nodes on Redis, persistent sessions expiring after 4 s', { skip: missing ?? false }, () => {
+  let redis2: TestRedis;
+  let A2: TestHub;
+  let B2: TestHub;
+  let bob: Tenant;
+  before(async () => {
+    redis2 = await TestRedis.start();
+    A2 = await TestHub.start({ cluster: redis2.url, config: { sessionExpiryDays: 4_000 / 86_400_000 } });
+    bob = await addTenant(A2, 'bob', ['pi-e1']);
+    B2 = await TestHub.start({ dataDir: A2.dataDir, cluster: redis2.url });
+  });
+  after(async () => {
+    await B2?.stop();
+    await A2?.stop();
+    await redis2?.remove();
+  });
+
+  it('a session that moved to node B is not expired by node A: a request queued while the Pi is away still reaches it', async () => {
+    const pi = device(bob, 'pi-e1');
+    const first = await connect(A2, pi, { transport: 'mqtts', clientId: 'pi-e1', clean: false });
+    await granted(first, ['devices/pi-e1/cmd/req']);
+    const second = await connect(B2, pi, { transport: 'wss', clientId: 'pi-e1', clean: false });
+    await withTimeout(closed(first), 5_000, 'A to let go of the old connection');
+    // Long enough for A's sweep (every 2 s) to expire a session it last saw 4 s ago — had it kept it.
+    await sleep(7_000);
+    await end(second);
+    const user = await connect(A2, bob.user, { transport: 'mqtts' });
+    const id = requestId('e');
+    await publish(user, 'devices/pi-e1/cmd/req', { v: 1, id, module: 'core', command: 'update' });
+    const back = await connectCollector(B2, pi, { transport: 'mqtts', clientId: 'pi-e1', clean: false });
+    try {
+      await back.next('devices/pi-e1/cmd/req', 5_000, 0, (m) => JSON.parse(m.payload).id === id);
+    } finally {
+      await end(back.client, user);
+    }
   });
 });
