@@ -6,6 +6,7 @@ import { VERSION } from '../shared/version.js';
 import { createApi } from './api/routes.js';
 import { AuditWriter } from './audit-writer.js';
 import { HubBroker } from './mqtt/broker.js';
+import { choosePersistence } from './mqtt/choose-persistence.js';
 import { CrlPublisher } from './ca/crl.js';
 import { caPaths } from './ca/files.js';
 import { ensureServerCert } from './ca/server-cert.js';
@@ -29,14 +30,18 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
   if (await ensureServerCert(config.dataDir, ca, config.serverNames)) log.info('issued a server certificate', { names: config.serverNames.join(',') });
   const paths = caPaths(config.dataDir);
   const store = data.store;
-  store.devices.markAllOffline(); // sessions, retained messages and wills live in memory (for now)
+  store.devices.markAllOffline(); // nobody is connected yet; retained statuses are settled by the broker (earlier-run.ts)
 
   const sessions = new SessionRegistry(store, log.child('sessions'));
   const crl = new CrlPublisher(ca, store, paths.crl, log.child('crl'));
   const revocations = store.revocationFeed();
   const tracker = new DeviceTracker(store, log.child('devices'));
   const audit = new AuditWriter(store, log.child('audit'), config.auditRetention);
-  const broker = new HubBroker({ sessions, tracker, audit, log: log.child('mqtt'), limits: config.limits });
+  const mqtt = choosePersistence(config.mqttPersistence, config.dataDir);
+  log.info('MQTT persistence', { persistence: mqtt.describe });
+  const broker = new HubBroker({
+    sessions, tracker, audit, log: log.child('mqtt'), limits: config.limits, persistence: mqtt.persistence, singleNode: mqtt.singleNode,
+  });
   const resolvers = [new CertificateResolver(store, data.trustDomain), new SessionResolver(store)];
   let listening: { port: number } | null = null;
   const api = createApi({
@@ -53,13 +58,19 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
     void crl.refresh();
   });
   await broker.start();
-  const ports = await server.listen({
-    host: config.host,
-    port: config.port,
-    mqttsPort: config.mqttsPort,
-    clientAuth: config.clientAuth,
-    tls: { key: readFileSync(paths.serverKey, 'utf8'), cert: readFileSync(paths.serverCert, 'utf8'), ca: [ca.rootPem, ca.issuingPem] },
-  });
+  let ports: { port: number; mqttsPort: number };
+  try {
+    ports = await server.listen({
+      host: config.host,
+      port: config.port,
+      mqttsPort: config.mqttsPort,
+      clientAuth: config.clientAuth,
+      tls: { key: readFileSync(paths.serverKey, 'utf8'), cert: readFileSync(paths.serverCert, 'utf8'), ca: [ca.rootPem, ca.issuingPem] },
+    });
+  } catch (err) {
+    await broker.stop(); // closes mqtt.db: the demo tries again on other ports in this process
+    throw err;
+  }
   listening = ports;
   ca.setCrlUrl(`${config.publicUrl(ports.port)}/api/v1/ca/crl`);
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;

@@ -23,10 +23,11 @@ import { maySubscribe, publishAllowed } from './acl.js';
 import { BoundedPersistence } from './bounded-persistence.js';
 import { type ConnState, type HubClient, STATE } from './client-state.js';
 import { watchInbound } from './inbound.js';
+import { settleEarlierRun } from './earlier-run.js';
 import { HubVoice } from './hub-voice.js';
 import type { Identity, IdentityResult } from './identity.js';
 import { type Principal, internalClientId, mountOf, principalFromClientId, unmount, unmountOutbound } from './mountpoint.js';
-import { type AsyncPersistence, memoryPersistence } from './persistence.js';
+import { type AsyncPersistence, type StoredPacket, memoryPersistence } from './persistence.js';
 import { judgePublish, mayRetain, type PublishContext } from './publish-rules.js';
 import { type BrokerLimits, SessionKeeper } from './session-keeper.js';
 import { type SessionRegistry, credentialOf } from './sessions.js';
@@ -47,6 +48,11 @@ export interface HubBrokerDeps {
   persistence?: AsyncPersistence;
   /** How messages are routed between clients (default: aedes's in-process mqemitter). */
   emitter?: unknown;
+  /**
+   * This hub is the only broker on its persistence (default true): at start, the wills and online
+   * statuses an earlier run left are settled (earlier-run.ts). False where other nodes share it.
+   */
+  singleNode?: boolean;
 }
 
 function refusal(returnCode: 2 | 5, message: string): AuthenticateError {
@@ -59,6 +65,7 @@ export class HubBroker {
   private readonly grantedSubs = new WeakSet<object>();
   private readonly voice = new HubVoice(() => this.aedes);
   private readonly keeper: SessionKeeper;
+  private persistence: BoundedPersistence | null = null;
 
   constructor(private readonly deps: HubBrokerDeps) {
     this.keeper = new SessionKeeper({ ...deps, voice: this.voice });
@@ -70,7 +77,7 @@ export class HubBroker {
   }
 
   async start(): Promise<void> {
-    const persistence = new BoundedPersistence(this.deps.persistence ?? memoryPersistence(), {
+    const persistence = this.persistence = new BoundedPersistence(this.deps.persistence ?? memoryPersistence(), {
       ...this.deps.limits.queue,
       granted: (sub) => this.grantedSubs.has(sub),
       onDrop: (clientId, packet, reason) => this.keeper.dropped(clientId, packet, reason),
@@ -84,15 +91,23 @@ export class HubBroker {
       authorizeForward: (c, packet) => this.authorizeForward(c as HubClient, packet),
     });
     this.keeper.start(this.aedes, persistence);
+    // A persistence that fails (a full disk) makes aedes emit 'error': logged, never a crash.
+    (this.aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => this.deps.log.error('broker error', { error: err.message }));
+    if (this.deps.singleNode ?? true) await settleEarlierRun(this.aedes, persistence, this.voice, this.deps.tracker, this.deps.log);
     this.aedes.on('clientError', (client, err) => this.deps.log.debug('client error', { client: client.id, error: err.message }));
     this.aedes.on('connectionError', (_client, err) => this.deps.log.debug('connection error', { error: err.message }));
   }
 
+  /** Stops aedes, then closes the persistence (aedes never does). */
   async stop(): Promise<void> {
     this.keeper.stop();
     const a = this.aedes;
     this.aedes = null;
-    if (a) await new Promise<void>((resolve) => a.close(() => resolve()));
+    if (!a) return;
+    await new Promise<void>((resolve) => a.close(() => resolve()));
+    // Closing a client publishes its will without waiting for it: a few turns let those writes finish.
+    for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+    await this.persistence?.destroy().catch((err: Error) => this.deps.log.warn('closing the MQTT store', { error: err.message }));
   }
 
   /** Hands a new connection (a WebSocket stream or a TLS socket) to aedes, with who it is. */
@@ -188,7 +203,25 @@ export class HubBroker {
       return this.divert(packet, done);
     }
     if (verdict.payload) packet.payload = verdict.payload;
+    if (client && packet.qos > 0 && this.persistence?.durable) return this.storeBeforeAck(packet, done);
     done(null);
+  }
+
+  /**
+   * aedes 1.2 writes a QoS 1 PUBACK before it stores the message (docs/INTERNALS.md, "Queues"): on a store
+   * that outlives the process, the message is stored here first, so a crash after the PUBACK loses
+   * nothing its sender was told is safe. aedes keeps the brokerId and brokerCounter given here and
+   * skips storing the message again.
+   */
+  private storeBeforeAck(packet: PublishPacket, done: (err?: Error | null) => void): void {
+    const a = this.instance as Aedes & { counter: number };
+    const p = packet as PublishPacket & { brokerId?: string; brokerCounter?: number };
+    p.brokerId = a.id;
+    p.brokerCounter = ++a.counter;
+    this.persistence!.storeBeforeAck(p as unknown as StoredPacket).then(() => done(null), (err: Error) => {
+      this.deps.log.error('cannot store a message', { topic: packet.topic.slice(0, 200), error: err.message });
+      done(err); // aedes drops the connection: the client sends it again
+    });
   }
 
   /** A connection's publish context (for a will replayed after a restart, one for that will). */

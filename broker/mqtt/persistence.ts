@@ -74,6 +74,12 @@ export interface SessionLedger {
   forgetSession(clientId: string): void;
 }
 
+/** A packet as aedes hands it to its persistence (aedes-packet: aedes's fields, a given brokerId and brokerCounter kept). */
+export function aedesPacket(packet: object): StoredPacket {
+  return new AedesPacket(packet);
+}
+const AedesPacket = createRequire(import.meta.url)('aedes-packet') as new (p: object) => StoredPacket;
+
 /** aedes-persistence's in-memory store, used directly (its default export wraps it in callbacks). */
 export function memoryPersistence(): AsyncPersistence {
   const require = createRequire(import.meta.url);
