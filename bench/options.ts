@@ -3,15 +3,19 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const CONTENDERS = ['pi-hub', 'aedes', 'mosquitto'] as const;
+export const CONTENDERS = ['pi-hub', 'pi-hub-memory', 'aedes', 'mosquitto'] as const;
 export type ContenderName = (typeof CONTENDERS)[number];
 
 export type Transport = 'wss' | 'mqtts';
 export type Qos = 0 | 1;
 
+/**
+ * `session`: the subscriber (fan-in) or the answering device (rtt) keeps a persistent session, as a Pi
+ * does, so every QoS 1 message goes through the broker's persistence (mqtt.db for pi-hub).
+ */
 export type Workload =
-  | { kind: 'fan-in'; id: string; transport: Transport; qos: Qos }
-  | { kind: 'rtt'; id: string; transport: Transport }
+  | { kind: 'fan-in'; id: string; transport: Transport; qos: Qos; session?: boolean }
+  | { kind: 'rtt'; id: string; transport: Transport; session?: boolean }
   | { kind: 'connect'; id: string; transport: Transport };
 
 export const WORKLOADS: Workload[] = [
@@ -19,7 +23,9 @@ export const WORKLOADS: Workload[] = [
   { kind: 'fan-in', id: 'fan-in wss qos1', transport: 'wss', qos: 1 },
   { kind: 'fan-in', id: 'fan-in mqtts qos0', transport: 'mqtts', qos: 0 },
   { kind: 'fan-in', id: 'fan-in mqtts qos1', transport: 'mqtts', qos: 1 },
+  { kind: 'fan-in', id: 'fan-in wss qos1 session', transport: 'wss', qos: 1, session: true },
   { kind: 'rtt', id: 'rtt wss', transport: 'wss' },
+  { kind: 'rtt', id: 'rtt wss session', transport: 'wss', session: true },
   { kind: 'rtt', id: 'rtt mqtts', transport: 'mqtts' },
   { kind: 'connect', id: 'connect wss', transport: 'wss' },
   { kind: 'connect', id: 'connect mqtts', transport: 'mqtts' },
