@@ -22,6 +22,7 @@ import type { DeviceTracker } from '../device-tracker.js';
 import { maySubscribe, publishAllowed } from './acl.js';
 import { BoundedPersistence } from './bounded-persistence.js';
 import { type ConnState, type HubClient, STATE } from './client-state.js';
+import { NO_HIGH_WATER_MARK, RecentDeliveries } from './deliveries.js';
 import { watchInbound } from './inbound.js';
 import { settleEarlierRun } from './earlier-run.js';
 import { HubVoice } from './hub-voice.js';
@@ -126,8 +127,10 @@ export class HubBroker {
       filters: new Set(),
       oversized: new WeakSet(),
       ctx: null,
+      delivered: null,
     };
     client[STATE] = state;
+    client.duplicates = NO_HIGH_WATER_MARK; // exact deduplication instead, in authorizeForward
     watchInbound(client, state, stream, this.deps.log, (count, closing) => {
       const reason = `${count} filters in one SUBSCRIBE; at most ${MAX_FILTERS_PER_SUBSCRIBE}${closing ? ': connection closed' : ''}`;
       this.deps.log.warn('subscribe refused', { who: identity ? describe(identity) : 'unknown', reason });
@@ -279,8 +282,12 @@ export class HubBroker {
    * sends the object it passed here whatever is returned, so a copy would leak the internal topic.
    */
   private authorizeForward(client: HubClient, packet: AedesPublishPacket): AedesPublishPacket | null {
-    const mount = client[STATE]?.mount;
+    const st = client[STATE];
+    const mount = st?.mount;
     if (!mount) return null;
+    // The same QoS 1 message twice (from the session's queue and live, as a session resumes): once.
+    const { brokerId, brokerCounter } = packet as AedesPublishPacket & { brokerId?: string | null; brokerCounter?: number };
+    if (packet.qos > 0 && brokerId && brokerCounter !== undefined && !(st.delivered ??= new RecentDeliveries()).fresh(brokerId, brokerCounter)) return null;
     // A client that does not keep up loses QoS 0 messages (stats: the next sample replaces them)
     // rather than making the hub buffer without bound (inbound.ts closes it further on).
     if (packet.qos === 0 && client.conn.writableLength > DROP_QOS0_BACKLOG_BYTES) return null;

@@ -5,6 +5,7 @@ import type { DeviceTopic } from '../../shared/topics.js';
 import type { DeviceEntry } from '../device-tracker.js';
 import type { Identity } from './identity.js';
 import type { InboundPacket } from './mountpoint.js';
+import type { RecentDeliveries } from './deliveries.js';
 import type { PublishContext } from './publish-rules.js';
 
 export const STATE = Symbol('pifleet');
@@ -26,6 +27,8 @@ export interface ConnState {
   oversized: WeakSet<object>;
   /** What the publish rules use, made at the first publish. */
   ctx: PublishContext | null;
+  /** QoS 1 messages given to this connection lately (deliveries.ts); made at the first. */
+  delivered: RecentDeliveries | null;
 }
 
 export type HubClient = Client & {
@@ -40,6 +43,8 @@ export type HubClient = Client & {
     packet?: { length: number };
   };
   connackSent?: boolean;
+  /** aedes's per-broker high-water mark of delivered messages (turned off: deliveries.ts). */
+  duplicates?: Record<string, number>;
   /** aedes calls it when a write fills the stream; its callback holds up the delivery that wrote. */
   waitForDrain?: (callback: (err?: Error | null) => void) => void;
   id: string;
