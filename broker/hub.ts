@@ -6,6 +6,7 @@ import { VERSION } from '../shared/version.js';
 import { createApi } from './api/routes.js';
 import { AuditWriter } from './audit-writer.js';
 import { HubBroker } from './mqtt/broker.js';
+import { RETAINED_SWEEP_MS, deviceTopics } from './mqtt/retained-sweep.js';
 import { choosePersistence } from './mqtt/choose-persistence.js';
 import { CrlPublisher } from './ca/crl.js';
 import { caPaths } from './ca/files.js';
@@ -47,6 +48,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
   const api = createApi({
     store, ca, crl, sessions, tracker, audit, resolvers, deviceCertLifetimeMs: config.deviceCertLifetimeMs, enrollRate: config.enrollRate,
     publicUrl: () => config.publicUrl(listening?.port ?? config.port), log: log.child('api'),
+    forgetRetained: (userId, serial) => broker.pruneRetained(deviceTopics(userId, serial)),
   });
   const server = new HubServer(broker, resolvers, api.listener, log.child('server'));
 
@@ -58,6 +60,9 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
     void crl.refresh();
   });
   await broker.start();
+  // Pis removed while the hub was down, or through the CLI: their retained messages go (retained-sweep.ts).
+  await broker.pruneRetained();
+  const sweep = setInterval(() => void broker.pruneRetained(), RETAINED_SWEEP_MS).unref();
   let ports: { port: number; mqttsPort: number };
   try {
     ports = await server.listen({
@@ -68,6 +73,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
       tls: { key: readFileSync(paths.serverKey, 'utf8'), cert: readFileSync(paths.serverCert, 'utf8'), ca: [ca.rootPem, ca.issuingPem] },
     });
   } catch (err) {
+    clearInterval(sweep);
     await broker.stop(); // closes mqtt.db: the demo tries again on other ports in this process
     throw err;
   }
@@ -88,6 +94,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
     async stop() {
       if (stopped) return;
       stopped = true;
+      clearInterval(sweep);
       await broker.stop();
       await server.close();
       revocations.stop();

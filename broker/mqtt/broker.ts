@@ -25,6 +25,7 @@ import { type ConnState, type HubClient, STATE } from './client-state.js';
 import { NO_HIGH_WATER_MARK, RecentDeliveries } from './deliveries.js';
 import { watchInbound } from './inbound.js';
 import { settleEarlierRun } from './earlier-run.js';
+import { pruneRetained } from './retained-sweep.js';
 import { HubVoice } from './hub-voice.js';
 import type { Identity, IdentityResult } from './identity.js';
 import { type Principal, internalClientId, mountOf, principalFromClientId, unmount, unmountOutbound } from './mountpoint.js';
@@ -97,6 +98,23 @@ export class HubBroker {
     if (this.deps.singleNode ?? true) await settleEarlierRun(this.aedes, persistence, this.voice, this.deps.tracker, this.deps.log);
     this.aedes.on('clientError', (client, err) => this.deps.log.debug('client error', { client: client.id, error: err.message }));
     this.aedes.on('connectionError', (_client, err) => this.deps.log.debug('connection error', { error: err.message }));
+  }
+
+  /**
+   * Deletes the retained messages of Pis that are no longer enrolled (retained-sweep.ts): under
+   * `pattern`, by default every Pi's. Never throws: a failure is logged and the next sweep tries again.
+   */
+  async pruneRetained(pattern?: string): Promise<number> {
+    const persistence = this.persistence;
+    if (!persistence) return 0;
+    try {
+      const n = await pruneRetained(persistence, (userId, serial) => this.deps.tracker.enrolled(userId, serial), pattern);
+      if (n > 0) this.deps.log.info('deleted retained messages of removed Pis', { messages: n });
+      return n;
+    } catch (err) {
+      this.deps.log.warn('cannot delete the retained messages of removed Pis', { error: (err as Error).message });
+      return 0;
+    }
   }
 
   /** Stops aedes, then closes the persistence (aedes never does). */

@@ -90,7 +90,8 @@ export class SessionKeeper {
     client._will = null;
     void this.persistence?.delWill({ id: client.id }).catch(() => {});
     const id = st?.identity;
-    if (id?.kind === 'device') {
+    // A removed Pi gets no retained status: its retained messages are deleted (retained-sweep.ts).
+    if (id?.kind === 'device' && this.d.tracker.enrolled(id.userId, id.serial)) {
       const status = this.d.voice.offline(id.userId, id.serial);
       this.d.tracker.status(st!.device ?? this.d.tracker.device(id.userId, id.serial), status);
     }
