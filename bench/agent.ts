@@ -21,6 +21,8 @@ export interface Spread { median: number; min: number; max: number }
 export interface AgentResult {
   seconds: number;
   unitEnv: Record<string, string>;
+  /** ExecStart's node flags, given to the agents and to the bare node with the unit's environment. */
+  unitFlags: string[];
   /** dist/agent/cli.js, as a checkout runs it. */
   agent: Footprint;
   /** The bundle as the .deb installs it (null when it could not be built: bundleSkipped says why). */
@@ -38,6 +40,12 @@ export interface AgentResult {
   /** Launch → `online`, with the unit's environment, hub already running. */
   coldStartMs: { agent: Spread; bundle: Spread | null };
   targets: Array<{ name: string; value: string; pass: boolean }>;
+}
+
+/** The node flags of the shipped unit's ExecStart= (`/usr/bin/node FLAGS… SCRIPT run`). */
+export function unitNodeFlags(unitText: string): string[] {
+  const m = /^ExecStart=\/usr\/bin\/node((?: --\S+)*) \S/m.exec(unitText);
+  return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
 }
 
 /** The Environment= assignments of the shipped unit (NAME=value pairs, several per line allowed). */
@@ -63,11 +71,11 @@ const spread = (xs: number[]): Spread => {
 };
 
 /** Fresh launches of `script` until it says `online`, one at a time, each stopped before the next. */
-async function coldStarts(script: string, configDir: string, env: Record<string, string>, times: number): Promise<Spread> {
+async function coldStarts(script: string, configDir: string, env: Record<string, string>, flags: string[], times: number): Promise<Spread> {
   const ms: number[] = [];
   for (let i = 0; i < times; i++) {
     const t0 = performance.now();
-    const d = Daemon.start(script, ['run', '--config-dir', configDir], 'pi-agent (cold start)', env);
+    const d = Daemon.start(script, ['run', '--config-dir', configDir], 'pi-agent (cold start)', env, flags);
     try {
       await d.waitForLine(/pi-agent: online/, 30_000);
       ms.push(performance.now() - t0);
@@ -79,7 +87,9 @@ async function coldStarts(script: string, configDir: string, env: Record<string,
 }
 
 export async function measureAgent(f: Fixture, seconds: number, progress: (s: string) => void, bundleFile: string | null = null): Promise<AgentResult> {
-  const unitEnv = unitEnvironment(readFileSync(join(ROOT, 'systemd', 'pi-agent.service'), 'utf8'));
+  const unitText = readFileSync(join(ROOT, 'systemd', 'pi-agent.service'), 'utf8');
+  const unitEnv = unitEnvironment(unitText);
+  const unitFlags = unitNodeFlags(unitText);
   delete unitEnv.PI_AGENT_CONFIG_DIR;
   const dirs: string[] = [];
   const procs: Daemon[] = [];
@@ -108,11 +118,11 @@ export async function measureAgent(f: Fixture, seconds: number, progress: (s: st
     const launches = seconds >= 60 ? 5 : 3;
     progress(`agent: ${launches} cold starts each of ${variants.map((v) => v.serial).join(' and ')} (launch → online)`);
     const cold: Spread[] = [];
-    for (const [i, v] of variants.entries()) cold.push(await coldStarts(v.script, configs[i]!, unitEnv, launches));
+    for (const [i, v] of variants.entries()) cold.push(await coldStarts(v.script, configs[i]!, unitEnv, unitFlags, launches));
 
-    const agents = variants.map((v, i) => Daemon.start(v.script, ['run', '--config-dir', configs[i]!], v.serial, unitEnv));
+    const agents = variants.map((v, i) => Daemon.start(v.script, ['run', '--config-dir', configs[i]!], v.serial, unitEnv, unitFlags));
     const bare = Daemon.start('-e', ['setInterval(() => {}, 1e9)'], 'node');
-    const bareUnit = Daemon.start('-e', ['setInterval(() => {}, 1e9)'], 'node (unit env)', unitEnv);
+    const bareUnit = Daemon.start('-e', ['setInterval(() => {}, 1e9)'], 'node (unit env)', unitEnv, unitFlags);
     const measured = [...agents, bare, bareUnit];
     procs.push(...measured);
     for (const a of agents) await a.waitForLine(/pi-agent: online/, 30_000);
@@ -138,7 +148,7 @@ export async function measureAgent(f: Fixture, seconds: number, progress: (s: st
     const [agentFp, bundleFp] = [fp[0]!, 'file' in prepared ? fp[1]! : null];
     const [bareFp, bareUnitFp] = [fp[fp.length - 2]!, fp[fp.length - 1]!];
     const r: AgentResult = {
-      seconds, unitEnv,
+      seconds, unitEnv, unitFlags,
       agent: agentFp,
       bundle: bundleFp && 'file' in prepared ? { ...bundleFp, source: prepared.source } : null,
       ...('skipped' in prepared ? { bundleSkipped: prepared.skipped } : {}),
@@ -173,7 +183,7 @@ export async function measureAgent(f: Fixture, seconds: number, progress: (s: st
 }
 
 export function renderAgent(r: AgentResult): string {
-  const env = Object.entries(r.unitEnv).map(([k, v]) => `${k}=${v}`).join(' ');
+  const env = [...Object.entries(r.unitEnv).map(([k, v]) => `${k}=${v}`), ...r.unitFlags].join(' ');
   const row = (name: string, x: Footprint, cold?: Spread | null) =>
     `  ${name.padEnd(30)} ${x.rssMB.toFixed(1).padStart(6)} MB   ${x.cpuS.toFixed(2).padStart(5)} s CPU per minute` +
     (cold ? `   cold start ${cold.median.toFixed(0)} ms [${cold.min.toFixed(0)}–${cold.max.toFixed(0)}]` : '');

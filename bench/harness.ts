@@ -76,9 +76,9 @@ export class Daemon {
     child.once('exit', () => Daemon.live.delete(child));
   }
 
-  /** A Node script (one of our CLIs, or `-e CODE`) with extra environment variables. */
-  static start(script: string, args: string[], name: string, env: NodeJS.ProcessEnv = {}): Daemon {
-    const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** A Node script (one of our CLIs, or `-e CODE`) with extra environment variables and node flags. */
+  static start(script: string, args: string[], name: string, env: NodeJS.ProcessEnv = {}, nodeFlags: string[] = []): Daemon {
+    const child = spawn(process.execPath, [...nodeFlags, script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     return new Daemon(child, name);
   }
 

@@ -8,12 +8,12 @@ import { AGENT_CLI, Daemon, type RunResult, runProgram } from './process.js';
 
 /**
  * The agent under test: dist/agent/cli.js under this Node, or — for the packaging tests — the .deb's
- * bundle (PIFLEET_TEST_AGENT_CLI) under another Node (PIFLEET_TEST_AGENT_NODE).
+ * bundle (PIFLEET_TEST_AGENT_CLI) under another Node (PIFLEET_TEST_AGENT_NODE) with the unit's flags.
  */
 const AGENT_NODE = process.env.PIFLEET_TEST_AGENT_NODE || process.execPath;
 const AGENT = process.env.PIFLEET_TEST_AGENT_CLI || AGENT_CLI;
-/** NODE_OPTIONS for the agent alone (the packaging tests pass the unit's), never for the hub. */
-const AGENT_ENV: NodeJS.ProcessEnv = process.env.PIFLEET_TEST_AGENT_NODE_OPTIONS ? { NODE_OPTIONS: process.env.PIFLEET_TEST_AGENT_NODE_OPTIONS } : {};
+/** Node flags for the agent alone (the packaging tests pass the unit's), never for the hub. */
+const AGENT_FLAGS = (process.env.PIFLEET_TEST_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 export interface AgentOptions {
   /** Merged into agent.json after connect (e.g. statsIntervalSec, defaultUser). */
@@ -34,7 +34,7 @@ export class TestAgent {
   get stateDir(): string { return join(this.configDir, 'state'); }
 
   static cli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; stdin?: string } = {}): Promise<RunResult> {
-    return runProgram(AGENT_NODE, [AGENT, ...args], { ...opts, env: { ...AGENT_ENV, ...opts.env } });
+    return runProgram(AGENT_NODE, [...AGENT_FLAGS, AGENT, ...args], opts);
   }
 
   /** Runs `pi-agent connect` (the key on standard input, as the README shows) and applies the test settings; throws if connect fails. */
@@ -73,7 +73,7 @@ export class TestAgent {
   }
 
   async start(): Promise<Daemon> {
-    this.daemon = Daemon.startProgram(AGENT_NODE, [AGENT, 'run', '--config-dir', this.configDir, '--sim'], `agent ${this.serial}`, { ...AGENT_ENV, ...this.opts.env });
+    this.daemon = Daemon.startProgram(AGENT_NODE, [...AGENT_FLAGS, AGENT, 'run', '--config-dir', this.configDir, '--sim'], `agent ${this.serial}`, this.opts.env);
     await this.daemon.waitForLine(/pi-agent: started/, 15_000, 0);
     return this.daemon;
   }

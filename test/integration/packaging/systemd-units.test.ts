@@ -37,6 +37,7 @@ for (const unit of UNITS) {
         assert.match(text, /^Type=notify$/m);
         assert.match(text, /^WatchdogSec=/m);
         assert.match(text, /^KillMode=mixed$/m);
+        assert.match(text, /^ExecStart=\/usr\/bin\/node --jitless --no-expose-wasm \/usr\/lib\/pi-agent\/pi-agent\.mjs run$/m, 'the bundle, in the interpreter alone');
       } else if (unit === 'pi-hub') {
         assert.match(text, /^RestartPreventExitStatus=78$/m);
         assert.match(text, /^User=pi-hub$/m);
