@@ -48,10 +48,10 @@ export async function bundleAgent(o: BundleOptions): Promise<AgentBundle> {
     logLevel: 'warning',
   });
   // The shebang names Debian's node itself: no PATH lookup, so no other node on PATH is picked up.
-  const text = readFileSync(o.outFile, 'utf8').replace(/^#![^\n]*\n/, '');
-  writeFileSync(o.outFile, `#!/usr/bin/node\n${text}`);
+  const text = `#!/usr/bin/node\n${readFileSync(o.outFile, 'utf8').replace(/^#![^\n]*\n/, '')}`;
+  writeFileSync(o.outFile, text);
   const inputs = Object.keys(result.metafile.inputs).sort();
-  return { bytes: Buffer.byteLength(text) + 15, packages: packagesOf(o.root, inputs), inputs };
+  return { bytes: Buffer.byteLength(text), packages: packagesOf(o.root, inputs), inputs };
 }
 
 /** The npm packages among esbuild's inputs (`node_modules/@scope/name/…`), each once. */
