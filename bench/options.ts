@@ -63,6 +63,8 @@ export interface BenchOptions {
   hubCli: string | null;
   /** The agent's footprint: seconds of steady work measured, or 0 to skip it. */
   agentSeconds: number;
+  /** An installed agent bundle to measure, or null: build the .deb's and unpack it. */
+  agentBundle: string | null;
 }
 
 export const USAGE = `usage: npm run bench [-- --quick | --help]
@@ -84,6 +86,8 @@ environment (all optional):
   BENCH_CPU_PROF=DIR      run pi-hub and bare Aedes under --cpu-prof, profiles in DIR
   BENCH_HUB_CLI=FILE      measure another pi-hub build (its dist/broker/cli.js) with this bench
   BENCH_AGENT_SECONDS=60  the agent's memory and CPU over this much steady work (0: skip)
+  BENCH_AGENT_BUNDLE=FILE the installed agent to measure (/usr/lib/pi-agent/pi-agent.mjs); default: the
+                          pi-agent .deb built from this checkout, unpacked into a temporary directory
   MOSQUITTO=/usr/sbin/mosquitto
 `;
 
@@ -135,5 +139,6 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     mosquitto: env.MOSQUITTO ?? '/usr/sbin/mosquitto',
     hubCli: env.BENCH_HUB_CLI || null,
     agentSeconds: int(env, 'BENCH_AGENT_SECONDS', quick ? 20 : 60, 0, 3600),
+    agentBundle: env.BENCH_AGENT_BUNDLE || null,
   };
 }
