@@ -2,7 +2,7 @@
 // (default /etc/pi-agent, mode 0700) so tests and demos never need root or /etc.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CliError, ConfigError, formatIssues } from '../shared/errors.js';
 import { readConfigJson } from '../shared/read-file.js';
 import { SerialSchema } from '../shared/schemas.js';

@@ -65,7 +65,7 @@ export async function runDaemon(o: RunOptions, log: Logger = createLogger('pi-ag
   manifest(); // a field declared twice or by no part fails here, not at the first connect
 
   await startParts(parts, log);
-  log.info('started', { version: VERSION, serial: config.serial, hub: config.hub, sim: o.sim, modules: modules.registry.manifestModules().length });
+  log.info('started', { version: VERSION, node: process.version, serial: config.serial, hub: config.hub, sim: o.sim, modules: modules.registry.manifestModules().length });
 
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -9,7 +9,7 @@
 import { X509Certificate } from 'node:crypto';
 import { accessSync, constants, existsSync, readFileSync, rmSync } from 'node:fs';
 import tls, { type DetailedPeerCertificate, type PeerCertificate } from 'node:tls';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CliError, UsageError } from '../shared/errors.js';
 import { ensureDir, writeFileAtomic } from '../shared/fs.js';
 import { chainLeadsToRoot, createCsr, generateKeyPair, normalizeFingerprint, splitPem } from '../shared/pki.js';

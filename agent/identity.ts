@@ -5,7 +5,7 @@
 // made.
 import { X509Certificate, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync, renameSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from '../shared/errors.js';
 import { writeFileAtomic } from '../shared/fs.js';
 import type { Logger } from '../shared/log.js';

@@ -32,7 +32,7 @@ export function nodeFor(ep: Endpoints, i: number): Endpoints {
 export const GENERATOR_NOTE =
   'generator: mqtt.js 5 clients, WebSocket clients on a coalescing stream (one frame per write batch) for every contender; TCP_NODELAY on both transports';
 
-export function connectClient(transport: Transport, ep: Endpoints, cred: Credential, clientId: string, timeoutMs = 10_000): Promise<MqttClient> {
+export function connectClient(transport: Transport, ep: Endpoints, cred: Credential, clientId: string, timeoutMs = 10_000, clean = true): Promise<MqttClient> {
   const tlsOptions = { key: cred.key, cert: cred.cert, ca: ep.ca, servername: ep.servername, minVersion: 'TLSv1.3' as const };
   const build = transport === 'wss'
     ? () => {
@@ -49,7 +49,7 @@ export function connectClient(transport: Transport, ep: Endpoints, cred: Credent
   const options: IClientOptions = {
     protocolVersion: 4,
     clientId,
-    clean: true,
+    clean,
     keepalive: 60,
     reconnectPeriod: 0,
     connectTimeout: timeoutMs,

@@ -1,12 +1,17 @@
 // The three brokers under test, each a separate process on the broker's CPU, all with the same
 // certificates (issued by one pi-hub CA) and the same endpoints shape:
 //
-// - pi-hub: the real `pi-hub serve`, with a user and 10 devices enrolled through its API;
+// - pi-hub: the real `pi-hub serve`, with a user and 10 devices enrolled through its API, on its default
+//   persistence (SQLite, mqtt.db);
+// - pi-hub-memory: the same hub on a copy of that data directory with hub.json "mqttPersistence":
+//   "memory" (what every session, queue and retained message cost before mqtt.db);
 // - aedes: bench/aedes-server.ts, stock Aedes with no hooks and stock WebSocket streams;
 // - mosquitto: the Debian package, configured by bench/mosquitto.ts;
 // - pi-hub-redis, pi-hub-redis2: `pi-hub serve --cluster`, one node and two nodes on one data directory,
 //   sharing Debian's redis-server; every process of the broker side (nodes and Redis) on the broker's CPU.
-import { rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import Database from 'better-sqlite3';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,11 +69,36 @@ async function started(daemon: Daemon, name: ContenderName, label: string, re: R
   return contender;
 }
 
+/**
+ * hub.json for the bench's hubs: a persistent session's queue holds what is in flight to it, up to
+ * 10 publishers × the fan-in window (2,000 by default), above the default bound of 1,000 messages.
+ */
+const BENCH_HUB_JSON = { maxQueuedMessages: 100_000 };
+
 export async function startPiHub(f: Fixture, o: BenchOptions, pin: boolean): Promise<Contender> {
+  writeFileSync(join(f.dataDir, 'hub.json'), JSON.stringify(BENCH_HUB_JSON));
   const args = [...nodeFlags(o), o.hubCli ?? HUB_CLI, 'serve', '--data-dir', f.dataDir, '--host', '127.0.0.1', '--port', '0', '--mqtts-port', '0'];
   const daemon = new Daemon(spawnBroker(process.execPath, args, pin), 'pi-hub');
-  return started(daemon, 'pi-hub', o.hubCli ? `pi-hub (${o.hubCli})` : 'pi-hub', HUB_LISTENING,
+  return started(daemon, 'pi-hub', o.hubCli ? `pi-hub (${o.hubCli})` : 'pi-hub (SQLite)', HUB_LISTENING,
     (m) => endpoints(f, `wss://127.0.0.1:${m[1]}/mqtt`, Number(m[2])));
+}
+
+/** The same hub on a copy of the fixture's data directory (same CA, users and devices), in memory. */
+export async function startPiHubMemory(f: Fixture, o: BenchOptions, pin: boolean): Promise<Contender> {
+  const dir = mkdtempSync(join(tmpdir(), 'pifleet-bench-hub-memory-'));
+  const db = new Database(join(f.dataDir, 'hub.db'), { readonly: true });
+  try {
+    await db.backup(join(dir, 'hub.db')); // a consistent copy, also while the other hub has it open
+  } finally {
+    db.close();
+  }
+  for (const sub of ['ca', 'tls']) cpSync(join(f.dataDir, sub), join(dir, sub), { recursive: true });
+  writeFileSync(join(dir, 'hub.json'), JSON.stringify({ ...BENCH_HUB_JSON, mqttPersistence: 'memory' }));
+  const args = [...nodeFlags(o), o.hubCli ?? HUB_CLI, 'serve', '--data-dir', dir, '--host', '127.0.0.1', '--port', '0', '--mqtts-port', '0'];
+  const daemon = new Daemon(spawnBroker(process.execPath, args, pin), 'pi-hub-memory');
+  const c = await started(daemon, 'pi-hub-memory', 'pi-hub (memory)', HUB_LISTENING,
+    (m) => endpoints(f, `wss://127.0.0.1:${m[1]}/mqtt`, Number(m[2])));
+  return { ...c, stop: async () => { await c.stop(); rmSync(dir, { recursive: true, force: true }); } };
 }
 
 export async function startAedes(f: Fixture, o: BenchOptions, pin: boolean): Promise<Contender> {
@@ -159,6 +189,7 @@ function startedNode(daemon: Daemon, f: Fixture): Promise<Contender> {
 export function startContender(name: ContenderName, f: Fixture, o: BenchOptions, pin: boolean): Promise<Contender | string> {
   switch (name) {
     case 'pi-hub': return startPiHub(f, o, pin);
+    case 'pi-hub-memory': return startPiHubMemory(f, o, pin);
     case 'aedes': return startAedes(f, o, pin);
     case 'mosquitto': return startMosquitto(f, o, pin);
     case 'pi-hub-redis': return startPiHubCluster(f, o, pin, 1);

@@ -3,7 +3,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const CONTENDERS = ['pi-hub', 'aedes', 'mosquitto', 'pi-hub-redis', 'pi-hub-redis2'] as const;
+export const CONTENDERS = ['pi-hub', 'pi-hub-memory', 'aedes', 'mosquitto', 'pi-hub-redis', 'pi-hub-redis2'] as const;
 export type ContenderName = (typeof CONTENDERS)[number];
 
 /** pi-hub with --cluster: one node, and two nodes on one Redis (docs/BENCHMARKING.md, "Several hub nodes"). */
@@ -18,9 +18,13 @@ export function measures(c: ContenderName, w: Workload): boolean {
 export type Transport = 'wss' | 'mqtts';
 export type Qos = 0 | 1;
 
+/**
+ * `session`: the subscriber (fan-in) or the answering device (rtt) keeps a persistent session, as a Pi
+ * does, so every QoS 1 message goes through the broker's persistence (mqtt.db for pi-hub).
+ */
 export type Workload =
-  | { kind: 'fan-in'; id: string; transport: Transport; qos: Qos }
-  | { kind: 'rtt'; id: string; transport: Transport }
+  | { kind: 'fan-in'; id: string; transport: Transport; qos: Qos; session?: boolean }
+  | { kind: 'rtt'; id: string; transport: Transport; session?: boolean }
   | { kind: 'connect'; id: string; transport: Transport };
 
 export const WORKLOADS: Workload[] = [
@@ -28,7 +32,9 @@ export const WORKLOADS: Workload[] = [
   { kind: 'fan-in', id: 'fan-in wss qos1', transport: 'wss', qos: 1 },
   { kind: 'fan-in', id: 'fan-in mqtts qos0', transport: 'mqtts', qos: 0 },
   { kind: 'fan-in', id: 'fan-in mqtts qos1', transport: 'mqtts', qos: 1 },
+  { kind: 'fan-in', id: 'fan-in wss qos1 session', transport: 'wss', qos: 1, session: true },
   { kind: 'rtt', id: 'rtt wss', transport: 'wss' },
+  { kind: 'rtt', id: 'rtt wss session', transport: 'wss', session: true },
   { kind: 'rtt', id: 'rtt mqtts', transport: 'mqtts' },
   { kind: 'connect', id: 'connect wss', transport: 'wss' },
   { kind: 'connect', id: 'connect mqtts', transport: 'mqtts' },
@@ -68,6 +74,8 @@ export interface BenchOptions {
   hubCli: string | null;
   /** The agent's footprint: seconds of steady work measured, or 0 to skip it. */
   agentSeconds: number;
+  /** An installed agent bundle to measure, or null: build the .deb's and unpack it. */
+  agentBundle: string | null;
 }
 
 export const USAGE = `usage: npm run bench [-- --quick | --help]
@@ -91,6 +99,8 @@ environment (all optional):
   BENCH_CPU_PROF=DIR      run pi-hub and bare Aedes under --cpu-prof, profiles in DIR
   BENCH_HUB_CLI=FILE      measure another pi-hub build (its dist/broker/cli.js) with this bench
   BENCH_AGENT_SECONDS=60  the agent's memory and CPU over this much steady work (0: skip)
+  BENCH_AGENT_BUNDLE=FILE the installed agent to measure (/usr/lib/pi-agent/pi-agent.mjs); default: the
+                          pi-agent .deb built from this checkout, unpacked into a temporary directory
   MOSQUITTO=/usr/sbin/mosquitto
   REDIS_SERVER=/usr/bin/redis-server
 `;
@@ -144,5 +154,6 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     redisServer: env.REDIS_SERVER ?? '/usr/bin/redis-server',
     hubCli: env.BENCH_HUB_CLI || null,
     agentSeconds: int(env, 'BENCH_AGENT_SECONDS', quick ? 20 : 60, 0, 3600),
+    agentBundle: env.BENCH_AGENT_BUNDLE || null,
   };
 }

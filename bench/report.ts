@@ -48,7 +48,13 @@ export const TARGETS: Target[] = [
   { workload: 'fan-in wss qos1', vs: 'mosquitto', min: 1.0, text: 'pi-hub ≥ 1.0× Mosquitto, mTLS WebSocket, QoS 1 fan-in' },
   { workload: 'fan-in mqtts qos1', vs: 'aedes', min: 0.9, text: 'pi-hub ≥ 0.9× bare Aedes, mqtts, QoS 1 fan-in' },
   { workload: 'fan-in mqtts qos0', vs: 'aedes', min: 0.9, text: 'pi-hub ≥ 0.9× bare Aedes, mqtts, QoS 0 fan-in' },
+  { workload: 'fan-in wss qos1 session', vs: 'pi-hub-memory', min: 0.5, text: 'pi-hub on SQLite ≥ 0.5× pi-hub in memory, QoS 1 fan-in to a persistent session' },
 ];
+
+/** A contender's short name in a ratio column's head. */
+const SHORT: Record<ContenderName, string> = {
+  'pi-hub': 'hub', 'pi-hub-memory': 'mem', aedes: 'Aedes', mosquitto: 'Mosq', 'pi-hub-redis': 'redis', 'pi-hub-redis2': 'redis2',
+};
 
 export interface TargetOutcome extends Target {
   /** Ratio of the medians: what PASS/MISS is decided on. */
@@ -211,7 +217,7 @@ export function renderText(cs: Cell[], workloads: Workload[], contenders: Conten
   const head = (first: string, extra: string[]) => [first, ...contenders.map((c) => labels[c] ?? c), ...extra];
   // Ratios against the other brokers; the cluster's own comparison is a section of its own (below).
   const others = contenders.filter((c) => c !== 'pi-hub' && !CLUSTER_CONTENDERS.includes(c));
-  const ratioHeads = contenders.includes('pi-hub') ? others.map((c) => `hub/${c === 'aedes' ? 'Aedes' : 'Mosq'}`) : [];
+  const ratioHeads = contenders.includes('pi-hub') ? others.map((c) => `hub/${SHORT[c]}`) : [];
 
   const thr = workloads.filter((w) => w.kind !== 'rtt');
   if (thr.length > 0) {

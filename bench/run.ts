@@ -90,7 +90,7 @@ async function main(): Promise<number> {
     for (const c of contenders.splice(0)) await c.stop().catch(() => {}); // the brokers are done: a quiet machine for the agent
     let agent: AgentResult | null = null;
     if (o.agentSeconds > 0 && !stopping) {
-      agent = await measureAgent(fixture, o.agentSeconds, progress);
+      agent = await measureAgent(fixture, o.agentSeconds, progress, o.agentBundle);
       say('');
       say(renderAgent(agent));
     }

@@ -15,15 +15,16 @@ export const sourceRoot = () => process.env.PIFLEET_BENCH_SOURCE ?? fileURLToPat
 
 export const inSnapshot = () => Boolean(process.env[SNAPSHOT]);
 
-/** Copies dist/ (with package.json, modules/, systemd/, and node_modules linked) to a temp dir; returns it and its run.js. */
+/** Copies dist/ (with package.json, modules/, systemd/, debian/, and node_modules linked) to a temp dir; returns it and its run.js. */
 export function takeSnapshot(): { dir: string; entry: string; env: NodeJS.ProcessEnv; remove(): void } {
   const root = sourceRoot();
   const dir = mkdtempSync(join(tmpdir(), 'pifleet-bench-code-'));
   cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true });
   cpSync(join(root, 'package.json'), join(dir, 'package.json'));
   // What the programs read at run time beside their code: the shipped modules (pi-agent connect
-  // installs them) and the systemd unit (the agent is measured with its environment).
-  for (const d of ['modules', 'systemd']) cpSync(join(root, d), join(dir, d), { recursive: true });
+  // installs them), the systemd unit (the agent is measured with its environment) and debian/ (the
+  // agent's package is built for the bench).
+  for (const d of ['modules', 'systemd', 'debian']) cpSync(join(root, d), join(dir, d), { recursive: true });
   symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
   return {
     dir,

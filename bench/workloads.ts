@@ -42,15 +42,24 @@ const tag = () => Math.random().toString(36).slice(2, 8);
 export function runJob(job: Job): Promise<Result> {
   const w = job.workload;
   switch (w.kind) {
-    case 'fan-in': return fanIn(job, w.transport, w.qos);
-    case 'rtt': return roundTrips(job, w.transport);
+    case 'fan-in': return fanIn(job, w.transport, w.qos, w.session ?? false);
+    case 'rtt': return roundTrips(job, w.transport, w.session ?? false);
     case 'connect': return connectRate(job, w.transport);
   }
 }
 
-async function fanIn(job: Job, transport: Transport, qos: Qos): Promise<FanInResult> {
+/**
+ * A persistent session is left without subscriptions at the end of a point, so that the next points
+ * do not queue messages for it while it is away (its id is fixed, so it is always the same one).
+ */
+async function unsubscribeKept(c: MqttClient, filter: string, session: boolean): Promise<void> {
+  if (!session || !c.connected) return;
+  await Promise.race([c.unsubscribeAsync(filter), sleep(3000)]).catch(() => {});
+}
+
+async function fanIn(job: Job, transport: Transport, qos: Qos, session: boolean): Promise<FanInResult> {
   const { opts, endpoints: ep } = job;
-  const sub = await connectClient(transport, ep, job.user, `bench-sub-${tag()}`);
+  const sub = await connectClient(transport, ep, job.user, session ? 'bench-sub-session' : `bench-sub-${tag()}`, 10_000, !session);
   await sub.subscribeAsync(topics.allDevices(), { qos });
   // With two nodes, every other publisher is on the second node: half the traffic crosses between nodes.
   const pubs = await Promise.all(job.devices.map((d, i) => connectClient(transport, nodeFor(ep, i), d, d.serial)));
@@ -116,6 +125,7 @@ async function fanIn(job: Job, transport: Transport, qos: Qos): Promise<FanInRes
     };
   } finally {
     pumping = false;
+    await unsubscribeKept(sub, topics.allDevices(), session);
     await closeAll([...pubs, sub]);
   }
 }
@@ -129,11 +139,12 @@ async function watch(ms: number, lastAt: () => number, detail: () => string = ()
   }
 }
 
-async function roundTrips(job: Job, transport: Transport): Promise<RttResult> {
+async function roundTrips(job: Job, transport: Transport, session: boolean): Promise<RttResult> {
   const { opts, endpoints: ep } = job;
   const device = job.devices[0]!;
   const requester = await connectClient(transport, ep, job.user, `bench-req-${tag()}`);
-  const responder = await connectClient(transport, nodeFor(ep, 1), device, device.serial); // on the other node, when there are two
+  // On the other node, when there are two.
+  const responder = await connectClient(transport, nodeFor(ep, 1), device, device.serial, 10_000, !session);
   const clients: MqttClient[] = [requester, responder];
   try {
     await responder.subscribeAsync(topics.cmdReq(device.serial), { qos: 1 });
@@ -194,6 +205,7 @@ async function roundTrips(job: Job, transport: Transport): Promise<RttResult> {
       brokerRssMb: mb(rssOf(job.brokerPids)),
     };
   } finally {
+    await unsubscribeKept(responder, topics.cmdReq(device.serial), session);
     await closeAll(clients);
   }
 }

@@ -9,6 +9,7 @@ import { readConfigJson, readTextFile } from '../shared/read-file.js';
 import type { AuditRetention } from './audit-writer.js';
 import { type ClusterAddress, ClusterUrlSchema } from './cluster/url.js';
 import type { BrokerLimits } from './mqtt/broker.js';
+import { MQTT_PERSISTENCES, type MqttPersistenceKind } from './mqtt/choose-persistence.js';
 
 export const DEFAULT_DATA_DIR = '/var/lib/pi-hub';
 
@@ -35,6 +36,8 @@ export const HubConfigFileSchema = z.strictObject({
   sessionExpiryDays: z.number().positive().max(3650).optional(),
   /** Persistent sessions one user may hold (a Pi's own does not count). */
   maxSessionsPerUser: z.number().int().min(1).max(100_000).optional(),
+  /** Where MQTT sessions, queues, retained messages and wills live: mqtt.db (kept across restarts) or memory. */
+  mqttPersistence: z.enum(MQTT_PERSISTENCES).optional(),
   /** QoS 1 messages held for one session while it is away or slow, in count and payload MiB. */
   maxQueuedMessages: z.number().int().min(1).max(1_000_000).optional(),
   maxQueuedMiB: z.number().positive().max(4096).optional(),
@@ -64,6 +67,7 @@ export interface HubConfig {
   publicUrl: (port: number) => string;
   enrollRate: { burst: number; perMinute: number };
   limits: BrokerLimits;
+  mqttPersistence: MqttPersistenceKind;
   auditRetention: AuditRetention;
   /** The Redis that hub nodes share their MQTT state through (--cluster), or null: one node, in memory. */
   cluster: ClusterAddress | null;
@@ -152,6 +156,7 @@ export function resolveHubConfig(flags: ServeFlags): HubConfig {
       queue: { maxMessages: file.maxQueuedMessages ?? 1000, maxBytes: Math.round((file.maxQueuedMiB ?? 16) * 1024 * 1024) },
       sessions: { maxPerUser: file.maxSessionsPerUser ?? 32, expiryMs: (file.sessionExpiryDays ?? 30) * DAY },
     },
+    mqttPersistence: file.mqttPersistence ?? 'sqlite',
     auditRetention: { maxAgeMs: (file.auditRetentionDays ?? 90) * DAY, maxRows: file.auditMaxRows ?? 1_000_000 },
     cluster: clusterFrom(flags.cluster, file.cluster),
   };

@@ -5,7 +5,9 @@ import { createLogger, type Logger } from '../shared/log.js';
 import { VERSION } from '../shared/version.js';
 import { createApi } from './api/routes.js';
 import { AuditWriter } from './audit-writer.js';
-import { HubBroker } from './mqtt/broker.js';
+import { HubBroker, type HubBrokerDeps } from './mqtt/broker.js';
+import { RETAINED_SWEEP_MS, deviceTopics } from './mqtt/retained-sweep.js';
+import { choosePersistence } from './mqtt/choose-persistence.js';
 import { CrlPublisher } from './ca/crl.js';
 import { caPaths } from './ca/files.js';
 import { type RunningCluster, startCluster } from './cluster/cluster.js';
@@ -27,7 +29,7 @@ export interface RunningHub {
 export async function startHub(config: HubConfig, log: Logger = createLogger('pi-hub')): Promise<RunningHub> {
   const data = await openHubData(config.dataDir, config.trustDomain);
   const store = data.store;
-  // --cluster: MQTT state lives in Redis and other nodes may hold Pis now; alone, it lived in memory.
+  // --cluster: MQTT state lives in Redis and other nodes may hold Pis now; alone, in mqtt.db (or memory).
   // Redis is reached first, so that a node that cannot reach it changes nothing and says only that.
   let cluster: RunningCluster | null = null;
   if (config.cluster) {
@@ -38,7 +40,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
       throw err;
     }
   } else {
-    store.devices.markAllOffline();
+    store.devices.markAllOffline(); // nobody is connected yet; retained statuses are settled by the broker (earlier-run.ts)
   }
   const ca = await data.loadCa(config.caPassphrase).catch(async (err: unknown) => { await cluster?.stop(); throw err; });
   if (await ensureServerCert(config.dataDir, ca, config.serverNames)) log.info('issued a server certificate', { names: config.serverNames.join(',') });
@@ -49,12 +51,22 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
   const revocations = cluster ? cluster.revocations(store.revocationFeed()) : store.revocationFeed();
   const tracker = new DeviceTracker(store, log.child('devices'));
   const audit = new AuditWriter(store, log.child('audit'), config.auditRetention);
-  const broker = new HubBroker({ sessions, tracker, audit, log: log.child('mqtt'), limits: config.limits, ...cluster?.broker });
+  // With --cluster, Redis holds what the broker keeps (and other nodes share it); alone, mqtt.db or memory.
+  let mqtt: Pick<HubBrokerDeps, 'persistence' | 'emitter' | 'holders' | 'sharedQueues' | 'singleNode'>;
+  if (cluster) {
+    mqtt = { ...cluster.broker, singleNode: false };
+  } else {
+    const chosen = choosePersistence(config.mqttPersistence, config.dataDir);
+    log.info('MQTT persistence', { persistence: chosen.describe });
+    mqtt = { persistence: chosen.persistence, singleNode: chosen.singleNode };
+  }
+  const broker = new HubBroker({ sessions, tracker, audit, log: log.child('mqtt'), limits: config.limits, ...mqtt });
   const resolvers = [new CertificateResolver(store, data.trustDomain), new SessionResolver(store)];
   let listening: { port: number } | null = null;
   const api = createApi({
     store, ca, crl, sessions, tracker, audit, resolvers, deviceCertLifetimeMs: config.deviceCertLifetimeMs, enrollRate: config.enrollRate,
     publicUrl: () => config.publicUrl(listening?.port ?? config.port), log: log.child('api'),
+    forgetRetained: (userId, serial) => broker.pruneRetained(deviceTopics(userId, serial)),
   });
   const server = new HubServer(broker, resolvers, api.listener, log.child('server'));
 
@@ -66,13 +78,23 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
     void crl.refresh();
   });
   await broker.start();
-  const ports = await server.listen({
-    host: config.host,
-    port: config.port,
-    mqttsPort: config.mqttsPort,
-    clientAuth: config.clientAuth,
-    tls: { key: readFileSync(paths.serverKey, 'utf8'), cert: readFileSync(paths.serverCert, 'utf8'), ca: [ca.rootPem, ca.issuingPem] },
-  });
+  // Pis removed while the hub was down, or through the CLI: their retained messages go (retained-sweep.ts).
+  await broker.pruneRetained();
+  const sweep = setInterval(() => void broker.pruneRetained(), RETAINED_SWEEP_MS).unref();
+  let ports: { port: number; mqttsPort: number };
+  try {
+    ports = await server.listen({
+      host: config.host,
+      port: config.port,
+      mqttsPort: config.mqttsPort,
+      clientAuth: config.clientAuth,
+      tls: { key: readFileSync(paths.serverKey, 'utf8'), cert: readFileSync(paths.serverCert, 'utf8'), ca: [ca.rootPem, ca.issuingPem] },
+    });
+  } catch (err) {
+    clearInterval(sweep);
+    await broker.stop(); // closes mqtt.db: the demo tries again on other ports in this process
+    throw err;
+  }
   listening = ports;
   ca.setCrlUrl(`${config.publicUrl(ports.port)}/api/v1/ca/crl`);
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -90,6 +112,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
     async stop() {
       if (stopped) return;
       stopped = true;
+      clearInterval(sweep);
       await broker.stop();
       await server.close();
       revocations.stop();

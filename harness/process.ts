@@ -75,8 +75,8 @@ export class Daemon {
   private static readonly live = new Set<ChildProcess>();
   private static reaping = false;
 
-  static start(file: string, args: string[], name: string, env: NodeJS.ProcessEnv = {}): Daemon {
-    return Daemon.startProgram(process.execPath, [file, ...args], name, env);
+  static start(file: string, args: string[], name: string, env: NodeJS.ProcessEnv = {}, nodeFlags: readonly string[] = []): Daemon {
+    return Daemon.startProgram(process.execPath, [...nodeFlags, file, ...args], name, env);
   }
 
   /** Any program, not only a Node script. */

@@ -1,6 +1,6 @@
 // The API key's format, for the hub that makes and checks keys and the agent that is given one:
 // `pk_<id>_<secret>`, the id 12 of a–z and 0–9 (public: it names the key), the secret 64 hex digits.
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const API_KEY_RE = /^pk_([a-z0-9]{12})_([0-9a-f]{64})$/;
 /** An API key's id alone, or at the start of a whole key (what `apikey revoke` accepts). */

@@ -1,6 +1,6 @@
 // Message and API schemas shared by pi-hub and pi-agent. Each schema is the single source of its type.
 // Every MQTT payload carries "v": 1 (docs/ARCHITECTURE.md, "Topics and payloads").
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_OUTPUT_CHARS, MAX_PARAMS, MAX_PARAM_CHARS } from './limits.js';
 import { REQUEST_ID_RE, SERIAL_RE } from './topics.js';
 

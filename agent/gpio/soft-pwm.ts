@@ -4,6 +4,7 @@
 import { Worker } from 'node:worker_threads';
 import type { FreqRange, Level, PwmSink } from './driver.js';
 import { CHANNELS, CTRL, allocShared, type PwmShared } from './pwm-shared.js';
+import { BUNDLE } from '../../shared/bundle.js';
 
 /**
  * What the software PWM offers (docs/ARCHITECTURE.md, "GPIO"): on average the frequency within 0.5 % and
@@ -90,7 +91,8 @@ export class SoftPwm {
   private ensureWorker(): void {
     if (this.worker) return;
     Atomics.store(this.ctrl, CTRL.STOP, 0);
-    const w = new Worker(new URL('./pwm-worker.js', import.meta.url), { workerData: { ...this.shared, sink: this.sink } });
+    // Beside this file in dist/; beside the bundle in the package (a file of its own: a thread needs one).
+    const w = new Worker(new URL(BUNDLE?.pwmWorker ?? './pwm-worker.js', import.meta.url), { workerData: { ...this.shared, sink: this.sink } });
     w.on('message', (m: { bcm: number; error: string }) => {
       Atomics.store(this.active, m.bcm, 0);
       this.onError(m.bcm, m.error);

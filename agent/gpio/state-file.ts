@@ -1,7 +1,7 @@
 // <state-dir>/gpio.json: the daemon's pins and their last states, for `pi-agent gpio` (which has no
 // link to the daemon). Informational: a file that cannot be written never stops the daemon.
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { writeFileAtomic } from '../../shared/fs.js';
 import { GpioCauseSchema, GpioModeSchema, GpioValueSchema, ManifestPinSchema, PwmSchema } from '../../shared/schemas.js';
 

@@ -2,12 +2,13 @@
 // into <config-dir>/modules. An existing file is never overwritten: these are the owner's conffiles.
 import { constants, existsSync } from 'node:fs';
 import { chmod, copyFile, readdir } from 'node:fs/promises';
+import { BUNDLE } from '../../shared/bundle.js';
 import { ensureDir } from '../../shared/fs.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** dist/agent/modules/install.js → <repo>/modules/ (the .deb installs the same layout). */
-export const SHIPPED_MODULES_DIR = fileURLToPath(new URL('../../../modules/', import.meta.url));
+/** dist/agent/modules/install.js → <repo>/modules/; the .deb's bundle → /usr/share/pi-agent/modules/. */
+export const SHIPPED_MODULES_DIR = fileURLToPath(new URL(BUNDLE?.shippedModules ?? '../../../modules/', import.meta.url));
 
 export interface InstallResult { installed: string[]; kept: string[] }
 

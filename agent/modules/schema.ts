@@ -1,7 +1,7 @@
 // The format of a module file in <config-dir>/modules/*.json (docs/ARCHITECTURE.md, "Command modules").
 // This schema is the single source of the module types and of modules/module.schema.json
 // (scripts/gen-module-schema.ts). Pure: no I/O.
-import { z } from 'zod';
+import * as z from 'zod';
 import { GpioModeSchema, GpioValueSchema, NameSchema, ParamSpecSchema } from '../../shared/schemas.js';
 
 /** The id a commands module may not take: `{module:"doctor", command:"run"}` runs the doctor. */

@@ -15,6 +15,8 @@ export interface DeviceRoutesDeps {
   tracker: DeviceTracker;
   sessions: SessionRegistry;
   audit: AuditWriter;
+  /** Deletes a removed Pi's retained messages from the broker's store. */
+  forgetRetained: (userId: string, serial: string) => Promise<unknown>;
 }
 
 const HistoryQuerySchema = z.object({ since: z.coerce.number().int().nonnegative().default(0) });
@@ -63,6 +65,7 @@ export function deviceRoutes(router: Router, d: DeviceRoutesDeps, auth: ApiAuth)
       d.store.history.forget(device.userId, device.serial);
     });
     d.sessions.cutCertificates(revoked, 'removed by its owner');
+    await d.forgetRetained(device.userId, device.serial);
     const who = ctx.state.identity as Identity;
     d.audit.add({ userId: device.userId, actor: `user:${who.label}`, deviceSerial: device.serial, action: 'device.remove', detail: { revoked } });
     return { body: { revoked: revoked.length } };

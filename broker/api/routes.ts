@@ -29,6 +29,8 @@ export interface ApiDeps {
   enrollRate: { burst: number; perMinute: number };
   /** How Pis reach the hub (hub.json publicUrl, or the host name and the port it listens on). */
   publicUrl: () => string;
+  /** Deletes a removed Pi's retained messages from the broker's store. */
+  forgetRetained: (userId: string, serial: string) => Promise<unknown>;
   log: Logger;
 }
 

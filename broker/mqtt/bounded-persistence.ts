@@ -6,9 +6,14 @@
 // - each session's queue of QoS 1 messages is bounded in count and bytes; a message beyond the bound
 //   is dropped for that session and reported (the broker answers a dropped request).
 // - a session can be dropped whole (expiry): its subscriptions, queue, will and QoS 2 state.
+// - over a store that outlives the process (its `ledger`), the queues it holds are counted at setup, so
+//   the bound holds across a restart; and a QoS 1 message is stored before aedes acknowledges it
+//   (`storeBeforeAck`): aedes 1.2 writes PUBACK first and stores after, so a crash between the two
+//   would lose a message its sender was told is safe.
 // - with several hub nodes on one store, the queues are counted in that store (`shared`): a message is
 //   queued on the publisher's node and acknowledged on the subscriber's.
-import type { AsyncPersistence, ClientRef, StoredPacket, StoredSubscription } from './persistence.js';
+import { payloadBytes } from './packet-codec.js';
+import { type AsyncPersistence, type ClientRef, type SessionLedger, type StoredPacket, type StoredSubscription, aedesPacket } from './persistence.js';
 
 export interface QueueBounds {
   /** Messages queued for one session, sent or not yet acknowledged. */
@@ -40,6 +45,10 @@ export interface BoundedPersistenceOptions extends QueueBounds {
 
 interface Queue { messages: number; bytes: number }
 
+/** Messages stored ahead of aedes, remembered until aedes stores them too (then skipped); a bound on a leak. */
+const MAX_STORED_AHEAD = 10_000;
+const aheadKey = (p: { brokerId?: unknown; brokerCounter?: unknown }) => `${String(p.brokerId)}\0${String(p.brokerCounter)}`;
+
 /** A subscription as stored for a session: the same object stored again with other options is a change. */
 const storedAs = (client: ClientRef, s: StoredSubscription) => `${client.id}\0${s.qos}\0${s.rh}\0${s.rap}\0${s.nl}`;
 
@@ -47,14 +56,24 @@ export class BoundedPersistence implements AsyncPersistence {
   private readonly queues = new Map<string, Queue>();
   /** Subscription objects already stored: for which session, with which options. */
   private readonly stored = new WeakMap<StoredSubscription, string>();
+  /** brokerId and brokerCounter of messages queued / retained by storeBeforeAck, which aedes will store again. */
+  private readonly queuedAhead = new Set<string>();
+  private readonly retainedAhead = new Set<string>();
 
   constructor(private readonly inner: AsyncPersistence, private readonly o: BoundedPersistenceOptions) {}
 
   /** The broker the store was set up with (aedes-persistence's tests read it). */
   get broker(): unknown { return (this.inner as { broker?: unknown }).broker; }
 
+  /** What the store kept of each session, when it outlives the process. */
+  get ledger(): SessionLedger | undefined { return this.inner.ledger; }
+
   /** aedes requires setup to be an async function (it checks the constructor's name). */
-  async setup(broker: unknown): Promise<void> { await this.inner.setup(broker); }
+  async setup(broker: unknown): Promise<void> {
+    await this.inner.setup(broker);
+    this.queues.clear();
+    for (const q of this.inner.ledger?.storedQueues() ?? []) this.queues.set(q.clientId, { messages: q.messages, bytes: q.bytes });
+  }
 
   // ---- subscriptions ----------------------------------------------------------------------------
 
@@ -84,13 +103,14 @@ export class BoundedPersistence implements AsyncPersistence {
   }
 
   outgoingEnqueueCombi(subs: Array<{ clientId: string }>, packet: StoredPacket): Promise<void> {
+    if (this.queuedAhead.size > 0 && this.queuedAhead.delete(aheadKey(packet))) return Promise.resolve(); // stored before the PUBACK
     if (this.o.shared) return this.enqueueShared(this.o.shared, subs, packet);
     const kept = subs.filter((s) => this.admit(s.clientId, packet));
     return kept.length === 0 ? Promise.resolve() : this.inner.outgoingEnqueueCombi(kept, packet);
   }
 
   private admit(clientId: string, packet: StoredPacket): boolean {
-    const bytes = packet.payload?.length ?? 0;
+    const bytes = payloadBytes(packet);
     let q = this.queues.get(clientId);
     if (!q) this.queues.set(clientId, (q = { messages: 0, bytes: 0 }));
     if (q.messages >= this.o.maxMessages || q.bytes + bytes > this.o.maxBytes) {
@@ -103,7 +123,7 @@ export class BoundedPersistence implements AsyncPersistence {
   }
 
   private async enqueueShared(shared: SharedQueueCounts, subs: Array<{ clientId: string }>, packet: StoredPacket): Promise<void> {
-    const bytes = packet.payload?.length ?? 0;
+    const bytes = payloadBytes(packet);
     const admitted = await Promise.all(subs.map((s) => shared.admit(s.clientId, bytes, this.o)));
     const kept = subs.filter((s, i) => admitted[i] || (this.o.onDrop(s.clientId, packet, 'queue-full'), false));
     if (kept.length > 0) await this.inner.outgoingEnqueueCombi(kept, packet);
@@ -116,7 +136,7 @@ export class BoundedPersistence implements AsyncPersistence {
     const { shared } = this.o;
     if (shared) {
       return this.inner.outgoingClearMessageId(client, packet).then((removed) => {
-        if (removed) shared.release(client.id, removed.payload?.length ?? 0);
+        if (removed) shared.release(client.id, payloadBytes(removed));
         return removed;
       });
     }
@@ -128,7 +148,7 @@ export class BoundedPersistence implements AsyncPersistence {
     const q = this.queues.get(clientId);
     if (removed && q) {
       q.messages = Math.max(0, q.messages - 1);
-      q.bytes = Math.max(0, q.bytes - (removed.payload?.length ?? 0));
+      q.bytes = Math.max(0, q.bytes - payloadBytes(removed));
       if (q.messages === 0) this.queues.delete(clientId);
     }
     return removed;
@@ -160,12 +180,40 @@ export class BoundedPersistence implements AsyncPersistence {
     await this.o.shared?.reset(clientId);
     await this.inner.delWill(ref);
     await this.inner.cleanIncoming(ref);
+    this.inner.ledger?.forgetSession(clientId);
     return left.length;
   }
 
   // ---- the rest, unchanged ----------------------------------------------------------------------
 
-  storeRetained(packet: StoredPacket) { return this.inner.storeRetained(packet); }
+  storeRetained(packet: StoredPacket): Promise<void> {
+    if (this.retainedAhead.size > 0 && this.retainedAhead.delete(aheadKey(packet))) return Promise.resolve();
+    return this.inner.storeRetained(packet);
+  }
+
+  /** Whether the store outlives the process, so that storing before acknowledging matters. */
+  get durable(): boolean { return this.inner.ledger !== undefined; }
+
+  /**
+   * Stores a client's QoS 1 message now, as aedes would after its PUBACK: queued for every persistent
+   * session it is for, and retained if it is. The packet must carry the brokerId and brokerCounter aedes
+   * will keep (aedes-packet keeps given ones): aedes's own enqueue and retain of it are then skipped.
+   */
+  async storeBeforeAck(packet: StoredPacket): Promise<void> {
+    const p = aedesPacket(packet);
+    const key = aheadKey(p);
+    const subs = await this.inner.subscriptionsByTopic(p.topic);
+    const writes: Array<Promise<void>> = [];
+    if (p.retain) {
+      writes.push(this.inner.storeRetained(p));
+      remember(this.retainedAhead, key);
+    }
+    if (subs.length > 0) {
+      writes.push(this.outgoingEnqueueCombi(subs, p));
+      remember(this.queuedAhead, key);
+    }
+    await Promise.all(writes);
+  }
   createRetainedStream(pattern: string) { return this.inner.createRetainedStream(pattern); }
   createRetainedStreamCombi(patterns: string[]) { return this.inner.createRetainedStreamCombi(patterns); }
   incomingStorePacket(client: ClientRef, packet: StoredPacket) { return this.inner.incomingStorePacket(client, packet); }
@@ -178,4 +226,9 @@ export class BoundedPersistence implements AsyncPersistence {
   streamWill(brokers?: Record<string, unknown>) { return this.inner.streamWill(brokers); }
   getClientList(topic: string) { return this.inner.getClientList(topic); }
   destroy() { return this.inner.destroy(); }
+}
+
+function remember(set: Set<string>, key: string): void {
+  set.add(key);
+  if (set.size > MAX_STORED_AHEAD) set.delete(set.values().next().value!); // aedes never stored that one (its PUBACK failed)
 }

@@ -22,12 +22,15 @@ import type { DeviceTracker } from '../device-tracker.js';
 import { maySubscribe, publishAllowed } from './acl.js';
 import { BoundedPersistence, type SharedQueueCounts } from './bounded-persistence.js';
 import { type ConnState, type HubClient, STATE } from './client-state.js';
+import { NO_HIGH_WATER_MARK, RecentDeliveries } from './deliveries.js';
 import { watchInbound } from './inbound.js';
 import { type SessionHolders, connectionName, nodeOf } from './holders.js';
+import { settleEarlierRun } from './earlier-run.js';
+import { pruneRetained } from './retained-sweep.js';
 import { HubVoice } from './hub-voice.js';
 import type { Identity, IdentityResult } from './identity.js';
 import { type Principal, internalClientId, mountOf, principalFromClientId, unmount, unmountOutbound } from './mountpoint.js';
-import { type AsyncPersistence, memoryPersistence } from './persistence.js';
+import { type AsyncPersistence, type StoredPacket, memoryPersistence } from './persistence.js';
 import { judgePublish, mayRetain, type PublishContext } from './publish-rules.js';
 import { type BrokerLimits, SessionKeeper } from './session-keeper.js';
 import { type SessionRegistry, credentialOf } from './sessions.js';
@@ -51,6 +54,11 @@ export interface HubBrokerDeps {
   /** With several hub nodes (broker/cluster): who holds each device's session, and the queues' counts. */
   holders?: SessionHolders;
   sharedQueues?: SharedQueueCounts;
+  /**
+   * This hub is the only broker on its persistence (default true): at start, the wills and online
+   * statuses an earlier run left are settled (earlier-run.ts). False where other nodes share it.
+   */
+  singleNode?: boolean;
 }
 
 function refusal(returnCode: 2 | 3 | 5, message: string): AuthenticateError {
@@ -65,6 +73,7 @@ export class HubBroker {
   private readonly keeper: SessionKeeper;
   /** Connections of this node that claimed a device's session (holders.ts). */
   private claims = 0;
+  private persistence: BoundedPersistence | null = null;
 
   constructor(private readonly deps: HubBrokerDeps) {
     this.keeper = new SessionKeeper({ ...deps, voice: this.voice });
@@ -76,7 +85,7 @@ export class HubBroker {
   }
 
   async start(): Promise<void> {
-    const persistence = new BoundedPersistence(this.deps.persistence ?? memoryPersistence(), {
+    const persistence = this.persistence = new BoundedPersistence(this.deps.persistence ?? memoryPersistence(), {
       ...this.deps.limits.queue,
       granted: (sub) => this.grantedSubs.has(sub),
       onDrop: (clientId, packet, reason) => this.keeper.dropped(clientId, packet, reason),
@@ -91,18 +100,41 @@ export class HubBroker {
       authorizeForward: (c, packet) => this.authorizeForward(c as HubClient, packet),
     });
     this.keeper.start(this.aedes, persistence);
+    // A persistence that fails (a full disk, Redis away) makes aedes emit 'error' (a failed queueing,
+    // a will it could not replay): logged, never a crash.
+    (this.aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => this.deps.log.error('broker error', { error: err.message }));
+    if (this.deps.singleNode ?? true) await settleEarlierRun(this.aedes, persistence, this.voice, this.deps.tracker, this.deps.log);
     this.aedes.on('clientError', (client, err) => this.deps.log.debug('client error', { client: client.id, error: err.message }));
     this.aedes.on('connectionError', (_client, err) => this.deps.log.debug('connection error', { error: err.message }));
-    // A store that can fail (Redis) makes aedes emit 'error' (a failed queueing, a will it could not
-    // replay): without a listener that would end the process.
-    (this.aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => this.deps.log.error('broker error', { error: err.message }));
   }
 
+  /**
+   * Deletes the retained messages of Pis that are no longer enrolled (retained-sweep.ts): under
+   * `pattern`, by default every Pi's. Never throws: a failure is logged and the next sweep tries again.
+   */
+  async pruneRetained(pattern?: string): Promise<number> {
+    const persistence = this.persistence;
+    if (!persistence) return 0;
+    try {
+      const n = await pruneRetained(persistence, (userId, serial) => this.deps.tracker.enrolled(userId, serial), pattern);
+      if (n > 0) this.deps.log.info('deleted retained messages of removed Pis', { messages: n });
+      return n;
+    } catch (err) {
+      this.deps.log.warn('cannot delete the retained messages of removed Pis', { error: (err as Error).message });
+      return 0;
+    }
+  }
+
+  /** Stops aedes, then closes the persistence (aedes never does). */
   async stop(): Promise<void> {
     this.keeper.stop();
     const a = this.aedes;
     this.aedes = null;
-    if (a) await new Promise<void>((resolve) => a.close(() => resolve()));
+    if (!a) return;
+    await new Promise<void>((resolve) => a.close(() => resolve()));
+    // Closing a client publishes its will without waiting for it: a few turns let those writes finish.
+    for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+    await this.persistence?.destroy().catch((err: Error) => this.deps.log.warn('closing the MQTT store', { error: err.message }));
   }
 
   /** Hands a new connection (a WebSocket stream or a TLS socket) to aedes, with who it is. */
@@ -119,12 +151,12 @@ export class HubBroker {
       requestedClientId: null,
       remote,
       filters: new Set(),
-      sent: new Set(),
       oversized: new WeakSet(),
       ctx: null,
+      delivered: null,
     };
     client[STATE] = state;
-    client.duplicates = NO_DUPLICATES; // see authorizeForward
+    client.duplicates = NO_HIGH_WATER_MARK; // exact deduplication instead, in authorizeForward
     watchInbound(client, state, stream, this.deps.log, (count, closing) => {
       const reason = `${count} filters in one SUBSCRIBE; at most ${MAX_FILTERS_PER_SUBSCRIBE}${closing ? ': connection closed' : ''}`;
       this.deps.log.warn('subscribe refused', { who: identity ? describe(identity) : 'unknown', reason });
@@ -217,6 +249,7 @@ export class HubBroker {
       return this.divert(packet, done);
     }
     if (verdict.payload) packet.payload = verdict.payload;
+    if (client && packet.qos > 0 && this.persistence?.durable) return this.storeBeforeAck(packet, done);
     done(null);
   }
 
@@ -237,6 +270,23 @@ export class HubBroker {
     }, (err: Error) => {
       this.deps.log.warn('cannot tell who holds a session; its will goes out', { client: clientId, error: err.message });
       this.authorizePublish(client, packet, done, true);
+    });
+  }
+
+  /**
+   * aedes 1.2 writes a QoS 1 PUBACK before it stores the message (docs/INTERNALS.md, "Queues"): on a store
+   * that outlives the process, the message is stored here first, so a crash after the PUBACK loses
+   * nothing its sender was told is safe. aedes keeps the brokerId and brokerCounter given here and
+   * skips storing the message again.
+   */
+  private storeBeforeAck(packet: PublishPacket, done: (err?: Error | null) => void): void {
+    const a = this.instance as Aedes & { counter: number };
+    const p = packet as PublishPacket & { brokerId?: string; brokerCounter?: number };
+    p.brokerId = a.id;
+    p.brokerCounter = ++a.counter;
+    this.persistence!.storeBeforeAck(p as unknown as StoredPacket).then(() => done(null), (err: Error) => {
+      this.deps.log.error('cannot store a message', { topic: packet.topic.slice(0, 200), error: err.message });
+      done(err); // aedes drops the connection: the client sends it again
     });
   }
 
@@ -298,12 +348,9 @@ export class HubBroker {
     const st = client[STATE];
     const mount = st?.mount;
     if (!mount) return null;
-    // aedes drops a packet whose counter is below the last it sent this client from the same node,
-    // taking it for a duplicate; but packets are counted when made and emitted when stored, and one
-    // waiting on the store (a retained status) is overtaken by a later one (stats): it was lost (aedes
-    // issues 955, 994; with Redis, often). We drop only what this connection was already sent.
-    const key = packet.brokerId === undefined ? null : `${packet.brokerId}#${packet.brokerCounter}`;
-    if (key !== null && st.sent.has(key)) return null;
+    // The same QoS 1 message twice (from the session's queue and live, as a session resumes): once.
+    const { brokerId, brokerCounter } = packet as AedesPublishPacket & { brokerId?: string | null; brokerCounter?: number };
+    if (packet.qos > 0 && brokerId && brokerCounter !== undefined && !(st.delivered ??= new RecentDeliveries()).fresh(brokerId, brokerCounter)) return null;
     // A client that does not keep up loses QoS 0 messages (stats: the next sample replaces them)
     // rather than making the hub buffer without bound (inbound.ts closes it further on).
     if (packet.qos === 0 && client.conn.writableLength > DROP_QOS0_BACKLOG_BYTES) return null;
@@ -311,7 +358,6 @@ export class HubBroker {
     if (topic === null) return null;
     packet.topic = topic;
     if (packet.qos > 1) packet.qos = 1; // the QoS granted at most (inbound.ts)
-    if (key !== null) remember(st.sent, key);
     return packet;
   }
 }
@@ -334,19 +380,6 @@ function willRefusal(id: Identity, mount: string, will: { topic: string; payload
  */
 function isWill(client: HubClient | null, packet: PublishPacket): boolean {
   return client === null || packet === client.will || typeof (packet as { brokerId?: unknown }).brokerId === 'string';
-}
-
-/** What aedes's own duplicate check sees: nothing, ever (authorizeForward checks instead). */
-const NO_DUPLICATES: Record<string, number> = new Proxy(Object.create(null) as Record<string, number>, {
-  get: () => undefined, set: () => true, deleteProperty: () => true,
-});
-
-/** Packets sent to one connection that a duplicate could still follow: two subscriptions matching one publish deliver it twice at once. */
-const SENT_WINDOW = 64;
-
-function remember(sent: Set<string>, key: string): void {
-  if (sent.size >= SENT_WINDOW) sent.delete(sent.values().next().value!);
-  sent.add(key);
 }
 
 /** An internal topic as a device topic of this mountpoint, or null when it is neither. */

@@ -5,6 +5,7 @@ import type { DeviceTopic } from '../../shared/topics.js';
 import type { DeviceEntry } from '../device-tracker.js';
 import type { Identity } from './identity.js';
 import type { InboundPacket } from './mountpoint.js';
+import type { RecentDeliveries } from './deliveries.js';
 import type { PublishContext } from './publish-rules.js';
 
 export const STATE = Symbol('pifleet');
@@ -22,12 +23,12 @@ export interface ConnState {
   remote: string;
   /** The filters this session holds or was just granted (internal topics), for the per-session limit. */
   filters: Set<string>;
-  /** The last packets sent to this connection (`<broker id>#<counter>`), to drop a duplicate: broker.ts authorizeForward. */
-  sent: Set<string>;
   /** Subscriptions of a SUBSCRIBE with too many filters: each is refused. */
   oversized: WeakSet<object>;
   /** What the publish rules use, made at the first publish. */
   ctx: PublishContext | null;
+  /** QoS 1 messages given to this connection lately (deliveries.ts); made at the first. */
+  delivered: RecentDeliveries | null;
   /** With several hub nodes: this connection's name, once it holds its device's session (holders.ts). */
   holding?: string;
 }
@@ -44,7 +45,7 @@ export type HubClient = Client & {
     packet?: { length: number };
   };
   connackSent?: boolean;
-  /** aedes's duplicate check: the last counter sent per broker id (replaced, broker.ts authorizeForward). */
+  /** aedes's per-broker high-water mark of delivered messages (turned off: deliveries.ts). */
   duplicates?: Record<string, number>;
   /** aedes calls it when a write fills the stream; its callback holds up the delivery that wrote. */
   waitForDrain?: (callback: (err?: Error | null) => void) => void;

@@ -14,16 +14,22 @@ export class HubVoice {
     this.publish(userId, topics.cmdRes(serial, id), errorResult(id, code, message), false);
   }
 
-  /** The retained `{online:false}` of a device whose session the hub ended. */
+  /** The retained `{online:false}` of a device whose session the hub ended (or that is gone since a restart). */
   offline(userId: string, serial: string): Status {
-    const status: Status = { v: 1, online: false, ts: Date.now() };
-    this.publish(userId, topics.status(serial), status, true);
-    return status;
+    return this.offlineStored(userId, serial).status;
   }
 
-  private publish(userId: string, topic: string, payload: unknown, retain: boolean): void {
-    this.aedes()?.publish({
+  /** The same, with when it is stored and delivered. */
+  offlineStored(userId: string, serial: string): { status: Status; done: Promise<void> } {
+    const status: Status = { v: 1, online: false, ts: Date.now() };
+    return { status, done: this.publish(userId, topics.status(serial), status, true) };
+  }
+
+  private publish(userId: string, topic: string, payload: unknown, retain: boolean): Promise<void> {
+    const aedes = this.aedes();
+    if (!aedes) return Promise.resolve();
+    return new Promise((resolve) => aedes.publish({
       cmd: 'publish', topic: mountOf(userId) + topic, payload: Buffer.from(JSON.stringify(payload)), qos: 1, retain, dup: false,
-    } as PublishPacket, () => {});
+    } as PublishPacket, () => resolve()));
   }
 }

@@ -47,7 +47,38 @@ export interface AsyncPersistence {
   streamWill(brokers?: Record<string, unknown>): Readable;
   getClientList(topic: string): Readable;
   destroy(): Promise<void>;
+  /** What a store that outlives the process kept of each session (absent: it keeps nothing). */
+  ledger?: SessionLedger;
 }
+
+/** A persistent session as a store kept it: for the hub's per-user quota and expiry after a restart. */
+export interface StoredSession {
+  clientId: string;
+  /** When a connection last opened or closed it; null when only its subscriptions or queue are known. */
+  lastSeen: number | null;
+  /** A connection held it when the hub stopped (or died). */
+  connected: boolean;
+}
+
+/**
+ * What the hub's bookkeeping (bounded-persistence.ts, persistent-sessions.ts) must learn again after a
+ * restart, beyond what aedes asks a persistence: which sessions exist, since when unused, and how much
+ * each one's queue holds.
+ */
+export interface SessionLedger {
+  storedSessions(): StoredSession[];
+  storedQueues(): Array<{ clientId: string; messages: number; bytes: number }>;
+  /** A persistent session was used now (connected: a connection still holds it). */
+  sessionSeen(clientId: string, at: number, connected: boolean): void;
+  /** The session ended (clean connect, expiry): forget when it was used. */
+  forgetSession(clientId: string): void;
+}
+
+/** A packet as aedes hands it to its persistence (aedes-packet: aedes's fields, a given brokerId and brokerCounter kept). */
+export function aedesPacket(packet: object): StoredPacket {
+  return new AedesPacket(packet);
+}
+const AedesPacket = createRequire(import.meta.url)('aedes-packet') as new (p: object) => StoredPacket;
 
 /** aedes-persistence's in-memory store, used directly (its default export wraps it in callbacks). */
 export function memoryPersistence(): AsyncPersistence {

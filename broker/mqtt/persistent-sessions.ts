@@ -1,7 +1,8 @@
 // The persistent (clean=false) MQTT sessions the broker holds, and whose they are: a user may hold at
 // most `maxPerUser` (a device has exactly one, its serial), and a session nobody resumed for
 // `expiryMs` is dropped with what it queued. Pure bookkeeping over internal client ids; the broker
-// feeds it aedes's connect and disconnect events and drops what `expired()` returns.
+// feeds it aedes's connect and disconnect events and drops what `expired()` returns. After a restart it
+// starts from the sessions the store kept (`restore`), so the quota and the expiry still hold.
 import { type Principal, principalFromClientId } from './mountpoint.js';
 
 export interface SessionLimits {
@@ -24,6 +25,31 @@ export class PersistentSessions {
     if (held < this.limits.maxPerUser) return null;
     return `too many persistent sessions: this user holds ${held} (at most ${this.limits.maxPerUser}); `
       + 'reuse a client id, connect with a clean session, or wait for an unused one to expire';
+  }
+
+  /**
+   * The sessions a store kept from before a restart. None is connected now; one that was when the hub
+   * stopped (or died) counts as used at `now`, one only known by what it holds as well.
+   */
+  restore(sessions: ReadonlyArray<{ clientId: string; lastSeen: number | null; connected: boolean }>, now = Date.now()): void {
+    for (const s of sessions) {
+      if (this.sessions.has(s.clientId)) continue;
+      const p = principalFromClientId(s.clientId);
+      if (!p) continue;
+      const e: Entry = { userId: p.userId, counted: p.kind === 'user', connections: 0, lastSeen: s.connected || s.lastSeen === null ? now : Math.min(s.lastSeen, now) };
+      this.sessions.set(s.clientId, e);
+      if (e.counted) this.perUser.set(e.userId, (this.perUser.get(e.userId) ?? 0) + 1);
+    }
+  }
+
+  /** Connections holding a session now (0 for one unknown or away). */
+  connections(clientId: string): number {
+    return this.sessions.get(clientId)?.connections ?? 0;
+  }
+
+  /** Whether this is a persistent session the book holds. */
+  has(clientId: string): boolean {
+    return this.sessions.has(clientId);
   }
 
   /** A client connected; a clean one ends whatever persistent session its id had. */

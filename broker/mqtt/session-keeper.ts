@@ -1,7 +1,9 @@
 // The sessions the hub itself ends or forgets: a session cut for its certificate (revoked, replaced,
 // expired) loses its will and, for a device, is marked offline by the hub; a persistent session nobody
 // resumes within the expiry is dropped with what it queued; a queued request that will never be
-// delivered is answered. It also books persistent sessions per user (persistent-sessions.ts).
+// delivered is answered. It also books persistent sessions per user (persistent-sessions.ts), and tells a
+// store that outlives the process (its ledger) when each was used, so the book starts from it again
+// after a restart.
 import type { Aedes } from 'aedes';
 import { parseJson } from '../../shared/json.js';
 import type { Logger } from '../../shared/log.js';
@@ -43,12 +45,10 @@ export class SessionKeeper {
     this.book = new PersistentSessions(d.limits.sessions);
   }
 
-  /** Follows aedes's connections and sweeps expired sessions until stop(). */
+  /** Learns the sessions the store kept, follows aedes's connections and sweeps expired sessions until stop(). */
   start(aedes: Aedes, persistence: BoundedPersistence): void {
     this.persistence = persistence;
     this.brokerId = aedes.id;
-    aedes.on('client', (c) => this.book.connected(c.id, c.clean));
-    aedes.on('clientDisconnect', (c) => this.book.disconnected(c.id));
     // With several hub nodes, a session that another node took over is that node's to count and expire:
     // this one forgets it, or it would expire (and drop) a session in use elsewhere. aedes announces
     // every connection to every node (it closes its own duplicate on the same message).
@@ -56,6 +56,16 @@ export class SessionKeeper {
       if (packet.topic.split('/')[1] !== aedes.id) this.book.forget(packet.payload.toString());
       cb();
     }, () => {});
+    const ledger = persistence.ledger;
+    if (ledger) this.book.restore(ledger.storedSessions());
+    aedes.on('client', (c) => {
+      this.book.connected(c.id, c.clean);
+      this.record(c.id, c.clean);
+    });
+    aedes.on('clientDisconnect', (c) => {
+      this.book.disconnected(c.id);
+      this.record(c.id, false);
+    });
     const every = Math.min(60_000, Math.max(1_000, this.d.limits.sessions.expiryMs / 2));
     this.sweep = setInterval(() => void this.expire(), every);
     this.sweep.unref();
@@ -64,6 +74,18 @@ export class SessionKeeper {
   stop(): void {
     if (this.sweep) clearInterval(this.sweep);
     this.sweep = null;
+  }
+
+  /** Tells the store's ledger that a session was used now, or ended (a clean connect). */
+  private record(clientId: string, clean: boolean): void {
+    const ledger = this.persistence?.ledger;
+    if (!ledger) return;
+    try {
+      if (clean) ledger.forgetSession(clientId);
+      else if (this.book.has(clientId)) ledger.sessionSeen(clientId, Date.now(), this.book.connections(clientId) > 0);
+    } catch (err) {
+      this.d.log.error('cannot record a persistent session', { client: clientId, error: (err as Error).message });
+    }
   }
 
   /** Why this principal may not open the persistent session `clientId`, or null. */
@@ -82,7 +104,8 @@ export class SessionKeeper {
     const stored = { id: client.id, brokerId: this.brokerId }; // a shared store keys wills by node too
     void this.persistence?.delWill(stored).catch(() => {});
     const id = st?.identity;
-    if (id?.kind === 'device') this.offline(client.id, st!, id);
+    // A removed Pi gets no retained status: its retained messages are deleted (retained-sweep.ts).
+    if (id?.kind === 'device' && this.d.tracker.enrolled(id.userId, id.serial)) this.offline(client.id, st!, id);
     client.close();
   }
 

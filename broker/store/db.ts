@@ -141,7 +141,8 @@ export const MIGRATIONS: readonly string[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-export function openDb(file: string, { readonly = false } = {}): Db {
+/** Opens (creating it 0600) a database and brings it to its schema: hub.db's by default, or `migrations`. */
+export function openDb(file: string, { readonly = false, migrations = MIGRATIONS }: { readonly?: boolean; migrations?: readonly string[] } = {}): Db {
   if (!readonly) keepPrivate(file);
   const db = new Database(file, { readonly, fileMustExist: readonly });
   db.pragma('busy_timeout = 5000');
@@ -150,7 +151,7 @@ export function openDb(file: string, { readonly = false } = {}): Db {
     db.pragma('synchronous = NORMAL');
   }
   db.pragma('foreign_keys = ON');
-  if (!readonly) migrate(db);
+  if (!readonly) migrate(db, migrations);
   return db;
 }
 
@@ -174,14 +175,14 @@ function keepPrivate(file: string): void {
   }
 }
 
-export function migrate(db: Db): void {
+export function migrate(db: Db, migrations: readonly string[] = MIGRATIONS): void {
   const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > MIGRATIONS.length) {
-    throw new Error(`the database is at schema version ${current}, newer than this pi-hub (${MIGRATIONS.length}); upgrade pi-hub`);
+  if (current > migrations.length) {
+    throw new Error(`the database is at schema version ${current}, newer than this pi-hub (${migrations.length}); upgrade pi-hub`);
   }
-  for (let v = current; v < MIGRATIONS.length; v++) {
+  for (let v = current; v < migrations.length; v++) {
     db.transaction(() => {
-      db.exec(MIGRATIONS[v]!);
+      db.exec(migrations[v]!);
       db.pragma(`user_version = ${v + 1}`);
     }).immediate();
   }

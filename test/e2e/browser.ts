@@ -68,6 +68,22 @@ export async function login(page: Page, user: string, password = PASSWORD): Prom
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
+/**
+ * `n` windows of `user` on one device page, each in a context (a session) of its own: what one does,
+ * the others learn only through the hub.
+ */
+export async function deviceWindows(browser: Browser, hub: TestHub, guard: Guard, serial: string, n = 2, user = 'alice'): Promise<Page[]> {
+  const pages: Page[] = [];
+  for (let i = 0; i < n; i++) {
+    const page = await (await newContext(browser, hub, guard)).newPage();
+    await page.goto(`/#/devices/${serial}`);
+    await login(page, user);
+    await page.getByRole('heading', { name: serial }).waitFor();
+    pages.push(page);
+  }
+  return pages;
+}
+
 /** The whole page from its top, or with `viewport` only what is on the screen (a dialog). */
 export async function screenshot(page: Page, name: string, opts: { viewport?: boolean } = {}): Promise<string> {
   mkdirSync(ARTIFACTS, { recursive: true });

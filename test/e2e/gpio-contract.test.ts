@@ -12,7 +12,7 @@ import { TestHub } from '../helpers/hub.js';
 import { connect, end, granted } from '../helpers/mqtt.js';
 import { status } from '../helpers/payloads.js';
 import { waitFor } from '../helpers/process.js';
-import { Guard, launch, login, newContext, screenshot } from './browser.js';
+import { Guard, deviceWindows, launch, screenshot } from './browser.js';
 
 const SERIAL = 'pi-pins';
 const PINS: Manifest['gpio'] = [
@@ -55,13 +55,7 @@ before(async () => {
   pi.publish(`devices/${SERIAL}/manifest`, JSON.stringify(manifest), { qos: 1, retain: true });
   browser = await launch(hub);
   guard = new Guard(hub.httpsUrl);
-  for (let i = 0; i < 2; i++) {
-    const page = await (await newContext(browser, hub, guard)).newPage();
-    await page.goto(`/#/devices/${SERIAL}`);
-    await login(page, 'alice');
-    await page.getByRole('heading', { name: SERIAL }).waitFor();
-    windows.push(page);
-  }
+  windows.push(...await deviceWindows(browser, hub, guard, SERIAL));
 });
 
 after(async () => {

@@ -7,7 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { TestAgent } from '../helpers/agent.js';
 import { TestHub } from '../helpers/hub.js';
 import { waitFor } from '../helpers/process.js';
-import { Guard, launch, login, newContext, screenshot } from './browser.js';
+import { Guard, deviceWindows, launch, screenshot } from './browser.js';
 
 const SERIAL = 'pi-gpio-e2e';
 /** gpio.json as the GPIO issue defines it: pins by BCM number, each with its modes. */
@@ -35,14 +35,7 @@ before(async () => {
   await agent.start();
   browser = await launch(hub);
   guard = new Guard(hub.httpsUrl);
-  // Two windows with two sessions: what one does, the other learns only through the hub.
-  for (let i = 0; i < 2; i++) {
-    const page = await (await newContext(browser, hub, guard)).newPage();
-    await page.goto(`/#/devices/${SERIAL}`);
-    await login(page, 'alice');
-    await page.getByRole('heading', { name: SERIAL }).waitFor();
-    windows.push(page);
-  }
+  windows.push(...await deviceWindows(browser, hub, guard, SERIAL));
 });
 
 after(async () => {

@@ -4,7 +4,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestHub } from './hub.js';
-import { AGENT_CLI, Daemon, type RunResult, run } from './process.js';
+import { AGENT_CLI, Daemon, type RunResult, runProgram } from './process.js';
+
+/**
+ * The agent under test: dist/agent/cli.js under this Node, or — for the packaging tests — the .deb's
+ * bundle (PIFLEET_TEST_AGENT_CLI) under another Node (PIFLEET_TEST_AGENT_NODE) with the unit's flags.
+ */
+const AGENT_NODE = process.env.PIFLEET_TEST_AGENT_NODE || process.execPath;
+const AGENT = process.env.PIFLEET_TEST_AGENT_CLI || AGENT_CLI;
+/** Node flags for the agent alone (the packaging tests pass the unit's), never for the hub. */
+const AGENT_FLAGS = (process.env.PIFLEET_TEST_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 export interface AgentOptions {
   /** Merged into agent.json after connect (e.g. statsIntervalSec, defaultUser). */
@@ -25,7 +34,7 @@ export class TestAgent {
   get stateDir(): string { return join(this.configDir, 'state'); }
 
   static cli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; stdin?: string } = {}): Promise<RunResult> {
-    return run(AGENT_CLI, args, opts);
+    return runProgram(AGENT_NODE, [...AGENT_FLAGS, AGENT, ...args], opts);
   }
 
   /** Runs `pi-agent connect` (the key on standard input, as the README shows) and applies the test settings; throws if connect fails. */
@@ -64,7 +73,7 @@ export class TestAgent {
   }
 
   async start(): Promise<Daemon> {
-    this.daemon = Daemon.start(AGENT_CLI, ['run', '--config-dir', this.configDir, '--sim'], `agent ${this.serial}`, this.opts.env);
+    this.daemon = Daemon.startProgram(AGENT_NODE, [...AGENT_FLAGS, AGENT, 'run', '--config-dir', this.configDir, '--sim'], `agent ${this.serial}`, this.opts.env);
     await this.daemon.waitForLine(/pi-agent: started/, 15_000, 0);
     return this.daemon;
   }

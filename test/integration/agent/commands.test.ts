@@ -148,7 +148,11 @@ describe('CommandService', { skip: !isRoot && 'needs root to switch users' }, ()
     const marker = join(out, 'marker');
     const withSha = (moduleSha256: string) => Buffer.from(JSON.stringify({ v: 1, id: `r${++seq}`, module: 'test', command: 'mark', params: { name: marker }, moduleSha256 }));
     // the file changes after the page showed its preview: the old version is refused
-    const changed = new Promise<void>((resolve) => registry.once('change', () => resolve()));
+    // (the watcher and its debounce timer do not keep the process alive; the timeout does)
+    const changed = new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('no change event within 5 s')), 5000);
+      registry.once('change', () => { clearTimeout(t); resolve(); });
+    });
     const mod = baseModule();
     Object.assign(mod.commands.id, { title: 'Who am I' });
     writeModule('test.json', mod);

@@ -123,6 +123,8 @@ describe('GPIO through the hub (sim driver)', () => {
     const waited = Date.now() - set;
     assert.ok(waited > 800 && waited < 2_500, `after ${waited} ms (holdSec 1)`);
     assert.deepEqual({ ...pinState(off.payload), ts: 0 }, { v: 1, mode: 'out', value: 0, ts: 0, cause: 'hold-expired' });
+    // the software PWM's worker thread ran all along (in the package it is a file of its own)
+    assert.deepEqual(agent.daemon!.output.filter((l) => /software PWM stopped/.test(l)), []);
   });
 
   test('an input edge driven by the test is published once per debounced edge', async () => {

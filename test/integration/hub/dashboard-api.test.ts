@@ -4,6 +4,7 @@
 // or removing the user cuts it within a second; API keys, sessions, devices, history and the audit log;
 // the security headers on every route.
 import assert from 'node:assert/strict';
+import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import { TestHub } from '../../helpers/hub.js';
@@ -213,5 +214,27 @@ describe('headers', () => {
         assert.equal(csp, "default-src 'none'; frame-ancestors 'none'", path);
       }
     }
+  });
+});
+
+describe('the page\'s files', () => {
+  it('index.html is revalidated, the hashed assets are immutable, and both go gzipped to a browser that takes it', async () => {
+    const plain = await hub.request('GET', '/');
+    assert.equal(plain.status, 200);
+    assert.equal(plain.headers['cache-control'], 'no-cache');
+    assert.equal(plain.headers['content-encoding'], undefined, 'no gzip unless asked');
+    const assets = [...plain.text.matchAll(/(?:src|href)="\/(assets\/[^"]+)"/g)].map((m) => m[1]!);
+    assert.ok(assets.some((a) => a.endsWith('.js')), `the page loads its script from /assets/: ${plain.text}`);
+    for (const path of ['', ...assets]) {
+      const flat = await hub.request('GET', `/${path}`);
+      const zipped = await hub.request('GET', `/${path}`, undefined, { 'accept-encoding': 'br;q=1, gzip;q=0.8' });
+      assert.equal(zipped.headers['content-encoding'], 'gzip', path);
+      assert.equal(zipped.headers.vary, 'accept-encoding', path);
+      assert.ok(zipped.raw.length < flat.raw.length, `${path}: ${zipped.raw.length} bytes gzipped, ${flat.raw.length} not`);
+      assert.deepEqual(gunzipSync(zipped.raw), flat.raw, path);
+      if (path !== '') assert.equal(flat.headers['cache-control'], 'public, max-age=31536000, immutable', path);
+    }
+    const refused = await hub.request('GET', '/', undefined, { 'accept-encoding': 'gzip;q=0, identity' });
+    assert.equal(refused.headers['content-encoding'], undefined, 'gzip;q=0 is a refusal');
   });
 });

@@ -62,7 +62,7 @@ describe('module schema: valid files', () => {
     assert.deepEqual(Object.fromEntries(Object.entries(r.module.commands).map(([k, c]) => [k, [c.run, c.user, c.confirm, c.timeoutSec]])), {
       reboot: [['/usr/bin/systemctl', 'reboot'], 'root', true, 30],
       shutdown: [['/usr/bin/systemctl', 'poweroff'], 'root', true, 30],
-      update: [['/usr/bin/apt-get', 'install', '--only-upgrade', '-y', 'pi-agent'], 'root', false, 900],
+      update: [['/usr/bin/systemctl', 'start', '--no-block', 'pi-agent-update.service'], 'root', false, 30],
     });
   });
 });

@@ -44,4 +44,21 @@ describe('PersistentSessions', () => {
     s.disconnected('u/1/b', 10_001);
     assert.deepEqual(s.expired(20_000), [], 'one connection is still up');
   });
+
+  it('after a restart, starts from the sessions the store kept: they count towards the quota and expire from when they were last used', () => {
+    const s = new PersistentSessions({ maxPerUser: 2, expiryMs: 1000 });
+    s.restore([
+      { clientId: 'u/1/a', lastSeen: 100, connected: false }, // away since 100
+      { clientId: 'u/1/b', lastSeen: 50, connected: true }, // held when the hub died: used until the restart
+      { clientId: 'd/1/pi-1', lastSeen: null, connected: false }, // known only by its queue
+      { clientId: 'aedes_123', lastSeen: 1, connected: false }, // not one of ours: ignored
+    ], 5000);
+    assert.equal(s.heldBy('1'), 2);
+    assert.match(s.refusal(alice, 'u/1/c') ?? '', /this user holds 2/);
+    assert.equal(s.refusal(alice, 'u/1/a'), null, 'a restored session may be resumed');
+    assert.deepEqual(s.expired(5000), ['u/1/a'], 'away longer than the expiry');
+    assert.deepEqual(s.expired(5999), []);
+    assert.deepEqual(s.expired(6000).sort(), ['d/1/pi-1', 'u/1/b']);
+    assert.equal(s.heldBy('1'), 0);
+  });
 });
