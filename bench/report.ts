@@ -166,8 +166,8 @@ export function clusterRatios(cs: Cell[], workloads: Workload[]): ClusterRatio[]
     out.push({
       workload: w.id, metric,
       twoVsOne: ratio(v('pi-hub-redis2'), v('pi-hub-redis')),
-      twoVsMemory: ratio(v('pi-hub-redis2'), v('pi-hub')),
-      oneVsMemory: ratio(v('pi-hub-redis'), v('pi-hub')),
+      twoVsMemory: ratio(v('pi-hub-redis2'), v('pi-hub-memory')),
+      oneVsMemory: ratio(v('pi-hub-redis'), v('pi-hub-memory')),
     });
   }
   return out;
@@ -182,7 +182,7 @@ function renderCluster(cs: Cell[], workloads: Workload[], contenders: ContenderN
     if (!x) return '-';
     return rtt ? (x.p99 && x.p99.n > 0 ? fmtSummary(x.p99) : '-') : mainText(x);
   };
-  const lost = cs.filter((c) => CLUSTER_CONTENDERS.includes(c.contender) || c.contender === 'pi-hub')
+  const lost = cs.filter((c) => CLUSTER_CONTENDERS.includes(c.contender) || c.contender === 'pi-hub-memory')
     .flatMap((c) => c.rounds).reduce((n, r) => n + (r.kind === 'fan-in' ? r.lostAfterDrain : r.kind === 'rtt' ? r.unanswered : 0), 0);
   return [
     '\nSeveral hub nodes on Redis, same run (QoS 1): pi-hub in memory, one node with --cluster, two nodes on one Redis (every broker-side process, Redis too, on the broker\'s CPU);',
@@ -191,7 +191,7 @@ function renderCluster(cs: Cell[], workloads: Workload[], contenders: ContenderN
       ['workload', 'in memory', '1 node, Redis', '2 nodes, Redis', '2 nodes/1 node', '2 nodes/memory', '1 node/memory'],
       ...rows.map((r) => [
         `${r.workload} ${r.metric}`,
-        ...(['pi-hub', 'pi-hub-redis', 'pi-hub-redis2'] as const).map((c) => cell(r.workload, c, r.metric === 'p99 ms')),
+        ...(['pi-hub-memory', 'pi-hub-redis', 'pi-hub-redis2'] as const).map((c) => cell(r.workload, c, r.metric === 'p99 ms')),
         fmtNum(r.twoVsOne), fmtNum(r.twoVsMemory), fmtNum(r.oneVsMemory),
       ]),
     ]),
