@@ -52,7 +52,7 @@ export async function startCluster(address: ClusterAddress, o: ClusterOptions): 
   closeWithoutWaiting(emitter as unknown as ClosingEmitter, pub, sub);
   const require = createRequire(import.meta.url);
   const RedisPersistence = require('aedes-persistence-redis/asyncPersistence.js') as new (opts: object) => AsyncPersistence;
-  const persistence = streamsAsReadables(new RedisPersistence({ conn: commands, maxSessionDelivery: o.maxQueuedMessages }));
+  const persistence = destroyWithoutWaiting(streamsAsReadables(new RedisPersistence({ conn: commands, maxSessionDelivery: o.maxQueuedMessages })));
   log.info('sharing MQTT state through Redis', { redis: address.shown, node });
   let stopped = false;
   return {
@@ -81,6 +81,20 @@ function streamsAsReadables(p: AsyncPersistence): AsyncPersistence {
     const make = target[name]!.bind(p);
     target[name] = (...args: unknown[]) => Readable.from(make(...args) as AsyncIterable<unknown>);
   }
+  return p;
+}
+
+/**
+ * aedes-persistence-redis's destroy first unsubscribes through the emitter and waits for it: with Redis
+ * away, never, and the broker's stop (which destroys its store) could not end. Past 2 s it is left; the
+ * cluster's stop drops the connection anyway.
+ */
+function destroyWithoutWaiting(p: AsyncPersistence): AsyncPersistence {
+  const destroy = p.destroy.bind(p);
+  p.destroy = () => new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(resolve, 2_000);
+    destroy().then(() => { clearTimeout(timer); resolve(); }, (err: unknown) => { clearTimeout(timer); reject(err); });
+  });
   return p;
 }
 

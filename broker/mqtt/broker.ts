@@ -139,7 +139,9 @@ export class HubBroker {
 
   /** Hands a new connection (a WebSocket stream or a TLS socket) to aedes, with who it is. */
   handle(stream: Duplex, req: IncomingMessage | null, who: IdentityResult, remote: string): void {
-    const client = this.instance.handle(stream, req ?? undefined) as unknown as HubClient;
+    // The hub stops its broker before its listeners: a connection that arrives in between is dropped.
+    if (!this.aedes) return void stream.destroy();
+    const client = this.aedes.handle(stream, req ?? undefined) as unknown as HubClient;
     const identity = who.ok ? who.identity : null;
     const state: ConnState = {
       identity,
