@@ -11,7 +11,7 @@ import { type Contender, startContender } from './contenders.js';
 import { type Fixture, prepareFixture, removeFixture } from './fixture.js';
 import { BROKER_CPU, GENERATOR_CPU, cpuCount, inNetns, netnsAvailable, pinGenerator, relaunch } from './isolate.js';
 import { type BenchOptions, type ContenderName, OptionsError, USAGE, parseOptions } from './options.js';
-import { cells, evaluateTargets, renderText } from './report.js';
+import { cells, clusterRatios, evaluateTargets, renderText } from './report.js';
 import { runRounds } from './rounds.js';
 import { describeSource, inSnapshot, takeSnapshot } from './snapshot.js';
 import { packageVersion } from './versions.js';
@@ -105,7 +105,7 @@ async function main(): Promise<number> {
       },
       options: { ...o, workloads: o.workloads.map((w) => w.id) },
       contenders: measured,
-      skipped, samples, summary: cs, targets, agent,
+      skipped, samples, summary: cs, targets, cluster: clusterRatios(cs, o.workloads), agent,
     }, null, 2) + '\n');
     say(`full results: ${o.out}`);
     return 0;
