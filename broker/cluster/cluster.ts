@@ -52,7 +52,7 @@ export async function startCluster(address: ClusterAddress, o: ClusterOptions): 
   closeWithoutWaiting(emitter as unknown as ClosingEmitter, pub, sub);
   const require = createRequire(import.meta.url);
   const RedisPersistence = require('aedes-persistence-redis/asyncPersistence.js') as new (opts: object) => AsyncPersistence;
-  const persistence = destroyWithoutWaiting(streamsAsReadables(new RedisPersistence({ conn: commands, maxSessionDelivery: o.maxQueuedMessages })));
+  const persistence = destroyWithoutWaiting(streamsAsReadables(new RedisPersistence({ conn: commands, maxSessionDelivery: o.maxQueuedMessages }), log));
   log.info('sharing MQTT state through Redis', { redis: address.shown, node });
   let stopped = false;
   return {
@@ -72,14 +72,17 @@ export async function startCluster(address: ClusterAddress, o: ClusterOptions): 
 /**
  * aedes-persistence-redis 12's async store returns async generators where aedes 1.2 wants streams: it
  * pipes the retained messages of a SUBSCRIBE (`stream.pipe is not a function` otherwise). Each is
- * wrapped as aedes-persistence's own stores do (docs/INTERNALS.md).
+ * wrapped as aedes-persistence's own stores do (docs/INTERNALS.md). A generator that fails (Redis away)
+ * makes its stream emit 'error', and aedes does not listen on every one it reads (a will's, at a
+ * stop): without a listener here that would end the process.
  */
-function streamsAsReadables(p: AsyncPersistence): AsyncPersistence {
+function streamsAsReadables(p: AsyncPersistence, log: Logger): AsyncPersistence {
   const streams = ['createRetainedStream', 'createRetainedStreamCombi', 'outgoingStream', 'streamWill', 'getClientList'] as const;
   const target = p as unknown as Record<string, (...args: unknown[]) => unknown>;
   for (const name of streams) {
     const make = target[name]!.bind(p);
-    target[name] = (...args: unknown[]) => Readable.from(make(...args) as AsyncIterable<unknown>);
+    target[name] = (...args: unknown[]) => Readable.from(make(...args) as AsyncIterable<unknown>)
+      .on('error', (err: Error) => log.warn('reading the shared store failed', { what: name, error: err.message }));
   }
   return p;
 }
