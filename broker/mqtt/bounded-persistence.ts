@@ -132,6 +132,10 @@ export class BoundedPersistence implements AsyncPersistence {
   outgoingUpdate(client: ClientRef, packet: StoredPacket): Promise<void> { return this.inner.outgoingUpdate(client, packet); }
 
   outgoingClearMessageId(client: ClientRef, packet: { messageId?: number }): Promise<StoredPacket | undefined> {
+    // With no message id, this is aedes giving up a live delivery that authorizeForward refused (a duplicate,
+    // or before CONNACK): a store would remove the session's oldest unsent message in its stead — lost.
+    // The refused one stays queued: sent from the queue, or already in flight there until its PUBACK.
+    if (packet?.messageId === undefined) return Promise.resolve(undefined);
     // aedes calls this for every PUBACK, clean sessions included: only a session with a queue pays more.
     const { shared } = this.o;
     if (shared) {

@@ -350,6 +350,11 @@ export class HubBroker {
     const st = client[STATE];
     const mount = st?.mount;
     if (!mount) return null;
+    // [MQTT-3.2.0-1] CONNACK comes first. aedes restores a persistent session's subscriptions before it
+    // writes CONNACK and writes what they match meanwhile (mqtt.db's commits leave turns in between):
+    // mqtt.js then stalls (docs/INTERNALS.md, "Queues"). Such a message is in the session's queue, which
+    // aedes sends right after CONNACK; checked before `delivered`, so that sending is not a duplicate.
+    if (!client.connackSent) return null;
     // The same QoS 1 message twice (from the session's queue and live, as a session resumes): once.
     const { brokerId, brokerCounter } = packet as AedesPublishPacket & { brokerId?: string | null; brokerCounter?: number };
     if (packet.qos > 0 && brokerId && brokerCounter !== undefined && !(st.delivered ??= new RecentDeliveries()).fresh(brokerId, brokerCounter)) return null;

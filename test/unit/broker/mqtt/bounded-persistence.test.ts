@@ -1,13 +1,21 @@
 // BoundedPersistence over aedes-persistence's real in-memory store: it passes the suite aedes-persistence
 // ships for every persistence (unchanged, with bounds no test reaches), stores a SUBSCRIBE's granted
-// subscriptions once, bounds each session's queue, and drops a whole session.
+// subscriptions once, bounds each session's queue, keeps a message whose live delivery aedes gives up,
+// and drops a whole session.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { describe, it, test } from 'node:test';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it, test } from 'node:test';
 import { BoundedPersistence, type DropReason } from '../../../../broker/mqtt/bounded-persistence.js';
 import { type AsyncPersistence, type StoredPacket, type StoredSubscription, memoryPersistence } from '../../../../broker/mqtt/persistence.js';
+import { SqlitePersistence } from '../../../../broker/mqtt/sqlite-persistence.js';
 
 const require = createRequire(import.meta.url);
+const dirs: string[] = [];
+const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'pifleet-bounded-')); dirs.push(d); return d; };
+after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
 const abstractSuite = require('aedes-persistence/abstract.js') as (o: { test: typeof test; persistence: () => unknown; testAsync: boolean }) => void;
 
 describe("aedes-persistence's abstract suite, through BoundedPersistence", () => {
@@ -76,6 +84,23 @@ describe('BoundedPersistence', () => {
     await p.outgoingEnqueue({ clientId: 'c' }, packet('big', 101));
     assert.deepEqual(drops.at(-1), ['c', 'big', 'queue-full']);
   });
+
+  for (const [name, store] of [['memory', () => memoryPersistence()], ['SQLite', () => SqlitePersistence.open(join(tmp(), 'mqtt.db'))]] as const) {
+    it(`keeps a message whose live delivery aedes gives up (a clear with no message id), on the ${name} store`, async () => {
+      const p = new BoundedPersistence(store(), { maxMessages: 10, maxBytes: 1000, granted: () => true, onDrop: () => assert.fail('nothing dropped') });
+      await p.setup({ id: 'b' });
+      const older = packet('q/older');
+      const refused = packet('q/refused');
+      await p.outgoingEnqueueCombi([{ clientId: 'd' }], older);
+      await p.outgoingEnqueueCombi([{ clientId: 'd' }], refused);
+      // aedes 1.2 (deliverQoS), when authorizeForward refuses a live delivery to a persistent session,
+      // clears with the live packet, which has no message id: the stores would remove `older`.
+      assert.equal(await p.outgoingClearMessageId({ id: 'd' }, { ...refused, messageId: undefined }), undefined);
+      assert.deepEqual((await streamed(p, 'd')).map((x) => x.topic), ['q/older', 'q/refused']);
+      assert.deepEqual(p.queued('d'), { messages: 2, bytes: 20 });
+      await p.destroy();
+    });
+  }
 
   it('drops a whole session: subscriptions, every queued message (each reported), will', async () => {
     const drops: Array<[string, DropReason]> = [];
