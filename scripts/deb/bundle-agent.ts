@@ -19,6 +19,14 @@ export const OPTIONAL_NATIVE = ['onoff', 'epoll', 'pigpio', 'bufferutil', 'utf-8
 /** The ESM bundle still holds CommonJS dependencies that call require() for Node's built-ins. */
 const REQUIRE_SHIM = "import { createRequire as __pifleetCreateRequire } from 'node:module'; const require = __pifleetCreateRequire(import.meta.url);";
 
+/**
+ * zod without the parsers it generates with `new Function` for each object schema it parses: under
+ * `--jitless` they run interpreted like the rest, and each costs its source and bytecode (about 0.4 MB
+ * for the daemon's schemas; docs/BENCHMARKING.md). zod reads its config from this global when it
+ * first loads (docs/INTERNALS.md), so it goes at the top of every file: whichever runs first.
+ */
+const ZOD_JITLESS = 'globalThis.__zod_globalConfig ??= { jitless: true };';
+
 export interface BundledPackage { name: string; version: string; dir: string }
 export interface AgentBundle {
   /** The entry file's size with its shebang, and all files' together. */
@@ -41,13 +49,22 @@ export interface AgentBundle {
  * - `lazy`: loaded on first use, not at import: lru-cache, only for MQTT 5 topic aliases (the agent
  *   speaks 3.1.1), whose import reads the global `performance` and so loads node's perf_hooks (0.8 MB);
  *   node:zlib for ws, only for permessage-deflate, which the agent turns off (0.75 MB).
+ * - `unless DEBUG`: the `debug` package that mqtt.js and mqtt-packet log through loads node's tty to
+ *   colour its output; the real one is loaded only when DEBUG is set (`DEBUG=mqttjs* pi-agent run`).
  * `from` limits a replacement to the packages that import the name.
  */
-export const REPLACED_REQUIRES: Array<{ name: string; from?: string; kind: 'node' | 'unused' | 'lazy'; contents: string }> = [
+export const REPLACED_REQUIRES: Array<{ name: string; from?: string; kind: 'node' | 'unused' | 'lazy' | 'unless DEBUG'; contents: string }> = [
   { name: 'readable-stream', kind: 'node', contents: "module.exports = require('node:stream');" },
   { name: 'worker-timers', kind: 'unused', contents: "const no = () => { throw new Error('worker-timers: for browsers; pi-agent uses setInterval'); };\nmodule.exports = { setInterval: no, clearInterval: no, setTimeout: no, clearTimeout: no };" },
   { name: 'lru-cache', kind: 'lazy', contents: lazyModule('lru-cache') },
   { name: 'zlib', from: '/node_modules/ws/', kind: 'lazy', contents: lazyModule('node:zlib') },
+  {
+    name: 'debug', kind: 'unless DEBUG', contents: `if (process.env.DEBUG) module.exports = require('debug');
+else {
+  const off = (namespace) => Object.assign(() => {}, { namespace, enabled: false, log() {}, destroy: () => false, extend: (s, d = ':') => off(namespace + d + s) });
+  module.exports = Object.assign(off, { default: off, debug: off, enable() {}, disable: () => '', enabled: () => false, names: [], skips: [], formatters: {} });
+}`,
+  },
 ];
 
 /** A CommonJS module that requires `spec` when one of its properties is first read. */
@@ -108,7 +125,7 @@ export async function bundleAgent(o: BundleOptions): Promise<AgentBundle> {
     plugins: [replacedRequires],
     define: { PIFLEET_BUNDLE: JSON.stringify(o.facts) },
     // In every file: a chunk's CommonJS code calls the require() of its own module scope.
-    banner: { js: REQUIRE_SHIM },
+    banner: { js: `${REQUIRE_SHIM}\n${ZOD_JITLESS}` },
     logLevel: 'warning',
   });
   // The shebang names Debian's node itself: no PATH lookup, so no other node on PATH is picked up.
