@@ -17,6 +17,7 @@ import { buildArgv } from './modules/params.js';
 import type { CommandSource } from './modules/registry.js';
 import { DOCTOR_ID } from './modules/schema.js';
 import { SeenRequests, payloadFingerprint, requestFingerprint } from './seen-requests.js';
+import { monotonicMs } from './clock.js';
 
 export interface CommandServiceOptions {
   registry: CommandSource;
@@ -26,7 +27,7 @@ export interface CommandServiceOptions {
   maxConcurrent?: number;
   maxQueued?: number;
   /** Runs `{module:"doctor", command:"run"}`; without it that request is an unknown module. */
-  doctor?: Doctor;
+  doctor?: Pick<Doctor, 'run'>;
   /** Receives every doctor report (the daemon publishes it, retained, on `devices/<serial>/doctor`). */
   onDoctorReport?: (report: DoctorReport) => void;
   exec?: Omit<ExecOptions, 'signal'>;
@@ -153,8 +154,8 @@ export class CommandService {
     };
   }
 
-  private async runDoctor(req: CmdRequest, doctor: Doctor, signal: AbortSignal): Promise<CmdResult> {
-    const started = performance.now();
+  private async runDoctor(req: CmdRequest, doctor: Pick<Doctor, 'run'>, signal: AbortSignal): Promise<CmdResult> {
+    const started = monotonicMs();
     const report = await doctor.run(this.opts.registry.doctorModules(), { signal });
     try {
       this.opts.onDoctorReport?.(report);
@@ -163,7 +164,7 @@ export class CommandService {
     }
     return {
       v: 1, id: req.id, ok: true, exitCode: 0, signal: null, stdout: formatDoctorReport(report), stderr: '',
-      truncated: false, durationMs: Math.round(performance.now() - started),
+      truncated: false, durationMs: Math.round(monotonicMs() - started),
     };
   }
 

@@ -34,7 +34,7 @@ import { StateFilePart } from './parts/state-file.js';
 import { StatsPart } from './parts/stats.js';
 import { WatchdogPart } from './parts/watchdog.js';
 import { readModel } from './pi-sensors.js';
-import { SimStatsSampler, SystemStatsSampler } from './stats.js';
+import { SimStatsSampler, systemStatsSampler } from './stats.js';
 
 export interface RunOptions { configDir: string; sim: boolean }
 
@@ -57,7 +57,7 @@ export async function runDaemon(o: RunOptions, log: Logger = createLogger('pi-ag
     doctor,
     new CommandsPart(ctx, link, modules, doctor),
     new GpioPart(ctx, link, modules, o.sim),
-    new StatsPart(ctx, link, o.sim ? new SimStatsSampler() : new SystemStatsSampler()),
+    new StatsPart(ctx, link, o.sim ? new SimStatsSampler() : await systemStatsSampler()),
     new RenewerPart(ctx, link),
     new WatchdogPart(ctx, link),
   ];

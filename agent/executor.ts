@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import type { SystemUser } from './users.js';
+import { monotonicMs } from './clock.js';
 
 export const SETPRIV = '/usr/bin/setpriv';
 export const CLEAN_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -99,8 +100,8 @@ async function workingDir(home: string): Promise<string> {
 }
 
 export async function execute(spec: ExecSpec, opts: ExecOptions = {}): Promise<ExecResult> {
-  const started = performance.now();
-  const elapsed = () => Math.round(performance.now() - started);
+  const started = monotonicMs();
+  const elapsed = () => Math.round(monotonicMs() - started);
   const daemonUid = opts.daemonUid ?? process.getuid?.() ?? 0;
   const args = setprivArgs(spec.user, daemonUid, spec.argv);
   if (!args) return { ok: false, message: `cannot run as "${spec.user.name}": pi-agent is not running as root`, durationMs: elapsed() };

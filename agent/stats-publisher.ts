@@ -1,5 +1,5 @@
 // Publishes a validated stats sample every `intervalSec` while connected. Samples never overlap: a
-// slow sample (systeminformation's first one takes ~0.5 s) delays the next instead of piling up.
+// slow sample (a network mount's statfs may take its 2 s) delays the next instead of piling up.
 import type { Logger } from '../shared/log.js';
 import { StatsSchema, type Stats } from '../shared/schemas.js';
 import type { StatsSampler } from './stats.js';

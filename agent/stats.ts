@@ -1,58 +1,92 @@
-// Stats sampling (docs/ARCHITECTURE.md `devices/<serial>/stats`): systeminformation for CPU load, memory,
-// disks and network; the Pi extras (temperature, throttling) from pi-sensors. A missing sensor is
-// null, never a crash. systeminformation is loaded lazily, on the first sample: it is the agent's
-// largest dependency and `pi-agent status` or `connect` never need it.
-import { uptime } from 'node:os';
+// Stats sampling (docs/ARCHITECTURE.md `devices/<serial>/stats`): on Linux straight from /proc (CPU
+// load, memory, mounts, network counters; parsed in proc-parse.ts) and statfs(2), the Pi extras
+// (temperature, throttling) from pi-sensors. A missing sensor or file is null or left out, never a crash.
+// systeminformation, which gave the same figures through shell commands (df, cat) and cost the daemon
+// about 1 MB (docs/BENCHMARKING.md), is only loaded elsewhere than Linux, where no Pi runs.
+import { readFile, statfs } from 'node:fs/promises';
+import { networkInterfaces, uptime } from 'node:os';
 import type { Stats } from '../shared/schemas.js';
-import { isPseudoFilesystem } from './filesystems.js';
-import { readTemperatureC, readThrottled } from './pi-sensors.js';
+import { type CpuTimes, cpuLoad, diskUsage, parseMeminfo, parseMountinfo, parseNetDev, parseProcStat } from './proc-parse.js';
+import { DEFAULT_SENSOR_PATHS, type SensorPaths, readTemperatureC, readThrottled } from './pi-sensors.js';
 
 export interface StatsSampler { sample(): Promise<Stats> }
 
+const STATFS_TIMEOUT_MS = 2_000;
 
-type Si = Pick<typeof import('systeminformation'), 'currentLoad' | 'mem' | 'fsSize' | 'networkStats'>;
+export interface ProcPaths { stat: string; meminfo: string; mountinfo: string; netDev: string }
+export const DEFAULT_PROC_PATHS: ProcPaths = {
+  stat: '/proc/stat', meminfo: '/proc/meminfo', mountinfo: '/proc/self/mountinfo', netDev: '/proc/net/dev',
+};
 
-/**
- * Only the four parts of systeminformation the stats use: its index loads all twenty (docker, printers,
- * bluetooth, …), a third of the packaged agent's code and heap for nothing.
- */
-async function loadSi(): Promise<Si> {
-  const [cpu, memory, filesystem, network] = await Promise.all([
-    import('systeminformation/lib/cpu.js'), import('systeminformation/lib/memory.js'),
-    import('systeminformation/lib/filesystem.js'), import('systeminformation/lib/network.js'),
-  ]);
-  return { currentLoad: cpu.default.currentLoad, mem: memory.default.mem, fsSize: filesystem.default.fsSize, networkStats: network.default.networkStats };
+export interface SystemStatsOptions {
+  proc?: ProcPaths;
+  sensors?: SensorPaths;
+  /** The interfaces to report, in order: those with an address, as systeminformation listed them. */
+  interfaces?: () => string[];
+  statfs?: (path: string) => Promise<{ bsize: number; blocks: number; bfree: number }>;
 }
 
-export class SystemStatsSampler implements StatsSampler {
-  private si: Si | null = null;
+/** The stats of this Linux system; elsewhere `systemStatsSampler()` gives systeminformation's. */
+export class ProcStatsSampler implements StatsSampler {
+  private cpuBefore: CpuTimes | null = null;
+  /** Mounts whose statfs has not returned yet (a hung network mount): not asked again until it does. */
+  private readonly pending = new Set<string>();
 
-  private async lib(): Promise<Si> {
-    this.si ??= await loadSi();
-    return this.si;
-  }
+  constructor(private readonly o: SystemStatsOptions = {}) {}
 
   async sample(): Promise<Stats> {
-    const si = await this.lib();
-    const settle = <T>(p: Promise<T>) => p.then((v) => v, () => null);
-    const [load, mem, fs, net, tempC, throttled] = await Promise.all([
-      settle(si.currentLoad()), settle(si.mem()), settle(si.fsSize()), settle(si.networkStats('*')),
-      readTemperatureC(), readThrottled(),
+    const p = this.o.proc ?? DEFAULT_PROC_PATHS;
+    const sensors = this.o.sensors ?? DEFAULT_SENSOR_PATHS;
+    const read = (path: string) => readFile(path, 'utf8').then((t) => t, () => null);
+    const [stat, meminfo, disk, netDev, tempC, throttled] = await Promise.all([
+      read(p.stat), read(p.meminfo), this.disks(p.mountinfo), read(p.netDev), readTemperatureC(sensors), readThrottled(sensors),
     ]);
+    const cpu = stat === null ? null : parseProcStat(stat);
+    const load = cpu ? cpuLoad(this.cpuBefore, cpu) : 0;
+    if (cpu) this.cpuBefore = cpu;
+    const mem = meminfo === null ? null : parseMeminfo(meminfo);
+    const counters = netDev === null ? new Map<string, { rxBytes: number; txBytes: number }>() : parseNetDev(netDev);
+    const ifaces = (this.o.interfaces ?? (() => Object.keys(networkInterfaces())))();
     return {
       v: 1,
       ts: Date.now(),
-      cpu: { load: round(load?.currentLoad ?? 0), tempC },
-      // "used" without buffers and page cache: what `free` calls used, the number that runs out.
-      mem: { total: mem?.total ?? 0, used: mem ? mem.total - mem.available : 0 },
-      disk: (fs ?? []).filter((d) => !isPseudoFilesystem(d.type) && d.size > 0).slice(0, 64)
-        .map((d) => ({ mount: d.mount.slice(0, 256), size: d.size, used: d.used })),
-      net: (net ?? []).filter((n) => n.iface !== 'lo').slice(0, 64)
-        .map((n) => ({ iface: n.iface.slice(0, 64), rxBytes: n.rx_bytes, txBytes: n.tx_bytes })),
+      cpu: { load: round(load), tempC },
+      mem: mem ?? { total: 0, used: 0 },
+      disk: disk.filter((d) => d.size > 0).slice(0, 64),
+      net: ifaces.filter((i) => i !== 'lo' && counters.has(i)).slice(0, 64)
+        .map((i) => ({ iface: i.slice(0, 64), ...counters.get(i)! })),
       uptimeSec: Math.round(uptime()),
       throttled,
     };
   }
+
+  /**
+   * Each mount's usage; one that does not answer within STATFS_TIMEOUT_MS (a network mount whose
+   * server is gone) is left out of this sample and not asked again until its statfs returns, so it
+   * holds up neither the stats nor more than one of libuv's threads.
+   */
+  private async disks(mountinfo: string): Promise<Array<{ mount: string; size: number; used: number }>> {
+    const text = await readFile(mountinfo, 'utf8').catch(() => '');
+    const statOf = this.o.statfs ?? ((path: string) => statfs(path));
+    const usage = await Promise.all(parseMountinfo(text).map((m) => {
+      if (this.pending.has(m.mount)) return null;
+      this.pending.add(m.mount);
+      const asked = statOf(m.mount).finally(() => this.pending.delete(m.mount));
+      let timer: NodeJS.Timeout | undefined;
+      return Promise.race([
+        asked.then((s) => ({ mount: m.mount.slice(0, 256), ...diskUsage(s) }), () => null), // gone since, or not ours to read
+        new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), STATFS_TIMEOUT_MS); }),
+      ]).finally(() => clearTimeout(timer));
+    }));
+    return usage.filter((u) => u !== null);
+  }
+}
+
+/** The sampler for this system: /proc on Linux, systeminformation (loaded now) elsewhere. */
+export async function systemStatsSampler(): Promise<StatsSampler> {
+  if (process.platform === 'linux') return new ProcStatsSampler();
+  const { SiStatsSampler } = await import('./stats-si.js');
+  return new SiStatsSampler();
 }
 
 /** `--sim`: a plausible Pi 4 that needs no hardware (the demo, tests). */

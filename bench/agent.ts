@@ -1,5 +1,5 @@
 // The agent's footprint: resident memory after a minute of steady work (stats every 5 s from
-// systeminformation, a command every 10 s) and CPU time per minute, each next to a bare `node`
+// /proc, a command every 10 s) and CPU time per minute, each next to a bare `node`
 // process measured in the same run, and its cold start (launch → online). Measured twice side by side:
 // the bundle as the .deb installs it (agent-bundle.ts; the target is its) and dist/ as a checkout runs
 // it. The agents run exactly as systemd/pi-agent.service runs them: with that unit's Environment=

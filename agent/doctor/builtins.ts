@@ -11,6 +11,7 @@ import { isPseudoFilesystem } from '../filesystems.js';
 import type { LoadedCheck, LoadedModule } from '../modules/loader.js';
 import { BUILTIN_CHECKS, type BuiltinCheckDef, CheckSchema, DOCTOR_ID } from '../modules/schema.js';
 import { DEFAULT_SENSOR_PATHS, readTemperatureC, readThrottled, type SensorPaths } from '../pi-sensors.js';
+import { monotonicMs } from '../clock.js';
 
 /** Where the built-ins look; tests point them at fixtures. */
 export interface BuiltinOptions {
@@ -138,7 +139,7 @@ async function hub(o: BuiltinOptions, timeoutMs: number): Promise<Outcome> {
   const paths = agentPaths(o.configDir);
   const read = (f: string) => readFile(f).catch(() => undefined);
   const [ca, cert, key] = await Promise.all([read(paths.chain), read(paths.cert), read(paths.key)]);
-  const started = performance.now();
+  const started = monotonicMs();
   return new Promise<Outcome>((resolve) => {
     const socket = connect({
       host, port,
@@ -151,7 +152,7 @@ async function hub(o: BuiltinOptions, timeoutMs: number): Promise<Outcome> {
     const done = (r: Outcome) => { clearTimeout(timer); socket.destroy(); resolve(r); };
     const timer = setTimeout(() => done({ status: 'fail', detail: `no TLS connection to ${host}:${port} within ${timeoutMs / 1000} s` }), timeoutMs);
     socket.once('secureConnect', () => {
-      const ms = Math.round(performance.now() - started);
+      const ms = Math.round(monotonicMs() - started);
       done({ status: 'pass', detail: `TLS to ${host}:${port} in ${ms} ms${ca ? '' : ' (not verified: no ca.pem)'}`, value: ms });
     });
     socket.once('error', (e: NodeJS.ErrnoException) => done({ status: 'fail', detail: `cannot reach ${host}:${port}: ${e.code ?? e.message}` }));

@@ -7,6 +7,7 @@ import { execute, type ExecOptions } from '../executor.js';
 import type { LoadedCheck, LoadedModule } from '../modules/loader.js';
 import type { PassSpec } from '../modules/schema.js';
 import { type BuiltinOptions, type Outcome, runBuiltin } from './builtins.js';
+import { monotonicMs } from '../clock.js';
 
 export interface DoctorOptions extends BuiltinOptions {
   logger?: Logger;
@@ -51,7 +52,7 @@ export class Doctor {
   }
 
   private async runCheck(check: LoadedCheck, signal: AbortSignal | undefined): Promise<CheckResult> {
-    const started = performance.now();
+    const started = monotonicMs();
     let o: Outcome;
     try {
       o = check.type === 'builtin' ? await runBuiltin(check.spec, this.opts) : await this.command(check, signal);
@@ -60,7 +61,7 @@ export class Doctor {
     }
     const r: CheckResult = {
       module: check.module, name: check.name, title: check.title, status: o.status,
-      detail: o.detail.replace(/\s+/g, ' ').slice(0, 1000), durationMs: Math.round(performance.now() - started),
+      detail: o.detail.replace(/\s+/g, ' ').slice(0, 1000), durationMs: Math.round(monotonicMs() - started),
     };
     if (o.value !== undefined) r.value = o.value;
     if (o.status === 'fail' || o.status === 'warn') this.opts.logger?.warn('doctor check', { check: `${check.module}/${check.name}`, status: o.status, detail: r.detail });

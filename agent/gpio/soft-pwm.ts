@@ -1,10 +1,18 @@
 // Software PWM for drivers without it in hardware (sysfs, sim): a worker thread (pwm-worker.ts) makes
 // the edges, off the event loop, so MQTT, TLS and garbage collection do not shift them. The controller
 // side: start, change and stop channels through shared memory, and read the worker's record of edges.
-import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import type { Worker } from 'node:worker_threads';
 import type { FreqRange, Level, PwmSink } from './driver.js';
 import { CHANNELS, CTRL, allocShared, type PwmShared } from './pwm-shared.js';
 import { BUNDLE } from '../../shared/bundle.js';
+
+/**
+ * node:worker_threads, loaded when the first channel starts: most Pis drive no PWM pin, and the module
+ * costs the daemon about 0.3 MB (docs/BENCHMARKING.md). Synchronous, as starting a channel is.
+ */
+const requireBuiltin = createRequire(import.meta.url);
+const workerThreads = () => requireBuiltin('node:worker_threads') as typeof import('node:worker_threads');
 
 /**
  * What the software PWM offers (docs/ARCHITECTURE.md, "GPIO"): on average the frequency within 0.5 % and
@@ -92,7 +100,7 @@ export class SoftPwm {
     if (this.worker) return;
     Atomics.store(this.ctrl, CTRL.STOP, 0);
     // Beside this file in dist/; beside the bundle in the package (a file of its own: a thread needs one).
-    const w = new Worker(new URL(BUNDLE?.pwmWorker ?? './pwm-worker.js', import.meta.url), { workerData: { ...this.shared, sink: this.sink } });
+    const w = new (workerThreads().Worker)(new URL(BUNDLE?.pwmWorker ?? './pwm-worker.js', import.meta.url), { workerData: { ...this.shared, sink: this.sink } });
     w.on('message', (m: { bcm: number; error: string }) => {
       Atomics.store(this.active, m.bcm, 0);
       this.onError(m.bcm, m.error);

@@ -80,7 +80,7 @@ async function stageAgent(root: string, tree: Tree, version: string): Promise<Bu
   const outFile = join(tree.dir('usr/lib/pi-agent'), 'pi-agent.mjs');
   const bundle = await bundleAgent({ root, outFile, minNode: agentMinNode(root), facts: { version, shippedModules: '../../share/pi-agent/modules/', pwmWorker: `./${PWM_WORKER_FILE}` } });
   chmodSync(outFile, 0o755);
-  chmodSync(join(dirname(outFile), PWM_WORKER_FILE), 0o644);
+  for (const f of [PWM_WORKER_FILE, ...bundle.chunks]) chmodSync(join(dirname(outFile), f), 0o644);
   tree.symlink('usr/bin/pi-agent', '../lib/pi-agent/pi-agent.mjs');
   common(root, tree, 'pi-agent', thirdPartyParagraphs(bundle.packages), ['pi-agent.service', 'pi-agent-update.service']);
   // Every file under /etc is the owner's: a conffile, listed in debian/pi-agent.conffiles.

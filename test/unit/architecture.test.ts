@@ -12,9 +12,9 @@ const SOURCE_DIRS = ['shared', 'agent', 'broker', 'scripts', 'bench', 'harness']
 const PURE = [
   'shared/topics.ts', 'shared/limits.ts', 'shared/schemas.ts', 'shared/results.ts',
   'broker/mqtt/acl.ts', 'broker/mqtt/mountpoint.ts', 'broker/mqtt/persistent-sessions.ts',
-  'agent/modules/schema.ts', 'agent/modules/params.ts', 'agent/gpio/pins.ts', 'agent/gpio/select.ts',
+  'agent/modules/schema.ts', 'agent/modules/params.ts', 'agent/gpio/pins.ts', 'agent/gpio/select.ts', 'agent/proc-parse.ts',
 ];
-const IO = /^(node:)?(fs|fs\/promises|net|tls|http|https|child_process|dgram|dns)$|^(better-sqlite3|ws|mqtt|aedes|systeminformation|argon2)$/;
+const IO = /^(node:)?(fs|fs\/promises|net|tls|http|https|child_process|dgram|dns)$|^(better-sqlite3|ws|mqtt|aedes|systeminformation|argon2)(\/|$)/;
 
 function sources(dir: string): string[] {
   return readdirSync(join(ROOT, dir)).flatMap((name) => {

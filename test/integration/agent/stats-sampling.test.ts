@@ -1,4 +1,4 @@
-// Real stats (systeminformation, not --sim): samples validate, and sampling does not hold up the
+// Real stats (/proc, not --sim): samples validate, and sampling does not hold up the
 // agent — requests sent while samples are taken (the first one is the slowest) are still answered.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';

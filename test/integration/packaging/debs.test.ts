@@ -2,7 +2,7 @@
 // dependencies users rely on, no development leftovers, and no lintian error or unexplained warning.
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -25,12 +25,19 @@ function contents(deb: string): Entry[] {
   });
 }
 
+const CHUNK = /^\/usr\/lib\/pi-agent\/[a-z-]+-[A-Z0-9]{8}\.mjs$/;
+
 describe('pi-agent .deb', () => {
   test('holds exactly the bundle, the units, the modules as conffiles and the docs, all root-owned', async () => {
     const { agent, version, arch } = await builtDebs();
     assert.match(agent, new RegExp(`/pi-agent_${version.replace(/[.+]/g, '\\$&')}_${arch}\\.deb$`));
     const entries = contents(agent);
-    const files = entries.filter((e) => !e.mode.startsWith('d')).map((e) => e.path).sort();
+    // The bundle's chunks (scripts/deb/bundle-agent.ts): names with a content hash, beside the entry file.
+    const isChunk = (p: string) => CHUNK.test(p);
+    const chunks = entries.filter((e) => isChunk(e.path));
+    assert.ok(chunks.some((e) => /\/daemon-/.test(e.path)) && chunks.some((e) => /\/pki-/.test(e.path)), 'the daemon and the PKI in chunks of their own');
+    for (const c of chunks) assert.equal(c.mode, '-rw-r--r--', c.path);
+    const files = entries.filter((e) => !e.mode.startsWith('d') && !isChunk(e.path)).map((e) => e.path).sort();
     assert.deepEqual(files, [
       '/etc/pi-agent/modules/core.json', '/etc/pi-agent/modules/doctor.json', '/etc/pi-agent/modules/gpio.json', '/etc/pi-agent/modules/module.schema.json',
       '/usr/bin/pi-agent', '/usr/lib/pi-agent/pi-agent.mjs', '/usr/lib/pi-agent/pwm-worker.mjs',
@@ -66,15 +73,25 @@ describe('pi-agent .deb', () => {
     }
   });
 
-  test('the bundle: one minified file for Node 18.19, no source map, none of the hub\'s packages', async () => {
+  test('the bundle: minified files for Node 18.19, no source map, none of the hub\'s packages', async () => {
     const { agent, version } = await builtDebs();
     const dir = extractDeb(agent, mkdtempSync(join(tmpdir(), 'pifleet-deb-x-')));
     try {
-      const text = readFileSync(join(dir, 'usr/lib/pi-agent/pi-agent.mjs'), 'utf8');
-      assert.match(text, /^#!\/usr\/bin\/node\n/);
-      assert.doesNotMatch(text, /sourceMappingURL/);
-      assert.doesNotMatch(text, /better_sqlite3|better-sqlite3|argon2|aedes-persistence|@phc\//, 'a hub dependency in the agent');
-      assert.ok(text.length < 3 * 1024 * 1024, `${text.length} bytes`);
+      const lib = join(dir, 'usr/lib/pi-agent');
+      assert.match(readFileSync(join(lib, 'pi-agent.mjs'), 'utf8'), /^#!\/usr\/bin\/node\n/);
+      const files = readdirSync(lib).filter((n) => n.endsWith('.mjs'));
+      let total = 0;
+      for (const name of files) {
+        const text = readFileSync(join(lib, name), 'utf8');
+        total += text.length;
+        assert.doesNotMatch(text, /sourceMappingURL/, name);
+        assert.doesNotMatch(text, /better_sqlite3|better-sqlite3|argon2|aedes-persistence|@phc\//, `a hub dependency in the agent: ${name}`);
+        for (const m of text.matchAll(/from ?"(\.\/[^"]+)"|import\("(\.\/[^"]+)"\)/g)) {
+          const spec = m[1] ?? m[2]!;
+          assert.ok(files.includes(spec.slice(2)), `${name} imports ${spec}, which is not in the package`);
+        }
+      }
+      assert.ok(total < 3 * 1024 * 1024, `${total} bytes`);
       const copyright = readFileSync(join(dir, 'usr/share/doc/pi-agent/copyright'), 'utf8');
       for (const dep of ['mqtt', 'ws', 'zod']) assert.match(copyright, new RegExp(`^Files: node_modules/${dep}/\\*$`, 'm'), `${dep}'s license`);
       const worker = readFileSync(join(dir, 'usr/lib/pi-agent/pwm-worker.mjs'), 'utf8');
