@@ -7,8 +7,9 @@ import type { Logger } from '../shared/log.js';
 import { type Stats, StatsSchema } from '../shared/schemas.js';
 import { BatchWriter } from './batch-writer.js';
 import type { DeviceReport, HistoryPoint, HubStore } from './store/store.js';
+import type { StatsBucket } from './fleet-limits.js';
 
-export interface DeviceEntry {
+export interface DeviceEntry extends StatsBucket {
   readonly serial: string;
   readonly userId: string;
   dirty: boolean;

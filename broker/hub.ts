@@ -42,11 +42,13 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
   log.info('MQTT persistence', { persistence: mqtt.describe });
   const broker = new HubBroker({
     sessions, tracker, audit, log: log.child('mqtt'), limits: config.limits, persistence: mqtt.persistence, singleNode: mqtt.singleNode,
+    fleet: config.fleet,
   });
   const resolvers = [new CertificateResolver(store, data.trustDomain), new SessionResolver(store)];
   let listening: { port: number } | null = null;
   const api = createApi({
     store, ca, crl, sessions, tracker, audit, resolvers, deviceCertLifetimeMs: config.deviceCertLifetimeMs, enrollRate: config.enrollRate,
+    maxDevicesPerUser: config.fleet.maxDevicesPerUser,
     publicUrl: () => config.publicUrl(listening?.port ?? config.port), log: log.child('api'),
     forgetRetained: (userId, serial) => broker.pruneRetained(deviceTopics(userId, serial)),
   });

@@ -32,6 +32,7 @@ import { type Principal, internalClientId, mountOf, principalFromClientId, unmou
 import { type AsyncPersistence, type StoredPacket, memoryPersistence } from './persistence.js';
 import { judgePublish, mayRetain, type PublishContext } from './publish-rules.js';
 import { type BrokerLimits, SessionKeeper } from './session-keeper.js';
+import { DEFAULT_FLEET_LIMITS, type FleetLimits } from '../fleet-limits.js';
 import { type SessionRegistry, credentialOf } from './sessions.js';
 
 export type { BrokerLimits } from './session-keeper.js';
@@ -55,9 +56,11 @@ export interface HubBrokerDeps {
    * statuses an earlier run left are settled (earlier-run.ts). False where other nodes share it.
    */
   singleNode?: boolean;
+  /** Connections and stats rate (hub.json; defaults in fleet-limits.ts). */
+  fleet?: FleetLimits;
 }
 
-function refusal(returnCode: 2 | 5, message: string): AuthenticateError {
+function refusal(returnCode: 2 | 3 | 5, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 }
 
@@ -68,9 +71,13 @@ export class HubBroker {
   private readonly voice = new HubVoice(() => this.aedes);
   private readonly keeper: SessionKeeper;
   private persistence: BoundedPersistence | null = null;
+  private readonly fleet: FleetLimits;
+  /** Connections past CONNACK, against fleet.maxConnections. */
+  private connections = 0;
 
   constructor(private readonly deps: HubBrokerDeps) {
     this.keeper = new SessionKeeper({ ...deps, voice: this.voice });
+    this.fleet = deps.fleet ?? DEFAULT_FLEET_LIMITS;
   }
 
   get instance(): Aedes {
@@ -161,12 +168,13 @@ export class HubBroker {
   private authenticate(client: HubClient, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
     const st = client[STATE];
     const id = st?.identity;
-    const refuse = (code: 2 | 5, why: string) => {
+    const refuse = (code: 2 | 3 | 5, why: string) => {
       this.deps.log.info('connection refused', { remote: st?.remote, client: st?.requestedClientId ?? undefined, reason: why });
       this.auditRefusal('mqtt.refused', id ?? null, { reason: why, remote: st?.remote ?? null }, st?.remote.replace(/:[0-9?]+$/, ''));
       done(refusal(code, why), false);
     };
     if (!st || !id) return refuse(5, st?.refusal ?? 'not authenticated');
+    if (this.connections >= this.fleet.maxConnections) return refuse(3, `the hub holds its maximum of ${this.fleet.maxConnections} connections (maxConnections)`);
     const requested = st.requestedClientId ?? '';
     if (id.kind === 'device' && requested !== id.serial) return refuse(5, `a device's client id must be its serial ${id.serial}`);
     if (requested === '' && !client.clean) return refuse(2, 'an empty client id needs a clean session'); // [MQTT-3.1.3-8]
@@ -189,6 +197,8 @@ export class HubBroker {
       this.deps.sessions.add(credential, id.notAfter, connection);
       client.conn.once('close', () => this.deps.sessions.remove(credential, connection));
     }
+    this.connections++;
+    client.conn.once('close', () => { this.connections--; });
     this.deps.log.info('connected', { who: id.kind === 'device' ? `device:${id.serial}` : `user:${id.label}`, remote: st.remote, clean: client.clean });
     done(null, true);
   }
@@ -220,7 +230,7 @@ export class HubBroker {
     const ctx = st ? (st.ctx ??= this.context(st, principal)) : this.context(undefined, principal);
     const verdict = judgePublish(packet.payload as Buffer, t, ctx);
     if (!verdict.ok) {
-      this.deps.log.warn('message dropped', { who: describe(principal), kind: t.kind, reason: verdict.reason.slice(0, 200) });
+      if (!verdict.quiet) this.deps.log.warn('message dropped', { who: describe(principal), kind: t.kind, reason: verdict.reason.slice(0, 200) });
       return this.divert(packet, done);
     }
     if (verdict.payload) packet.payload = verdict.payload;
@@ -256,6 +266,8 @@ export class HubBroker {
       entry: (t) => st?.device ?? tracker.device(userId, t.serial),
       enrolled: (t) => tracker.enrolled(userId, t.serial),
       audit: (t, action, detail) => audit.add({ userId, actor, deviceSerial: t.serial, action, detail }),
+      auditThrottled: (t, action, detail) => audit.addThrottled(`${action}:${actor}`, { userId, actor, deviceSerial: t.serial, action, detail }),
+      statsRate: this.fleet.stats,
       answer: (t, id, code, message) => this.voice.answer(userId, t.serial, id, code, message),
     };
   }
