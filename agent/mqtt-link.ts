@@ -3,6 +3,8 @@
 // reconnects with capped exponential backoff and full jitter, a slow retry once the hub has refused the
 // certificate, and a switch to renewed credentials without a gap in the session.
 import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
+import tls from 'node:tls';
 import { MqttClient, type IClientOptions, type IClientPublishOptions } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import WebSocket from 'ws';
@@ -52,6 +54,12 @@ export class MqttLink extends EventEmitter<LinkEvents> {
   private stopped = true;
   private refused = false;
   private switching: Promise<void> | null = null;
+  /**
+   * The last TLS session ticket the hub gave this Pi: the next connection resumes with it and skips
+   * the certificate signature and its verification on both sides (the hub keeps its ticket keys
+   * across restarts, docs/ARCHITECTURE.md "Reconnect storms"). Forgotten with the credentials it was made with.
+   */
+  private tlsSession: Buffer | null = null;
 
   constructor(private readonly o: MqttLinkOptions) { super(); }
 
@@ -77,15 +85,23 @@ export class MqttLink extends EventEmitter<LinkEvents> {
   }
 
   private newClient(): MqttClient {
+    const mine: { client?: MqttClient } = {}; // a session ticket of an old client after a switch is not kept
     const build = () => {
       const c = this.o.credentials();
       const ws = new WebSocket(this.o.url, ['mqtt'], {
         key: c.key, cert: c.cert, ca: c.ca, minVersion: 'TLSv1.3', perMessageDeflate: false, handshakeTimeout: 15_000,
+        // ws's own tlsConnect, plus the session to resume and the tickets the hub sends.
+        createConnection: ((options: tls.ConnectionOptions & { host?: string; path?: string }) => {
+          const servername = options.servername || options.servername === '' ? options.servername : (isIP(options.host ?? '') ? '' : options.host);
+          const socket = tls.connect({ ...options, path: undefined, servername, ...(this.tlsSession ? { session: this.tlsSession } : {}) } as tls.ConnectionOptions);
+          socket.on('session', (session: Buffer) => { if (this.client === mine.client) this.tlsSession = session; });
+          return socket;
+        }) as never,
       });
       ws.on('error', () => {}); // surfaced through the stream
       return coalescingWebSocketStream(ws);
     };
-    const client = new MqttClient(build as never, this.options());
+    const client = mine.client = new MqttClient(build as never, this.options());
     client.on('connect', (connack) => {
       this.attempt = 0;
       if (this.refused) this.o.log.info('the hub accepts this Pi again');
@@ -98,6 +114,7 @@ export class MqttLink extends EventEmitter<LinkEvents> {
     client.on('message', (topic, payload) => this.emit('message', topic, payload));
     client.on('error', (err: Error & { code?: number | string }) => {
       if (err.code === 5 || err.code === 4) {
+        this.tlsSession = null;
         if (!this.refused) {
           const why = this.o.diagnose?.() ?? 'its certificate is revoked or unknown there';
           this.o.log.error(`the hub refused this Pi: ${why}. Connect it again: sudo pi-agent connect --hub URL --api-key KEY --fingerprint SHA256 --force`);
@@ -151,6 +168,7 @@ export class MqttLink extends EventEmitter<LinkEvents> {
   switchCredentials(): Promise<void> {
     if (this.switching) return this.switching;
     const old = this.client;
+    this.tlsSession = null; // it holds the old certificate: a resumed session would present it again
     this.switching = (async () => {
       if (old) {
         if (this.timer) { clearTimeout(this.timer); this.timer = null; }

@@ -48,6 +48,7 @@ export const HubConfigFileSchema = z.strictObject({
   maxConnections: z.number().int().min(1).max(1_000_000).optional(),
   maxDevicesPerUser: z.number().int().min(1).max(1_000_000).optional(),
   statsPerMinute: z.number().positive().max(60_000).optional(),
+  mqttAcceptPerSecond: z.number().int().min(1).max(100_000).optional(),
   /** The audit log keeps entries this long, and at most this many. */
   auditRetentionDays: z.number().positive().max(36_500).optional(),
   auditMaxRows: z.number().int().min(1_000).max(1_000_000_000).optional(),

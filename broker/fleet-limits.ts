@@ -10,6 +10,12 @@ export interface FleetLimits {
   maxDevicesPerUser: number;
   /** Stats messages per Pi: `burst` at once, then `perMinute` a minute; beyond, dropped. */
   stats: StatsRate;
+  /**
+   * New MQTT connections a second, both listeners together (as many at once): beyond, a WebSocket
+   * upgrade is answered 503 with Retry-After and an mqtts connection closed before CONNECT, so a
+   * reconnect storm queues at the Pis (their backoff) instead of in the hub's event loop.
+   */
+  acceptPerSecond: number;
 }
 
 export interface StatsRate { perMinute: number; burst: number }
@@ -18,14 +24,16 @@ export const DEFAULT_FLEET_LIMITS: FleetLimits = {
   maxConnections: 20_000,
   maxDevicesPerUser: 10_000,
   stats: { perMinute: 60, burst: 10 },
+  acceptPerSecond: 200,
 };
 
-export function fleetLimitsFrom(file: { maxConnections?: number; maxDevicesPerUser?: number; statsPerMinute?: number }): FleetLimits {
+export function fleetLimitsFrom(file: { maxConnections?: number; maxDevicesPerUser?: number; statsPerMinute?: number; mqttAcceptPerSecond?: number }): FleetLimits {
   const d = DEFAULT_FLEET_LIMITS;
   return {
     maxConnections: file.maxConnections ?? d.maxConnections,
     maxDevicesPerUser: file.maxDevicesPerUser ?? d.maxDevicesPerUser,
     stats: { perMinute: file.statsPerMinute ?? d.stats.perMinute, burst: d.stats.burst },
+    acceptPerSecond: file.mqttAcceptPerSecond ?? d.acceptPerSecond,
   };
 }
 

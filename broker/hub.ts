@@ -10,6 +10,7 @@ import { RETAINED_SWEEP_MS, deviceTopics } from './mqtt/retained-sweep.js';
 import { choosePersistence } from './mqtt/choose-persistence.js';
 import { CrlPublisher } from './ca/crl.js';
 import { caPaths } from './ca/files.js';
+import { loadTicketKeys } from './ca/ticket-keys.js';
 import { ensureServerCert } from './ca/server-cert.js';
 import type { HubConfig } from './config.js';
 import { openHubData } from './data-dir.js';
@@ -72,7 +73,8 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
       port: config.port,
       mqttsPort: config.mqttsPort,
       clientAuth: config.clientAuth,
-      tls: { key: readFileSync(paths.serverKey, 'utf8'), cert: readFileSync(paths.serverCert, 'utf8'), ca: [ca.rootPem, ca.issuingPem] },
+      tls: { key: readFileSync(paths.serverKey, 'utf8'), cert: readFileSync(paths.serverCert, 'utf8'), ca: [ca.rootPem, ca.issuingPem], ticketKeys: loadTicketKeys(config.dataDir) },
+      acceptPerSecond: config.fleet.acceptPerSecond,
     });
   } catch (err) {
     clearInterval(sweep);

@@ -10,6 +10,7 @@
 //   subscription limits), authorizeForward (strip the mount).
 // - What a session may make the broker store is bounded (bounded-persistence.ts, persistent-sessions.ts).
 import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type PublishPacket, type Subscription } from 'aedes';
 import { parseJson } from '../../shared/json.js';
@@ -199,7 +200,11 @@ export class HubBroker {
     }
     this.connections++;
     client.conn.once('close', () => { this.connections--; });
-    this.deps.log.info('connected', { who: id.kind === 'device' ? `device:${id.serial}` : `user:${id.label}`, remote: st.remote, clean: client.clean });
+    const tlsSocket = (client.req?.socket ?? client.conn) as Partial<TLSSocket>;
+    this.deps.log.info('connected', {
+      who: id.kind === 'device' ? `device:${id.serial}` : `user:${id.label}`, remote: st.remote, clean: client.clean,
+      resumed: tlsSocket.isSessionReused?.() === true, // a TLS session ticket saved the handshake's signatures
+    });
     done(null, true);
   }
 
@@ -245,7 +250,9 @@ export class HubBroker {
    * skips storing the message again.
    */
   private storeBeforeAck(packet: PublishPacket, done: (err?: Error | null) => void): void {
-    const a = this.instance as Aedes & { counter: number };
+    // While stop() closes aedes, closing clients publish their wills through here: aedes stores them itself.
+    const a = this.aedes as (Aedes & { counter: number }) | null;
+    if (!a) return done(null);
     const p = packet as PublishPacket & { brokerId?: string; brokerCounter?: number };
     p.brokerId = a.id;
     p.brokerCounter = ++a.counter;
