@@ -23,7 +23,7 @@ export interface StatsRate { perMinute: number; burst: number }
 export const DEFAULT_FLEET_LIMITS: FleetLimits = {
   maxConnections: 20_000,
   maxDevicesPerUser: 10_000,
-  stats: { perMinute: 60, burst: 10 },
+  stats: { perMinute: 60, burst: 60 },
   acceptPerSecond: 200,
 };
 
@@ -32,7 +32,8 @@ export function fleetLimitsFrom(file: { maxConnections?: number; maxDevicesPerUs
   return {
     maxConnections: file.maxConnections ?? d.maxConnections,
     maxDevicesPerUser: file.maxDevicesPerUser ?? d.maxDevicesPerUser,
-    stats: { perMinute: file.statsPerMinute ?? d.stats.perMinute, burst: d.stats.burst },
+    // A minute's worth at once (at least 10): a Pi catching up after a stall, or a test, is not cut.
+    stats: { perMinute: file.statsPerMinute ?? d.stats.perMinute, burst: Math.max(10, Math.ceil(file.statsPerMinute ?? d.stats.perMinute)) },
     acceptPerSecond: file.mqttAcceptPerSecond ?? d.acceptPerSecond,
   };
 }

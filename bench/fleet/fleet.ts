@@ -116,13 +116,11 @@ async function startNodeBroker(name: string, args: string[], re: RegExp, pin: bo
   }
 }
 
-/** hub.json for the fleet's hub: its limits sized for the fleet (docs/ARCHITECTURE.md, "Limits"). */
-export function fleetHubJson(size: number): Record<string, unknown> {
-  return { maxQueuedMessages: 100_000 };
-}
+/** hub.json for the fleet's hub: every limit at its default (docs/ARCHITECTURE.md, "Limits"), as shipped. */
+const FLEET_HUB_JSON = {};
 
 async function startFleetHub(f: Fixture, o: FleetOptions, pin: boolean, work: string): Promise<Broker> {
-  writeFileSync(join(f.dataDir, 'hub.json'), JSON.stringify(fleetHubJson(o.size)));
+  writeFileSync(join(f.dataDir, 'hub.json'), JSON.stringify(FLEET_HUB_JSON));
   const probeFile = join(work, 'hub-mem.json');
   const args = (port: string, mqttsPort: string) => [HUB_CLI, 'serve', '--data-dir', f.dataDir, '--host', '127.0.0.1', '--port', port, '--mqtts-port', mqttsPort];
   let { daemon, m } = await startNodeBroker('pi-hub', args('0', '0'), HUB_LISTENING, pin, probeFile);

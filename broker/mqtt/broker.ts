@@ -139,8 +139,11 @@ export class HubBroker {
 
   /** Hands a new connection (a WebSocket stream or a TLS socket) to aedes, with who it is. */
   handle(stream: Duplex, req: IncomingMessage | null, who: IdentityResult, remote: string): void {
-    const client = this.instance.handle(stream, req ?? undefined) as unknown as HubClient;
+    // aedes would keep the upgrade request (headers, raw headers, stream state: ~2 KB) for the
+    // connection's lifetime only to hand it to hooks that read the identity resolved here instead.
+    const client = this.instance.handle(stream) as unknown as HubClient;
     const identity = who.ok ? who.identity : null;
+    const tlsSocket = (req?.socket ?? stream) as Partial<TLSSocket>;
     const state: ConnState = {
       identity,
       device: null,
@@ -150,8 +153,9 @@ export class HubBroker {
       mount: identity ? mountOf(identity.userId) : null,
       requestedClientId: null,
       remote,
+      tlsResumed: tlsSocket.isSessionReused?.() === true,
       filters: new Set(),
-      oversized: new WeakSet(),
+      oversized: null,
       ctx: null,
       delivered: null,
     };
@@ -200,10 +204,9 @@ export class HubBroker {
     }
     this.connections++;
     client.conn.once('close', () => { this.connections--; });
-    const tlsSocket = (client.req?.socket ?? client.conn) as Partial<TLSSocket>;
     this.deps.log.info('connected', {
       who: id.kind === 'device' ? `device:${id.serial}` : `user:${id.label}`, remote: st.remote, clean: client.clean,
-      resumed: tlsSocket.isSessionReused?.() === true, // a TLS session ticket saved the handshake's signatures
+      resumed: st.tlsResumed, // a TLS session ticket saved the handshake's signatures
     });
     done(null, true);
   }
@@ -291,7 +294,7 @@ export class HubBroker {
     const id = st?.identity;
     // Topics are internal here: mounted on the way in, or restored from the session store as stored.
     const inner = id && st.mount ? unmount(st.mount, sub.topic) : null;
-    if (st?.oversized.has(sub)) return done(null, null); // logged once for the packet
+    if (st?.oversized?.has(sub)) return done(null, null); // logged once for the packet
     let why: string | null = null;
     if (!id || inner === null || !maySubscribe(id, inner)) why = 'not allowed';
     else if (!st.filters.has(sub.topic) && st.filters.size >= MAX_SUBSCRIPTIONS_PER_SESSION) why = `the session holds ${MAX_SUBSCRIPTIONS_PER_SESSION} filters`;
