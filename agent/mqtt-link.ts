@@ -60,6 +60,8 @@ export class MqttLink extends EventEmitter<LinkEvents> {
    * across restarts, docs/ARCHITECTURE.md "Reconnect storms"). Forgotten with the credentials it was made with.
    */
   private tlsSession: Buffer | null = null;
+  /** The hub's Retry-After (ms) when it deferred this Pi with 503 (its accept rate): the next try waits that, not more. */
+  private deferredMs: number | null = null;
 
   constructor(private readonly o: MqttLinkOptions) { super(); }
 
@@ -99,6 +101,13 @@ export class MqttLink extends EventEmitter<LinkEvents> {
         }) as never,
       });
       ws.on('error', () => {}); // surfaced through the stream
+      // 503 is the hub's accept rate during a reconnect storm: "come back in Retry-After seconds".
+      // Without a listener ws turns it into an error ("Unexpected server response: 503") all the same.
+      ws.once('unexpected-response', (req, res) => {
+        const after = Number(res.headers['retry-after']);
+        if (res.statusCode === 503 && after > 0) this.deferredMs = Math.min(after, 60) * 1000;
+        req.destroy(new Error(`Unexpected server response: ${res.statusCode}`));
+      });
       return coalescingWebSocketStream(ws);
     };
     const client = mine.client = new MqttClient(build as never, this.options());
@@ -137,6 +146,10 @@ export class MqttLink extends EventEmitter<LinkEvents> {
     let delay: number;
     if (this.refused) {
       delay = Math.round(this.o.refusedRetryMs * (0.8 + 0.4 * Math.random()));
+    } else if (this.deferredMs !== null) {
+      // Deferred, not failed: the backoff does not grow, and the jitter keeps the deferred apart.
+      delay = Math.round(this.deferredMs * (0.5 + Math.random()));
+      this.deferredMs = null;
     } else {
       delay = backoffDelay(this.attempt++, this.o.reconnectMinMs, this.o.reconnectMaxMs);
       const why = this.o.diagnose?.();
