@@ -20,6 +20,13 @@ export interface Endpoints {
   host: string;
   ca: string;
   servername: string;
+  /** A second node of the same hub (two nodes on Redis): half of the clients go there. */
+  alt?: { wssUrl: string; mqttsPort: number };
+}
+
+/** The `i`th client's node: every other client on the second node, when there is one. */
+export function nodeFor(ep: Endpoints, i: number): Endpoints {
+  return ep.alt && i % 2 === 1 ? { ...ep, ...ep.alt } : ep;
 }
 
 export const GENERATOR_NOTE =

@@ -6,7 +6,9 @@
 // - pi-hub-memory: the same hub on a copy of that data directory with hub.json "mqttPersistence":
 //   "memory" (what every session, queue and retained message cost before mqtt.db);
 // - aedes: bench/aedes-server.ts, stock Aedes with no hooks and stock WebSocket streams;
-// - mosquitto: the Debian package, configured by bench/mosquitto.ts.
+// - mosquitto: the Debian package, configured by bench/mosquitto.ts;
+// - pi-hub-redis, pi-hub-redis2: `pi-hub serve --cluster`, one node and two nodes on one data directory,
+//   sharing Debian's redis-server; every process of the broker side (nodes and Redis) on the broker's CPU.
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import Database from 'better-sqlite3';
@@ -15,8 +17,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Endpoints } from './clients.js';
 import type { Fixture } from './fixture.js';
-import { Daemon, HUB_CLI, HUB_LISTENING } from './harness.js';
-import { assertLoopbackOnly, freePort, spawnBroker } from './isolate.js';
+import { Daemon, HUB_CLI, HUB_LISTENING, TestRedis, redisMissing } from './harness.js';
+import { BROKER_CPU, assertLoopbackOnly, freePort, spawnBroker } from './isolate.js';
 import { mosquittoVersion, writeMosquittoConfig } from './mosquitto.js';
 import type { BenchOptions, ContenderName } from './options.js';
 import { packageVersion } from './versions.js';
@@ -27,6 +29,8 @@ export interface Contender {
   name: ContenderName;
   label: string;
   pid: number;
+  /** Every process of the broker side, whose CPU and memory count as the broker's. */
+  pids: number[];
   endpoints: Endpoints;
   /** Listening addresses, as checked with ss. */
   listening: string[];
@@ -52,7 +56,7 @@ async function started(daemon: Daemon, name: ContenderName, label: string, re: R
     throw err;
   }
   const contender: Contender = {
-    name, label, pid: daemon.pid, endpoints: toEndpoints(m), listening: [],
+    name, label, pid: daemon.pid, pids: [daemon.pid], endpoints: toEndpoints(m), listening: [],
     logTail: (n = 20) => daemon.output.slice(-n).join('\n'),
     stop: async () => { await daemon.stop(); },
   };
@@ -136,7 +140,7 @@ export async function startMosquitto(f: Fixture, o: BenchOptions, pin: boolean):
     throw err;
   }
   return {
-    name: 'mosquitto', label: `Mosquitto ${version}`, pid: daemon.pid, listening,
+    name: 'mosquitto', label: `Mosquitto ${version}`, pid: daemon.pid, pids: [daemon.pid], listening,
     endpoints: endpoints(f, `wss://127.0.0.1:${wsPort}/mqtt`, mqttsPort),
     logTail: (n = 20) => daemon.output.slice(-n).join('\n'),
     stop: async () => {
@@ -146,11 +150,49 @@ export async function startMosquitto(f: Fixture, o: BenchOptions, pin: boolean):
   };
 }
 
+/** `nodes` pi-hub nodes with --cluster on the fixture's data directory and one Redis, all on the broker's CPU. */
+export async function startPiHubCluster(f: Fixture, o: BenchOptions, pin: boolean, nodes: 1 | 2): Promise<Contender | string> {
+  const missing = redisMissing();
+  if (missing) return `${missing}: the cluster contenders skipped`;
+  const redis = await TestRedis.start({ taskset: pin ? ['-c', String(BROKER_CPU)] : [] });
+  const nodesUp: Contender[] = [];
+  try {
+    for (let i = 0; i < nodes; i++) {
+      const args = [...nodeFlags(o), o.hubCli ?? HUB_CLI, 'serve', '--data-dir', f.dataDir, '--host', '127.0.0.1', '--port', '0', '--mqtts-port', '0', '--cluster', redis.url];
+      const daemon = new Daemon(spawnBroker(process.execPath, args, pin), `pi-hub node ${i + 1}`);
+      nodesUp.push(await startedNode(daemon, f));
+    }
+  } catch (err) {
+    for (const c of nodesUp) await c.stop();
+    await redis.remove();
+    throw err;
+  }
+  const [a, b] = nodesUp as [Contender, Contender | undefined];
+  const name: ContenderName = nodes === 1 ? 'pi-hub-redis' : 'pi-hub-redis2';
+  return {
+    name, label: nodes === 1 ? 'pi-hub, 1 node on Redis' : 'pi-hub, 2 nodes on Redis', pid: a.pid,
+    pids: [...nodesUp.map((c) => c.pid), redis.daemon.pid],
+    endpoints: b ? { ...a.endpoints, alt: { wssUrl: b.endpoints.wssUrl, mqttsPort: b.endpoints.mqttsPort } } : a.endpoints,
+    listening: [...nodesUp.flatMap((c) => c.listening), ...assertLoopbackOnly([redis.daemon.pid])],
+    logTail: (n = 20) => nodesUp.map((c) => c.logTail(n)).join('\n'),
+    stop: async () => {
+      for (const c of nodesUp) await c.stop();
+      await redis.remove();
+    },
+  };
+}
+
+function startedNode(daemon: Daemon, f: Fixture): Promise<Contender> {
+  return started(daemon, 'pi-hub', 'pi-hub', HUB_LISTENING, (m) => endpoints(f, `wss://127.0.0.1:${m[1]}/mqtt`, Number(m[2])));
+}
+
 export function startContender(name: ContenderName, f: Fixture, o: BenchOptions, pin: boolean): Promise<Contender | string> {
   switch (name) {
     case 'pi-hub': return startPiHub(f, o, pin);
     case 'pi-hub-memory': return startPiHubMemory(f, o, pin);
     case 'aedes': return startAedes(f, o, pin);
     case 'mosquitto': return startMosquitto(f, o, pin);
+    case 'pi-hub-redis': return startPiHubCluster(f, o, pin, 1);
+    case 'pi-hub-redis2': return startPiHubCluster(f, o, pin, 2);
   }
 }

@@ -3,6 +3,7 @@
 import { Daemon, HUB_CLI, run } from '../harness/process.js';
 
 export { AGENT_CLI, Daemon, HUB_CLI, ROOT, run } from '../harness/process.js';
+export { TestRedis, redisMissing } from '../harness/redis.js';
 
 /** What `pi-hub serve` prints once both listeners are up: HTTPS/WSS port, mqtts port, root fingerprint. */
 export const HUB_LISTENING = /listening https:\/\/127\.0\.0\.1:(\d+) mqtts:\/\/127\.0\.0\.1:(\d+).*fingerprint=([0-9A-F:]+)/;

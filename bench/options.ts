@@ -3,8 +3,17 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const CONTENDERS = ['pi-hub', 'pi-hub-memory', 'aedes', 'mosquitto'] as const;
+export const CONTENDERS = ['pi-hub', 'pi-hub-memory', 'aedes', 'mosquitto', 'pi-hub-redis', 'pi-hub-redis2'] as const;
 export type ContenderName = (typeof CONTENDERS)[number];
+
+/** pi-hub with --cluster: one node, and two nodes on one Redis (docs/BENCHMARKING.md, "Several hub nodes"). */
+export const CLUSTER_CONTENDERS: readonly ContenderName[] = ['pi-hub-redis', 'pi-hub-redis2'];
+
+/** The workloads a contender is measured on: the cluster's are QoS 1 fan-in and round trips (issue 13). */
+export function measures(c: ContenderName, w: Workload): boolean {
+  if (!CLUSTER_CONTENDERS.includes(c)) return true;
+  return (w.kind === 'fan-in' && w.qos === 1) || w.kind === 'rtt';
+}
 
 export type Transport = 'wss' | 'mqtts';
 export type Qos = 0 | 1;
@@ -59,6 +68,8 @@ export interface BenchOptions {
   /** Start the Node brokers with --cpu-prof, profiles written here. */
   cpuProfDir: string | null;
   mosquitto: string;
+  /** Debian's redis-server, for the cluster contenders. */
+  redisServer: string;
   /** Another build of pi-hub's CLI to measure (a branch's dist/broker/cli.js); null: this one. */
   hubCli: string | null;
   /** The agent's footprint: seconds of steady work measured, or 0 to skip it. */
@@ -79,7 +90,9 @@ environment (all optional):
   BENCH_CONNECTIONS=500   connection rate: connections per point (10 in flight)
   BENCH_QUIET_WAIT_MS=3000 before each point, wait up to this for the machine to be quiet
   BENCH_BUDGET_S=540      stop waiting for quiet and re-measuring noisy points past this projection
-  BENCH_CONTENDERS=pi-hub,aedes,mosquitto
+  BENCH_CONTENDERS=pi-hub,aedes,mosquitto,pi-hub-redis,pi-hub-redis2
+                          (pi-hub-redis: one node with --cluster; pi-hub-redis2: two nodes on one Redis;
+                          both only on QoS 1 fan-in and round trips)
   BENCH_WORKLOADS=fan-in,rtt,connect   (substrings of: ${WORKLOADS.map((w) => w.id).join(', ')})
   BENCH_NETNS=0           do not enter a private network namespace
   BENCH_OUT=FILE          where the JSON results go
@@ -89,6 +102,7 @@ environment (all optional):
   BENCH_AGENT_BUNDLE=FILE the installed agent to measure (/usr/lib/pi-agent/pi-agent.mjs); default: the
                           pi-agent .deb built from this checkout, unpacked into a temporary directory
   MOSQUITTO=/usr/sbin/mosquitto
+  REDIS_SERVER=/usr/bin/redis-server
 `;
 
 export class OptionsError extends Error {}
@@ -137,6 +151,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     out: env.BENCH_OUT ?? join(tmpdir(), `pifleet-bench-${stamp}.json`),
     cpuProfDir: env.BENCH_CPU_PROF || null,
     mosquitto: env.MOSQUITTO ?? '/usr/sbin/mosquitto',
+    redisServer: env.REDIS_SERVER ?? '/usr/bin/redis-server',
     hubCli: env.BENCH_HUB_CLI || null,
     agentSeconds: int(env, 'BENCH_AGENT_SECONDS', quick ? 20 : 60, 0, 3600),
     agentBundle: env.BENCH_AGENT_BUNDLE || null,

@@ -16,6 +16,16 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/** The CPU seconds of the processes that together are the broker (hub nodes and their Redis). */
+export function cpuOf(pids: number[]): number {
+  return pids.reduce((sum, p) => sum + cpuSeconds(p), 0);
+}
+
+/** Their resident memory, in all. */
+export function rssOf(pids: number[]): number {
+  return pids.reduce((sum, p) => sum + rssBytes(p), 0);
+}
+
 /** Resident set size of `pid` in bytes; NaN if the process is gone. */
 export function rssBytes(pid: number): number {
   try {
@@ -59,17 +69,17 @@ export interface CpuWindow {
  * percentages of one core, what everything else on the machine used meanwhile (`otherPct`: the
  * machines are shared, and a busy neighbour explains a bad round) and how busy each CPU was.
  */
-export function startCpuWindow(brokerPid: number): { stop(): CpuWindow } {
+export function startCpuWindow(brokerPids: number[]): { stop(): CpuWindow } {
   const t0 = performance.now();
   const self0 = process.cpuUsage();
-  const broker0 = cpuSeconds(brokerPid);
+  const broker0 = cpuOf(brokerPids);
   const busy0 = busySeconds();
   return {
     stop() {
       const wallS = (performance.now() - t0) / 1000;
       const self = process.cpuUsage(self0);
       const selfS = (self.user + self.system) / 1e6;
-      const brokerCpuS = cpuSeconds(brokerPid) - broker0;
+      const brokerCpuS = cpuOf(brokerPids) - broker0;
       const busy = busySeconds();
       const otherS = busy.all - busy0.all - brokerCpuS - selfS;
       return {
@@ -89,16 +99,16 @@ export function startCpuWindow(brokerPid: number): { stop(): CpuWindow } {
  * `quietPct` of a core), at most `maxMs`: leftovers of one point must not load the next, and on a shared
  * machine a point is better started between a neighbour's bursts. Resolves with the last other-load %.
  */
-export async function settle(pid: number, maxMs: number, quietPct = 25): Promise<number> {
+export async function settle(pids: number[], maxMs: number, quietPct = 25): Promise<number> {
   const end = Date.now() + maxMs;
   let otherPct = Number.NaN;
   do {
-    const b0 = cpuSeconds(pid);
+    const b0 = cpuOf(pids);
     const m0 = busySeconds().all;
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, 250));
     const wallS = (performance.now() - t0) / 1000;
-    const broker = cpuSeconds(pid) - b0;
+    const broker = cpuOf(pids) - b0;
     otherPct = ((busySeconds().all - m0 - broker) / wallS) * 100;
     if (!(broker / wallS > 0.05) && !(otherPct > quietPct)) break;
   } while (Date.now() < end);

@@ -1,6 +1,6 @@
 // From per-round samples to the printed tables and the JSON summary: medians with [min–max], ratios of
 // medians, which side saturated, and the issue's targets with PASS/MISS. Pure (returns strings).
-import type { ContenderName, Workload } from './options.js';
+import { CLUSTER_CONTENDERS, type ContenderName, type Workload } from './options.js';
 import { type Summary, fmtNum, fmtSummary, ratio, summarize } from './stats.js';
 import type { Result } from './workloads.js';
 
@@ -52,7 +52,9 @@ export const TARGETS: Target[] = [
 ];
 
 /** A contender's short name in a ratio column's head. */
-const SHORT: Record<ContenderName, string> = { 'pi-hub': 'hub', 'pi-hub-memory': 'mem', aedes: 'Aedes', mosquitto: 'Mosq' };
+const SHORT: Record<ContenderName, string> = {
+  'pi-hub': 'hub', 'pi-hub-memory': 'mem', aedes: 'Aedes', mosquitto: 'Mosq', 'pi-hub-redis': 'redis', 'pi-hub-redis2': 'redis2',
+};
 
 export interface TargetOutcome extends Target {
   /** Ratio of the medians: what PASS/MISS is decided on. */
@@ -143,6 +145,60 @@ export function evaluateTargets(cs: Cell[], samples: Sample[]): TargetOutcome[] 
   });
 }
 
+// ---- several hub nodes on Redis (issue 13) --------------------------------------------------------
+
+export interface ClusterRatio {
+  workload: string;
+  metric: 'msg/s' | 'p99 ms';
+  /** 2 nodes ÷ 1 node on Redis, 2 nodes ÷ pi-hub in memory, 1 node on Redis ÷ in memory (ratios of medians). */
+  twoVsOne: number;
+  twoVsMemory: number;
+  oneVsMemory: number;
+}
+
+/** The cluster's ratios for QoS 1 fan-in throughput and round-trip p99, where both sides were measured. */
+export function clusterRatios(cs: Cell[], workloads: Workload[]): ClusterRatio[] {
+  const out: ClusterRatio[] = [];
+  for (const w of workloads) {
+    if (!((w.kind === 'fan-in' && w.qos === 1) || w.kind === 'rtt')) continue;
+    const metric = w.kind === 'rtt' ? 'p99 ms' as const : 'msg/s' as const;
+    const v = (c: ContenderName) => { const x = find(cs, w.id, c); return (w.kind === 'rtt' ? x?.p99?.median : x?.main.median) ?? Number.NaN; };
+    out.push({
+      workload: w.id, metric,
+      twoVsOne: ratio(v('pi-hub-redis2'), v('pi-hub-redis')),
+      twoVsMemory: ratio(v('pi-hub-redis2'), v('pi-hub-memory')),
+      oneVsMemory: ratio(v('pi-hub-redis'), v('pi-hub-memory')),
+    });
+  }
+  return out;
+}
+
+function renderCluster(cs: Cell[], workloads: Workload[], contenders: ContenderName[]): string | null {
+  if (!CLUSTER_CONTENDERS.some((c) => contenders.includes(c))) return null;
+  const rows = clusterRatios(cs, workloads);
+  if (rows.length === 0) return null;
+  const cell = (w: string, c: ContenderName, rtt: boolean) => {
+    const x = find(cs, w, c);
+    if (!x) return '-';
+    return rtt ? (x.p99 && x.p99.n > 0 ? fmtSummary(x.p99) : '-') : mainText(x);
+  };
+  const lost = cs.filter((c) => CLUSTER_CONTENDERS.includes(c.contender) || c.contender === 'pi-hub-memory')
+    .flatMap((c) => c.rounds).reduce((n, r) => n + (r.kind === 'fan-in' ? r.lostAfterDrain : r.kind === 'rtt' ? r.unanswered : 0), 0);
+  return [
+    '\nSeveral hub nodes on Redis, same run (QoS 1): pi-hub in memory, one node with --cluster, two nodes on one Redis (every broker-side process, Redis too, on the broker\'s CPU);',
+    'msg/s: higher is better; p99 ms: lower is better (ratio < 1: the cluster is faster)',
+    table([
+      ['workload', 'in memory', '1 node, Redis', '2 nodes, Redis', '2 nodes/1 node', '2 nodes/memory', '1 node/memory'],
+      ...rows.map((r) => [
+        `${r.workload} ${r.metric}`,
+        ...(['pi-hub-memory', 'pi-hub-redis', 'pi-hub-redis2'] as const).map((c) => cell(r.workload, c, r.metric === 'p99 ms')),
+        fmtNum(r.twoVsOne), fmtNum(r.twoVsMemory), fmtNum(r.oneVsMemory),
+      ]),
+    ]),
+    `messages lost or requests unanswered in these modes: ${lost}${lost === 0 ? ' (none)' : ' — see the notes below'}`,
+  ].join('\n');
+}
+
 // ---- text ----------------------------------------------------------------------------------------
 
 function table(rows: string[][]): string {
@@ -159,7 +215,8 @@ const mainText = (c: Cell | undefined) => (!c || c.main.n === 0 ? (c?.errors.len
 export function renderText(cs: Cell[], workloads: Workload[], contenders: ContenderName[], labels: Record<string, string>, targets: TargetOutcome[]): string {
   const parts: string[] = [];
   const head = (first: string, extra: string[]) => [first, ...contenders.map((c) => labels[c] ?? c), ...extra];
-  const others = contenders.filter((c) => c !== 'pi-hub');
+  // Ratios against the other brokers; the cluster's own comparison is a section of its own (below).
+  const others = contenders.filter((c) => c !== 'pi-hub' && !CLUSTER_CONTENDERS.includes(c));
   const ratioHeads = contenders.includes('pi-hub') ? others.map((c) => `hub/${SHORT[c]}`) : [];
 
   const thr = workloads.filter((w) => w.kind !== 'rtt');
@@ -186,6 +243,9 @@ export function renderText(cs: Cell[], workloads: Workload[], contenders: Conten
       ]),
     ]));
   }
+
+  const cluster = renderCluster(cs, workloads, contenders);
+  if (cluster) parts.push(cluster);
 
   parts.push('\nCPU, medians in % of one core: broker process / generator process / other processes on the machine, (busy % of the broker\'s CPU / of the generator\'s CPU, anyone\'s load);');
   parts.push(`saturated side: B broker, G generator, B+G both (its CPU ≥ ${SATURATED_PCT}% busy), - neither; broker CPU cost per message (µs) or connection (ms); broker RSS at the end of the window (connect: with all connections open)`);

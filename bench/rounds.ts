@@ -6,8 +6,8 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Contender } from './contenders.js';
 import type { Fixture } from './fixture.js';
-import type { BenchOptions, Workload } from './options.js';
-import { cpuSeconds, settle } from './proc.js';
+import { type BenchOptions, type Workload, measures } from './options.js';
+import { cpuOf, settle } from './proc.js';
 import { NOISY_PCT, type Sample } from './report.js';
 import { fmtNum } from './stats.js';
 import type { Job, Result } from './workloads.js';
@@ -61,7 +61,7 @@ export interface RoundsContext {
 export async function runRounds(ctx: RoundsContext): Promise<Sample[]> {
   const { contenders, fixture, o, progress } = ctx;
   const samples: Sample[] = [];
-  const totalPoints = o.rounds * o.workloads.length * contenders.length;
+  const totalPoints = o.rounds * o.workloads.reduce((n, w) => n + contenders.filter((c) => measures(c.name, w)).length, 0);
   let retries = Math.ceil(totalPoints * 0.2);
   let pointsDone = 0;
   let measuringS = 0;
@@ -73,13 +73,13 @@ export async function runRounds(ctx: RoundsContext): Promise<Sample[]> {
 
   const measure = async (c: Contender, w: Workload): Promise<{ result?: Result; error?: string }> => {
     const job: Job = {
-      workload: w, contender: c.name, endpoints: c.endpoints, user: fixture.user, devices: fixture.devices, brokerPid: c.pid,
+      workload: w, contender: c.name, endpoints: c.endpoints, user: fixture.user, devices: fixture.devices, brokerPids: c.pids,
       opts: {
         seconds: o.seconds, warmupMs: o.warmupMs, window: o.window, payloadBytes: o.payloadBytes, rate: o.rate,
         connections: o.connections, connConcurrency: o.connConcurrency, connectTimeLimitS: o.connectTimeLimitS,
       },
     };
-    await settle(c.pid, spare() > 0 ? o.quietWaitMs : 0);
+    await settle(c.pids, spare() > 0 ? o.quietWaitMs : 0);
     const started = Date.now();
     try {
       return { result: await runPoint(job, pointTimeoutMs(w, o)) };
@@ -96,8 +96,9 @@ export async function runRounds(ctx: RoundsContext): Promise<Sample[]> {
     for (const w of o.workloads) {
       for (const c of order) {
         if (ctx.stopping()) return samples;
+        if (!measures(c.name, w)) continue;
         const sample: Sample = { round, workload: w.id, contender: c.name };
-        if (Number.isNaN(cpuSeconds(c.pid))) {
+        if (Number.isNaN(cpuOf(c.pids))) {
           sample.error = `${c.label} is no longer running`;
         } else {
           let a = await measure(c, w);

@@ -14,7 +14,7 @@ import { FLEET_USAGE, type FleetOptions, parseFleetOptions } from './fleet/optio
 import { renderFleet } from './fleet/report.js';
 import { BROKER_CPU, GENERATOR_CPU, cpuCount, inNetns, netnsAvailable, pinGenerator, relaunch } from './isolate.js';
 import { type BenchOptions, type ContenderName, OptionsError, USAGE, parseOptions } from './options.js';
-import { cells, evaluateTargets, renderText } from './report.js';
+import { cells, clusterRatios, evaluateTargets, renderText } from './report.js';
 import { runRounds } from './rounds.js';
 import { describeSource, inSnapshot, takeSnapshot } from './snapshot.js';
 import { packageVersion } from './versions.js';
@@ -117,7 +117,7 @@ async function main(): Promise<number> {
       },
       options: { ...o, workloads: o.workloads.map((w) => w.id) },
       contenders: measured,
-      skipped, samples, summary: cs, targets, agent, fleet: fleet ? { options: fleetO, ...fleet } : null,
+      skipped, samples, summary: cs, targets, cluster: clusterRatios(cs, o.workloads), agent, fleet: fleet ? { options: fleetO, ...fleet } : null,
     }, null, 2) + '\n');
     say(`full results: ${o.out}`);
     return 0;

@@ -10,10 +10,10 @@
 //   the last one so the broker's memory for them can be read, then closed.
 import type { MqttClient } from 'mqtt';
 import { topics } from '../shared/topics.js';
-import { type Credential, type Endpoints, closeAll, connectClient } from './clients.js';
+import { type Credential, type Endpoints, closeAll, connectClient, nodeFor } from './clients.js';
 import type { BenchOptions, Qos, Transport, Workload } from './options.js';
 import { idOfRequest, requestId, requestPayload, resultPayload, statsPayload } from './payloads.js';
-import { rssBytes, startCpuWindow } from './proc.js';
+import { rssOf, startCpuWindow } from './proc.js';
 import { quantile } from './stats.js';
 
 export type Device = Credential & { serial: string };
@@ -24,7 +24,8 @@ export interface Job {
   endpoints: Endpoints;
   user: Credential;
   devices: Device[];
-  brokerPid: number;
+  /** Every process of the broker side: one, or two hub nodes and Redis. */
+  brokerPids: number[];
   opts: Pick<BenchOptions, 'seconds' | 'warmupMs' | 'window' | 'payloadBytes' | 'rate' | 'connections' | 'connConcurrency' | 'connectTimeLimitS'>;
 }
 
@@ -60,7 +61,8 @@ async function fanIn(job: Job, transport: Transport, qos: Qos, session: boolean)
   const { opts, endpoints: ep } = job;
   const sub = await connectClient(transport, ep, job.user, session ? 'bench-sub-session' : `bench-sub-${tag()}`, 10_000, !session);
   await sub.subscribeAsync(topics.allDevices(), { qos });
-  const pubs = await Promise.all(job.devices.map((d) => connectClient(transport, ep, d, d.serial)));
+  // With two nodes, every other publisher is on the second node: half the traffic crosses between nodes.
+  const pubs = await Promise.all(job.devices.map((d, i) => connectClient(transport, nodeFor(ep, i), d, d.serial)));
   const n = pubs.length;
   const topicOf = job.devices.map((d) => topics.stats(d.serial));
   const index = new Map(topicOf.map((t, i) => [t, i]));
@@ -101,11 +103,11 @@ async function fanIn(job: Job, transport: Transport, qos: Qos, session: boolean)
     for (let i = 0; i < n; i++) pump(i);
     await watch(opts.warmupMs, () => lastMessageAt, stalled);
     const r0 = received;
-    const cpu = startCpuWindow(job.brokerPid);
+    const cpu = startCpuWindow(job.brokerPids);
     await watch(opts.seconds * 1000, () => lastMessageAt, stalled);
     const delivered = received - r0;
     const c = cpu.stop();
-    const brokerRssMb = mb(rssBytes(job.brokerPid));
+    const brokerRssMb = mb(rssOf(job.brokerPids));
     pumping = false;
     const drainEnd = performance.now() + 3000;
     while (received < sent.reduce((a, b) => a + b, 0) && performance.now() < drainEnd) await sleep(20);
@@ -141,7 +143,8 @@ async function roundTrips(job: Job, transport: Transport, session: boolean): Pro
   const { opts, endpoints: ep } = job;
   const device = job.devices[0]!;
   const requester = await connectClient(transport, ep, job.user, `bench-req-${tag()}`);
-  const responder = await connectClient(transport, ep, device, device.serial, 10_000, !session);
+  // On the other node, when there are two.
+  const responder = await connectClient(transport, nodeFor(ep, 1), device, device.serial, 10_000, !session);
   const clients: MqttClient[] = [requester, responder];
   try {
     await responder.subscribeAsync(topics.cmdReq(device.serial), { qos: 1 });
@@ -172,7 +175,7 @@ async function roundTrips(job: Job, transport: Transport, session: boolean): Pro
     let measuredSent = 0;
     while (true) {
       const now = performance.now();
-      if (!cpu && now >= measureFrom) cpu = startCpuWindow(job.brokerPid);
+      if (!cpu && now >= measureFrom) cpu = startCpuWindow(job.brokerPids);
       for (let due = start + k * interval; due <= now && due < stopAt; due = start + ++k * interval) {
         const id = requestId(k);
         scheduled.set(id, due);
@@ -199,7 +202,7 @@ async function roundTrips(job: Job, transport: Transport, session: boolean): Pro
       brokerPct: c.brokerPct,
       otherPct: c.otherPct,
       corePct: c.corePct,
-      brokerRssMb: mb(rssBytes(job.brokerPid)),
+      brokerRssMb: mb(rssOf(job.brokerPids)),
     };
   } finally {
     await unsubscribeKept(responder, topics.cmdReq(device.serial), session);
@@ -214,7 +217,7 @@ async function connectRate(job: Job, transport: Transport): Promise<ConnectResul
   let failed = 0;
   let firstError: string | null = null;
   const deadline = performance.now() + opts.connectTimeLimitS * 1000;
-  const cpu = startCpuWindow(job.brokerPid);
+  const cpu = startCpuWindow(job.brokerPids);
   const worker = async () => {
     while (started < opts.connections && performance.now() < deadline) {
       const i = started++;
@@ -241,7 +244,7 @@ async function connectRate(job: Job, transport: Transport): Promise<ConnectResul
       brokerPct: c.brokerPct,
       otherPct: c.otherPct,
       corePct: c.corePct,
-      brokerRssMb: mb(rssBytes(job.brokerPid)), // with all of them open
+      brokerRssMb: mb(rssOf(job.brokerPids)), // with all of them open
     };
   } finally {
     await closeAll(clients);

@@ -8,6 +8,7 @@ import { ConfigError, UsageError } from '../shared/errors.js';
 import { readConfigJson, readTextFile } from '../shared/read-file.js';
 import type { AuditRetention } from './audit-writer.js';
 import { type FleetLimits, fleetLimitsFrom } from './fleet-limits.js';
+import { type ClusterAddress, ClusterUrlSchema } from './cluster/url.js';
 import type { BrokerLimits } from './mqtt/broker.js';
 import { MQTT_PERSISTENCES, type MqttPersistenceKind } from './mqtt/choose-persistence.js';
 
@@ -52,6 +53,8 @@ export const HubConfigFileSchema = z.strictObject({
   /** The audit log keeps entries this long, and at most this many. */
   auditRetentionDays: z.number().positive().max(36_500).optional(),
   auditMaxRows: z.number().int().min(1_000).max(1_000_000_000).optional(),
+  /** Several hub nodes on one data directory share their MQTT state through this Redis (redis://HOST:PORT). */
+  cluster: z.string().optional(),
 });
 export type HubConfigFile = z.infer<typeof HubConfigFileSchema>;
 
@@ -73,6 +76,8 @@ export interface HubConfig {
   mqttPersistence: MqttPersistenceKind;
   auditRetention: AuditRetention;
   fleet: FleetLimits;
+  /** The Redis that hub nodes share their MQTT state through (--cluster), or null: one node, in memory. */
+  cluster: ClusterAddress | null;
 }
 
 const DAY = 86_400_000;
@@ -103,7 +108,22 @@ export function readPassphraseFile(path: string): string {
   return readTextFile(path, 'the CA passphrase file').replace(/\r?\n$/, '');
 }
 
-export interface ServeFlags { dataDir?: string; host?: string; port?: string; mqttsPort?: string; clientAuth?: string }
+export interface ServeFlags { dataDir?: string; host?: string; port?: string; mqttsPort?: string; clientAuth?: string; cluster?: string }
+
+/**
+ * --cluster, else PI_HUB_CLUSTER, else hub.json `cluster`, else none. Checked like the other settings,
+ * but a refusal never repeats the address: it may hold a password.
+ */
+function clusterFrom(flag: string | undefined, fileValue: string | undefined): ClusterAddress | null {
+  const env = process.env.PI_HUB_CLUSTER;
+  const [where, value, Err] = flag !== undefined ? ['--cluster', flag, UsageError]
+    : env !== undefined && env !== '' ? ['PI_HUB_CLUSTER', env, ConfigError]
+      : fileValue !== undefined ? ['hub.json cluster', fileValue, ConfigError] : [null, null, ConfigError];
+  if (where === null || value === null) return null;
+  const r = ClusterUrlSchema.safeParse(value);
+  if (!r.success) throw new Err(`${where}: ${r.error.issues[0]!.message}`);
+  return r.data;
+}
 
 export function resolveHubConfig(flags: ServeFlags): HubConfig {
   const dataDir = dataDirFrom(flags.dataDir);
@@ -146,5 +166,6 @@ export function resolveHubConfig(flags: ServeFlags): HubConfig {
     mqttPersistence: file.mqttPersistence ?? 'sqlite',
     auditRetention: { maxAgeMs: (file.auditRetentionDays ?? 90) * DAY, maxRows: file.auditMaxRows ?? 1_000_000 },
     fleet: fleetLimitsFrom(file),
+    cluster: clusterFrom(flags.cluster, file.cluster),
   };
 }

@@ -5,12 +5,13 @@ import { createLogger, type Logger } from '../shared/log.js';
 import { VERSION } from '../shared/version.js';
 import { createApi } from './api/routes.js';
 import { AuditWriter } from './audit-writer.js';
-import { HubBroker } from './mqtt/broker.js';
+import { HubBroker, type HubBrokerDeps } from './mqtt/broker.js';
 import { RETAINED_SWEEP_MS, deviceTopics } from './mqtt/retained-sweep.js';
 import { choosePersistence } from './mqtt/choose-persistence.js';
 import { CrlPublisher } from './ca/crl.js';
 import { caPaths } from './ca/files.js';
 import { loadTicketKeys } from './ca/ticket-keys.js';
+import { type RunningCluster, startCluster } from './cluster/cluster.js';
 import { ensureServerCert } from './ca/server-cert.js';
 import type { HubConfig } from './config.js';
 import { openHubData } from './data-dir.js';
@@ -28,23 +29,39 @@ export interface RunningHub {
 
 export async function startHub(config: HubConfig, log: Logger = createLogger('pi-hub')): Promise<RunningHub> {
   const data = await openHubData(config.dataDir, config.trustDomain);
-  const ca = await data.loadCa(config.caPassphrase);
+  const store = data.store;
+  // --cluster: MQTT state lives in Redis and other nodes may hold Pis now; alone, in mqtt.db (or memory).
+  // Redis is reached first, so that a node that cannot reach it changes nothing and says only that.
+  let cluster: RunningCluster | null = null;
+  if (config.cluster) {
+    try {
+      cluster = await startCluster(config.cluster, { log: log.child('cluster'), maxQueuedMessages: config.limits.queue.maxMessages });
+    } catch (err) {
+      store.close();
+      throw err;
+    }
+  } else {
+    store.devices.markAllOffline(); // nobody is connected yet; retained statuses are settled by the broker (earlier-run.ts)
+  }
+  const ca = await data.loadCa(config.caPassphrase).catch(async (err: unknown) => { await cluster?.stop(); throw err; });
   if (await ensureServerCert(config.dataDir, ca, config.serverNames)) log.info('issued a server certificate', { names: config.serverNames.join(',') });
   const paths = caPaths(config.dataDir);
-  const store = data.store;
-  store.devices.markAllOffline(); // nobody is connected yet; retained statuses are settled by the broker (earlier-run.ts)
 
   const sessions = new SessionRegistry(store, log.child('sessions'));
   const crl = new CrlPublisher(ca, store, paths.crl, log.child('crl'));
-  const revocations = store.revocationFeed();
+  const revocations = cluster ? cluster.revocations(store.revocationFeed()) : store.revocationFeed();
   const tracker = new DeviceTracker(store, log.child('devices'));
   const audit = new AuditWriter(store, log.child('audit'), config.auditRetention);
-  const mqtt = choosePersistence(config.mqttPersistence, config.dataDir);
-  log.info('MQTT persistence', { persistence: mqtt.describe });
-  const broker = new HubBroker({
-    sessions, tracker, audit, log: log.child('mqtt'), limits: config.limits, persistence: mqtt.persistence, singleNode: mqtt.singleNode,
-    fleet: config.fleet,
-  });
+  // With --cluster, Redis holds what the broker keeps (and other nodes share it); alone, mqtt.db or memory.
+  let mqtt: Pick<HubBrokerDeps, 'persistence' | 'emitter' | 'holders' | 'sharedQueues' | 'singleNode'>;
+  if (cluster) {
+    mqtt = { ...cluster.broker, singleNode: false };
+  } else {
+    const chosen = choosePersistence(config.mqttPersistence, config.dataDir);
+    log.info('MQTT persistence', { persistence: chosen.describe });
+    mqtt = { persistence: chosen.persistence, singleNode: chosen.singleNode };
+  }
+  const broker = new HubBroker({ sessions, tracker, audit, log: log.child('mqtt'), limits: config.limits, ...mqtt, fleet: config.fleet });
   const resolvers = [new CertificateResolver(store, data.trustDomain), new SessionResolver(store)];
   let listening: { port: number } | null = null;
   const api = createApi({
@@ -106,6 +123,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
       sessions.stop();
       tracker.stop();
       audit.stop();
+      await cluster?.stop();
       store.close();
     },
   };

@@ -8,15 +8,16 @@ import { DATA_DIR } from './common.js';
 
 export const serveCommands: Command[] = [{
   path: ['serve'],
-  args: '[--data-dir DIR] [--host H] [--port N] [--mqtts-port N] [--client-auth none|want|need]',
+  args: '[--data-dir DIR] [--host H] [--port N] [--mqtts-port N] [--client-auth none|want|need] [--cluster redis://HOST:PORT]',
   summary: 'run the hub (systemd runs this)',
-  details: 'Settings: flags, then PI_HUB_* environment variables, then <data-dir>/hub.json (docs/ARCHITECTURE.md, "Command lines").',
+  details: 'Settings: flags, then PI_HUB_* environment variables, then <data-dir>/hub.json (docs/ARCHITECTURE.md, "Command lines").\n'
+    + '--cluster: several nodes on one data directory share sessions, retained messages and routing through this Redis.',
   async run(args) {
     const { values } = parseFlags(args, {
-      ...DATA_DIR, host: { type: 'string' }, port: { type: 'string' }, 'mqtts-port': { type: 'string' }, 'client-auth': { type: 'string' },
+      ...DATA_DIR, host: { type: 'string' }, port: { type: 'string' }, 'mqtts-port': { type: 'string' }, 'client-auth': { type: 'string' }, cluster: { type: 'string' },
     });
     const config = resolveHubConfig({
-      dataDir: values['data-dir'], host: values.host, port: values.port, mqttsPort: values['mqtts-port'], clientAuth: values['client-auth'],
+      dataDir: values['data-dir'], host: values.host, port: values.port, mqttsPort: values['mqtts-port'], clientAuth: values['client-auth'], cluster: values.cluster,
     });
     const { startHub } = await import('../hub.js');
     const log = createLogger('pi-hub');

@@ -10,6 +10,8 @@
 //   the bound holds across a restart; and a QoS 1 message is stored before aedes acknowledges it
 //   (`storeBeforeAck`): aedes 1.2 writes PUBACK first and stores after, so a crash between the two
 //   would lose a message its sender was told is safe.
+// - with several hub nodes on one store, the queues are counted in that store (`shared`): a message is
+//   queued on the publisher's node and acknowledged on the subscriber's.
 import { payloadBytes } from './packet-codec.js';
 import { type AsyncPersistence, type ClientRef, type SessionLedger, type StoredPacket, type StoredSubscription, aedesPacket } from './persistence.js';
 
@@ -22,11 +24,23 @@ export interface QueueBounds {
 
 export type DropReason = 'queue-full' | 'expired';
 
+/** Queue counts kept where every hub node sees them (broker/cluster), instead of in this process. */
+export interface SharedQueueCounts {
+  /** Counts one message of `bytes` for the session, unless that would pass a bound: then false. */
+  admit(clientId: string, bytes: number, bounds: QueueBounds): Promise<boolean>;
+  /** One message of `bytes` left the session's queue. */
+  release(clientId: string, bytes: number): void;
+  /** The session's queue is empty. */
+  reset(clientId: string): Promise<void>;
+}
+
 export interface BoundedPersistenceOptions extends QueueBounds {
   /** Whether the ACL granted this subscription object (the broker marks them as it decides). */
   granted: (sub: StoredSubscription) => boolean;
   /** A message a session will not get: over its bound, or left in it when it expired. */
   onDrop: (clientId: string, packet: StoredPacket, reason: DropReason) => void;
+  /** Where the queues are counted when several hub nodes share the store (default: here). */
+  shared?: SharedQueueCounts;
 }
 
 interface Queue { messages: number; bytes: number }
@@ -77,17 +91,20 @@ export class BoundedPersistence implements AsyncPersistence {
 
   async cleanSubscriptions(client: ClientRef): Promise<void> {
     this.queues.delete(client.id); // a clean session starts with an empty queue: what is left is cleared next
+    await this.o.shared?.reset(client.id);
     await this.inner.cleanSubscriptions(client);
   }
 
   // ---- the outgoing queue -----------------------------------------------------------------------
 
   outgoingEnqueue(sub: { clientId: string }, packet: StoredPacket): Promise<void> {
+    if (this.o.shared) return this.enqueueShared(this.o.shared, [sub], packet);
     return this.admit(sub.clientId, packet) ? this.inner.outgoingEnqueue(sub, packet) : Promise.resolve();
   }
 
   outgoingEnqueueCombi(subs: Array<{ clientId: string }>, packet: StoredPacket): Promise<void> {
     if (this.queuedAhead.size > 0 && this.queuedAhead.delete(aheadKey(packet))) return Promise.resolve(); // stored before the PUBACK
+    if (this.o.shared) return this.enqueueShared(this.o.shared, subs, packet);
     const kept = subs.filter((s) => this.admit(s.clientId, packet));
     return kept.length === 0 ? Promise.resolve() : this.inner.outgoingEnqueueCombi(kept, packet);
   }
@@ -105,10 +122,24 @@ export class BoundedPersistence implements AsyncPersistence {
     return true;
   }
 
+  private async enqueueShared(shared: SharedQueueCounts, subs: Array<{ clientId: string }>, packet: StoredPacket): Promise<void> {
+    const bytes = payloadBytes(packet);
+    const admitted = await Promise.all(subs.map((s) => shared.admit(s.clientId, bytes, this.o)));
+    const kept = subs.filter((s, i) => admitted[i] || (this.o.onDrop(s.clientId, packet, 'queue-full'), false));
+    if (kept.length > 0) await this.inner.outgoingEnqueueCombi(kept, packet);
+  }
+
   outgoingUpdate(client: ClientRef, packet: StoredPacket): Promise<void> { return this.inner.outgoingUpdate(client, packet); }
 
   outgoingClearMessageId(client: ClientRef, packet: { messageId?: number }): Promise<StoredPacket | undefined> {
     // aedes calls this for every PUBACK, clean sessions included: only a session with a queue pays more.
+    const { shared } = this.o;
+    if (shared) {
+      return this.inner.outgoingClearMessageId(client, packet).then((removed) => {
+        if (removed) shared.release(client.id, payloadBytes(removed));
+        return removed;
+      });
+    }
     if (!this.queues.has(client.id)) return this.inner.outgoingClearMessageId(client, packet);
     return this.inner.outgoingClearMessageId(client, packet).then((removed) => this.cleared(client.id, removed));
   }
@@ -146,6 +177,7 @@ export class BoundedPersistence implements AsyncPersistence {
       this.o.onDrop(clientId, p, 'expired');
     }
     this.queues.delete(clientId);
+    await this.o.shared?.reset(clientId);
     await this.inner.delWill(ref);
     await this.inner.cleanIncoming(ref);
     this.inner.ledger?.forgetSession(clientId);

@@ -21,10 +21,11 @@ import { type DeviceTopic, parseDeviceTopic } from '../../shared/topics.js';
 import type { AuditWriter } from '../audit-writer.js';
 import type { DeviceTracker } from '../device-tracker.js';
 import { maySubscribe, publishAllowed } from './acl.js';
-import { BoundedPersistence } from './bounded-persistence.js';
+import { BoundedPersistence, type SharedQueueCounts } from './bounded-persistence.js';
 import { type ConnState, type HubClient, STATE } from './client-state.js';
 import { NO_HIGH_WATER_MARK, RecentDeliveries } from './deliveries.js';
 import { watchInbound } from './inbound.js';
+import { type SessionHolders, connectionName, nodeOf } from './holders.js';
 import { settleEarlierRun } from './earlier-run.js';
 import { pruneRetained } from './retained-sweep.js';
 import { HubVoice } from './hub-voice.js';
@@ -52,6 +53,9 @@ export interface HubBrokerDeps {
   persistence?: AsyncPersistence;
   /** How messages are routed between clients (default: aedes's in-process mqemitter). */
   emitter?: unknown;
+  /** With several hub nodes (broker/cluster): who holds each device's session, and the queues' counts. */
+  holders?: SessionHolders;
+  sharedQueues?: SharedQueueCounts;
   /**
    * This hub is the only broker on its persistence (default true): at start, the wills and online
    * statuses an earlier run left are settled (earlier-run.ts). False where other nodes share it.
@@ -71,6 +75,8 @@ export class HubBroker {
   private readonly grantedSubs = new WeakSet<object>();
   private readonly voice = new HubVoice(() => this.aedes);
   private readonly keeper: SessionKeeper;
+  /** Connections of this node that claimed a device's session (holders.ts). */
+  private claims = 0;
   private persistence: BoundedPersistence | null = null;
   private readonly fleet: FleetLimits;
   /** Connections past CONNACK, against fleet.maxConnections. */
@@ -91,6 +97,7 @@ export class HubBroker {
       ...this.deps.limits.queue,
       granted: (sub) => this.grantedSubs.has(sub),
       onDrop: (clientId, packet, reason) => this.keeper.dropped(clientId, packet, reason),
+      ...(this.deps.sharedQueues ? { shared: this.deps.sharedQueues } : {}),
     });
     this.aedes = await Aedes.createBroker({
       persistence,
@@ -101,7 +108,8 @@ export class HubBroker {
       authorizeForward: (c, packet) => this.authorizeForward(c as HubClient, packet),
     });
     this.keeper.start(this.aedes, persistence);
-    // A persistence that fails (a full disk) makes aedes emit 'error': logged, never a crash.
+    // A persistence that fails (a full disk, Redis away) makes aedes emit 'error' (a failed queueing,
+    // a will it could not replay): logged, never a crash.
     (this.aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => this.deps.log.error('broker error', { error: err.message }));
     if (this.deps.singleNode ?? true) await settleEarlierRun(this.aedes, persistence, this.voice, this.deps.tracker, this.deps.log);
     this.aedes.on('clientError', (client, err) => this.deps.log.debug('client error', { client: client.id, error: err.message }));
@@ -139,9 +147,11 @@ export class HubBroker {
 
   /** Hands a new connection (a WebSocket stream or a TLS socket) to aedes, with who it is. */
   handle(stream: Duplex, req: IncomingMessage | null, who: IdentityResult, remote: string): void {
+    // The hub stops its broker before its listeners: a connection that arrives in between is dropped.
+    if (!this.aedes) return void stream.destroy();
     // aedes would keep the upgrade request (headers, raw headers, stream state: ~2 KB) for the
     // connection's lifetime only to hand it to hooks that read the identity resolved here instead.
-    const client = this.instance.handle(stream) as unknown as HubClient;
+    const client = this.aedes.handle(stream) as unknown as HubClient;
     const identity = who.ok ? who.identity : null;
     const tlsSocket = (req?.socket ?? stream) as Partial<TLSSocket>;
     const state: ConnState = {
@@ -196,6 +206,22 @@ export class HubBroker {
     }
     client.id = internal;
     if (id.kind === 'device') st.device = this.deps.tracker.device(id.userId, id.serial);
+    const holders = this.deps.holders;
+    if (holders && id.kind === 'device') {
+      // Claimed before CONNACK, so the connection this one replaces (here or on another node) finds
+      // itself replaced before its will could go out.
+      const holding = connectionName(this.instance.id, ++this.claims);
+      holders.claim(internal, holding).then(() => {
+        if (client.closed) return done(refusal(3, 'closed while connecting'), false); // aedes ignores it
+        st.holding = holding;
+        this.accept(client, id, st, done);
+      }, (err: Error) => refuse(3, `the hub nodes' shared store is unreachable (${err.message}); try again`));
+      return;
+    }
+    this.accept(client, id, st, done);
+  }
+
+  private accept(client: HubClient, id: Identity, st: ConnState, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
     const credential = credentialOf(id);
     if (credential) {
       const connection = { close: () => this.keeper.end(client) };
@@ -211,7 +237,8 @@ export class HubBroker {
     done(null, true);
   }
 
-  private authorizePublish(client: HubClient | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
+  private authorizePublish(client: HubClient | null, packet: PublishPacket, done: (err?: Error | null) => void, asked = false): void {
+    if (!asked && this.deps.holders && isWill(client, packet)) return this.askHolder(this.deps.holders, client, packet, done);
     // A will replayed after a restart comes with no client: its internal client id says whose it is,
     // and only a device's status can be one (authenticate refused anything else as a will).
     const st = client?.[STATE];
@@ -244,6 +271,26 @@ export class HubBroker {
     if (verdict.payload) packet.payload = verdict.payload;
     if (client && packet.qos > 0 && this.persistence?.durable) return this.storeBeforeAck(packet, done);
     done(null);
+  }
+
+  /**
+   * A will goes out only while its connection still holds the session: a Pi that moved to another node
+   * (or reconnected here) is not marked offline by the connection it left. A will replayed for a node
+   * that died (no client, or another connection's) goes out only if that node still held the session.
+   */
+  private askHolder(holders: SessionHolders, client: HubClient | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
+    const stored = packet as { clientId?: string; brokerId?: string };
+    const clientId = client && packet === client.will ? client.id : stored.clientId ?? client?.id ?? '';
+    const mine = client && packet === client.will ? client[STATE]?.holding ?? null : null;
+    holders.holder(clientId).then((holder) => {
+      const current = holder === null || (mine ? holder === mine : nodeOf(holder) === stored.brokerId);
+      if (current) return this.authorizePublish(client, packet, done, true);
+      this.deps.log.info('will not published: a newer connection holds the session', { client: clientId, node: nodeOf(holder!) });
+      this.divert(packet, done);
+    }, (err: Error) => {
+      this.deps.log.warn('cannot tell who holds a session; its will goes out', { client: clientId, error: err.message });
+      this.authorizePublish(client, packet, done, true);
+    });
   }
 
   /**
@@ -349,6 +396,14 @@ function willRefusal(id: Identity, mount: string, will: { topic: string; payload
   if (!t || !publishAllowed(id, t) || t.kind !== 'status') return `will topic not allowed: ${shown} (a will may only be a device's status)`;
   if (will.payload.length > MAX_PAYLOAD_BYTES.status || !StatusSchema.safeParse(parseJson(will.payload)).success) return 'the will payload is not a valid status';
   return null;
+}
+
+/**
+ * Whether aedes is publishing a will: a closing client's own (`client.will`), or one replayed from the
+ * store for a node it thinks dead, which carries the broker id that stored it (no client publish does).
+ */
+function isWill(client: HubClient | null, packet: PublishPacket): boolean {
+  return client === null || packet === client.will || typeof (packet as { brokerId?: unknown }).brokerId === 'string';
 }
 
 /** An internal topic as a device topic of this mountpoint, or null when it is neither. */

@@ -31,6 +31,8 @@ export interface ConnState {
   ctx: PublishContext | null;
   /** QoS 1 messages given to this connection lately (deliveries.ts); made at the first. */
   delivered: RecentDeliveries | null;
+  /** With several hub nodes: this connection's name, once it holds its device's session (holders.ts). */
+  holding?: string;
 }
 
 export type HubClient = Client & {

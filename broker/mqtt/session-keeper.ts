@@ -13,6 +13,7 @@ import type { AuditWriter } from '../audit-writer.js';
 import type { DeviceTracker } from '../device-tracker.js';
 import type { BoundedPersistence, DropReason, QueueBounds } from './bounded-persistence.js';
 import { type HubClient, STATE } from './client-state.js';
+import type { SessionHolders } from './holders.js';
 import type { HubVoice } from './hub-voice.js';
 import { type Principal, splitInternal } from './mountpoint.js';
 import type { StoredPacket } from './persistence.js';
@@ -29,11 +30,15 @@ export interface SessionKeeperDeps {
   audit: AuditWriter;
   log: Logger;
   voice: HubVoice;
+  /** With several hub nodes: who holds each device's session (holders.ts). */
+  holders?: SessionHolders;
 }
 
 export class SessionKeeper {
   private readonly book: PersistentSessions;
   private persistence: BoundedPersistence | null = null;
+  /** aedes's id for this node: where a shared store keeps this node's wills. */
+  private brokerId = '';
   private sweep: NodeJS.Timeout | null = null;
 
   constructor(private readonly d: SessionKeeperDeps) {
@@ -43,6 +48,14 @@ export class SessionKeeper {
   /** Learns the sessions the store kept, follows aedes's connections and sweeps expired sessions until stop(). */
   start(aedes: Aedes, persistence: BoundedPersistence): void {
     this.persistence = persistence;
+    this.brokerId = aedes.id;
+    // With several hub nodes, a session that another node took over is that node's to count and expire:
+    // this one forgets it, or it would expire (and drop) a session in use elsewhere. aedes announces
+    // every connection to every node (it closes its own duplicate on the same message).
+    aedes.subscribe('$SYS/+/new/clients', (packet, cb) => {
+      if (packet.topic.split('/')[1] !== aedes.id) this.book.forget(packet.payload.toString());
+      cb();
+    }, () => {});
     const ledger = persistence.ledger;
     if (ledger) this.book.restore(ledger.storedSessions());
     aedes.on('client', (c) => {
@@ -88,14 +101,27 @@ export class SessionKeeper {
     const st = client[STATE];
     client.will = null;
     client._will = null;
-    void this.persistence?.delWill({ id: client.id }).catch(() => {});
+    const stored = { id: client.id, brokerId: this.brokerId }; // a shared store keys wills by node too
+    void this.persistence?.delWill(stored).catch(() => {});
     const id = st?.identity;
     // A removed Pi gets no retained status: its retained messages are deleted (retained-sweep.ts).
-    if (id?.kind === 'device' && this.d.tracker.enrolled(id.userId, id.serial)) {
-      const status = this.d.voice.offline(id.userId, id.serial);
-      this.d.tracker.status(st!.device ?? this.d.tracker.device(id.userId, id.serial), status);
-    }
+    if (id?.kind === 'device' && this.d.tracker.enrolled(id.userId, id.serial)) this.offline(client.id, st!, id);
     client.close();
+  }
+
+  /** The hub says a device it cut off is offline, unless a newer connection holds its session (holders.ts). */
+  private offline(clientId: string, st: NonNullable<HubClient[typeof STATE]>, id: Principal & { kind: 'device' }): void {
+    const say = () => {
+      const status = this.d.voice.offline(id.userId, id.serial);
+      this.d.tracker.status(st.device ?? this.d.tracker.device(id.userId, id.serial), status);
+    };
+    const { holders } = this.d;
+    if (!holders || !st.holding) return say();
+    const mine = st.holding;
+    holders.holder(clientId).then((holder) => {
+      if (holder === null || holder === mine) say();
+      else this.d.log.info('not marked offline: a newer connection holds the session', { client: clientId });
+    }, () => say());
   }
 
   /** A message a session will not get: a request in it is answered, so nobody waits forever. */

@@ -1,6 +1,8 @@
-// The hub's data in one SQLite file (better-sqlite3, WAL), a repository per table. The CLI opens the
-// same file while the hub runs, so revocations reach a live hub through PRAGMA data_version (another
-// connection's commit) and a counter of this process's own.
+// The hub's data in one SQLite file (better-sqlite3, WAL), a repository per table. The CLI (and, with
+// --cluster, other hub nodes) open the same file while the hub runs, so revocations reach a live hub
+// through PRAGMA data_version (another connection's commit) and a counter of this process's own; a
+// revocation also counts itself in `settings`, so a commit of anything else (another node's device
+// reports, every second) is told from one.
 import { ApiKeys } from './api-keys.js';
 import { AuditLog } from './audit.js';
 import { Certs } from './certs.js';
@@ -10,6 +12,9 @@ import { History } from './history.js';
 import { Sessions } from './sessions.js';
 import type { HubStore, RevocationFeed } from './store.js';
 import { Users } from './users.js';
+
+/** settings key: how many revocations were made on this database (by any process). */
+const REVOCATIONS = 'revocations';
 
 export class SqliteStore implements HubStore {
   readonly users: Users;
@@ -23,7 +28,11 @@ export class SqliteStore implements HubStore {
   private revocations = 0;
 
   constructor(private readonly db: Db) {
-    const revoked = () => { this.revocations++; };
+    const revoked = () => {
+      this.revocations++;
+      db.prepare(`INSERT INTO settings (key, value) VALUES ('${REVOCATIONS}', '1')
+        ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1`).run();
+    };
     this.users = new Users(db);
     this.apiKeys = new ApiKeys(db, revoked);
     this.certs = new Certs(db, revoked);
@@ -56,17 +65,22 @@ export class SqliteStore implements HubStore {
       start: (onChange) => {
         let version = dataVersion(this.db);
         let own = this.revocations;
+        let count = this.getSetting(REVOCATIONS);
         timer = setInterval(() => {
           let v: number;
+          let c: string | null;
           try {
             v = dataVersion(this.db);
+            if (v === version && this.revocations === own) return;
+            c = this.getSetting(REVOCATIONS);
           } catch {
             onChange(); // cannot tell: let the caller look (and report what fails)
             return;
           }
-          if (v === version && this.revocations === own) return;
           version = v;
           own = this.revocations;
+          if (c === count) return; // a commit, but no revocation
+          count = c;
           onChange();
         }, pollMs);
         timer.unref();

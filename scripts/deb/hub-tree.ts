@@ -63,8 +63,8 @@ export function productionPackages(root: string, exclude: string[] = AGENT_ONLY_
   return [...found.values()].sort((a, b) => a.dir.localeCompare(b.dir));
 }
 
-/** Files and folders no running program reads: TypeScript sources and declarations, dotfiles (.bin/, .eslintrc, .gitattributes…). */
-const DROPPED_AT_TOP = /^(\.github|__tests__|tests?|fixtures?|examples?|benchmarks?|docs?)$/i;
+/** Files and folders no running program reads: TypeScript sources and declarations, dotfiles (.bin/, .eslintrc, .gitattributes…), build files (a Makefile). */
+const DROPPED_AT_TOP = /^(\.github|__tests__|tests?|fixtures?|examples?|benchmarks?|docs?|Makefile)$/i;
 const DROPPED_ANYWHERE = /(^|\/)\.[^/]*$|\.(map|ts|mts|cts|md|markdown|tsbuildinfo)$/i;
 const LICENSE = /(^|\/)(licen[cs]e|copying|notice)[^/]*$/i;
 

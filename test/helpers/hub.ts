@@ -34,6 +34,8 @@ export interface HubOptions {
   mqttsPort?: number;
   /** Written as <data-dir>/hub.json before the hub starts. */
   config?: Record<string, unknown>;
+  /** `--cluster URL`: a hub node sharing its MQTT state through this Redis. */
+  cluster?: string;
 }
 
 export class TestHub {
@@ -57,6 +59,7 @@ export class TestHub {
   private async launch(port: number, mqttsPort: number): Promise<void> {
     const args = ['serve', '--data-dir', this.dataDir, '--host', '127.0.0.1', '--port', String(port), '--mqtts-port', String(mqttsPort)];
     if (this.opts.clientAuth) args.push('--client-auth', this.opts.clientAuth);
+    if (this.opts.cluster) args.push('--cluster', this.opts.cluster);
     this.daemon = Daemon.start(HUB_CLI, args, 'hub', this.opts.env);
     const m = await this.daemon.waitForLine(/listening https:\/\/127\.0\.0\.1:(\d+) mqtts:\/\/127\.0\.0\.1:(\d+).*fingerprint=([0-9A-F:]+)/, 30_000, 0);
     this.port = Number(m[1]);
