@@ -28,13 +28,12 @@ import { quantile } from '../stats.js';
 import { packageVersion } from '../versions.js';
 import { type FleetDevice, enrollBulk } from './enroll-bulk.js';
 import type { SimCounts, SimMessage, SimReport } from './device-sim.js';
-import type { FleetOptions } from './options.js';
+import type { FleetContender, FleetOptions } from './options.js';
 
 const SIM = fileURLToPath(new URL('./device-sim.js', import.meta.url));
 const PROBE = fileURLToPath(new URL('./mem-probe.js', import.meta.url));
 const AEDES_SERVER = fileURLToPath(new URL('../aedes-server.js', import.meta.url));
 
-export type FleetContender = 'pi-hub' | 'aedes' | 'mosquitto';
 
 export interface MemoryBreakdown { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number }
 

@@ -1,6 +1,6 @@
 // The fleet section's settings, from the environment (docs/BENCHMARKING.md, "Fleet"). A bad value
 // stops the bench before any load, as every other setting does.
-import type { FleetContender } from './fleet.js';
+export type FleetContender = 'pi-hub' | 'aedes' | 'mosquitto';
 
 export interface FleetOptions {
   /** Simulated Pis; 0 skips the section. */
