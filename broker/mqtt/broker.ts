@@ -300,9 +300,11 @@ export class HubBroker {
    * skips storing the message again.
    */
   private storeBeforeAck(packet: PublishPacket, done: (err?: Error | null) => void): void {
-    // While stop() closes aedes, closing clients publish their wills through here: aedes stores them itself.
+    // While stop() closes aedes, closing clients publish their wills through here: aedes stores them
+    // itself. Called back on a later turn: 10,000 wills answered at once recursed through aedes's
+    // publish chain until the stack overflowed (the hub crashed on SIGTERM).
     const a = this.aedes as (Aedes & { counter: number }) | null;
-    if (!a) return done(null);
+    if (!a) return void setImmediate(done, null);
     const p = packet as PublishPacket & { brokerId?: string; brokerCounter?: number };
     p.brokerId = a.id;
     p.brokerCounter = ++a.counter;
