@@ -3,6 +3,8 @@
 // reconnects with capped exponential backoff and full jitter, a slow retry once the hub has refused the
 // certificate, and a switch to renewed credentials without a gap in the session.
 import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
+import tls from 'node:tls';
 // The client class alone: mqtt's index also loads every transport it knows (tcp, tls, ws, socks
 // proxies, the browser's), which the agent never uses — it hands the client its own stream (about 0.5 MB
 // of resident memory, docs/BENCHMARKING.md).
@@ -59,6 +61,14 @@ export class MqttLink extends EventEmitter<LinkEvents> {
   private stopped = true;
   private refused = false;
   private switching: Promise<void> | null = null;
+  /**
+   * The last TLS session ticket the hub gave this Pi: the next connection resumes with it and skips
+   * the certificate signature and its verification on both sides (the hub keeps its ticket keys
+   * across restarts, docs/ARCHITECTURE.md "Reconnect storms"). Forgotten with the credentials it was made with.
+   */
+  private tlsSession: Buffer | null = null;
+  /** The hub's Retry-After (ms) when it deferred this Pi with 503 (its accept rate): the next try waits that, not more. */
+  private deferredMs: number | null = null;
 
   constructor(private readonly o: MqttLinkOptions) { super(); }
 
@@ -84,15 +94,30 @@ export class MqttLink extends EventEmitter<LinkEvents> {
   }
 
   private newClient(): MqttClient {
+    const mine: { client?: MqttClient } = {}; // a session ticket of an old client after a switch is not kept
     const build = () => {
       const c = this.o.credentials();
       const ws = new WebSocket(this.o.url, ['mqtt'], {
         key: c.key, cert: c.cert, ca: c.ca, minVersion: 'TLSv1.3', perMessageDeflate: false, handshakeTimeout: 15_000,
+        // ws's own tlsConnect, plus the session to resume and the tickets the hub sends.
+        createConnection: ((options: tls.ConnectionOptions & { host?: string; path?: string }) => {
+          const servername = options.servername || options.servername === '' ? options.servername : (isIP(options.host ?? '') ? '' : options.host);
+          const socket = tls.connect({ ...options, path: undefined, servername, ...(this.tlsSession ? { session: this.tlsSession } : {}) } as tls.ConnectionOptions);
+          socket.on('session', (session: Buffer) => { if (this.client === mine.client) this.tlsSession = session; });
+          return socket;
+        }) as never,
       });
       ws.on('error', () => {}); // surfaced through the stream
+      // 503 is the hub's accept rate during a reconnect storm: "come back in Retry-After seconds".
+      // Without a listener ws turns it into an error ("Unexpected server response: 503") all the same.
+      ws.once('unexpected-response', (req, res) => {
+        const after = Number(res.headers['retry-after']);
+        if (res.statusCode === 503 && after > 0) this.deferredMs = Math.min(after, 60) * 1000;
+        req.destroy(new Error(`Unexpected server response: ${res.statusCode}`));
+      });
       return coalescingWebSocketStream(ws);
     };
-    const client = new MqttClient(build as never, this.options());
+    const client = mine.client = new MqttClient(build as never, this.options());
     client.on('connect', (connack) => {
       this.attempt = 0;
       if (this.refused) this.o.log.info('the hub accepts this Pi again');
@@ -105,6 +130,7 @@ export class MqttLink extends EventEmitter<LinkEvents> {
     client.on('message', (topic, payload) => this.emit('message', topic, payload));
     client.on('error', (err: Error & { code?: number | string }) => {
       if (err.code === 5 || err.code === 4) {
+        this.tlsSession = null;
         if (!this.refused) {
           const why = this.o.diagnose?.() ?? 'its certificate is revoked or unknown there';
           this.o.log.error(`the hub refused this Pi: ${why}. Connect it again: sudo pi-agent connect --hub URL --api-key KEY --fingerprint SHA256 --force`);
@@ -127,6 +153,10 @@ export class MqttLink extends EventEmitter<LinkEvents> {
     let delay: number;
     if (this.refused) {
       delay = Math.round(this.o.refusedRetryMs * (0.8 + 0.4 * Math.random()));
+    } else if (this.deferredMs !== null) {
+      // Deferred, not failed: the backoff does not grow, and the jitter keeps the deferred apart.
+      delay = Math.round(this.deferredMs * (0.5 + Math.random()));
+      this.deferredMs = null;
     } else {
       delay = backoffDelay(this.attempt++, this.o.reconnectMinMs, this.o.reconnectMaxMs);
       const why = this.o.diagnose?.();
@@ -158,6 +188,7 @@ export class MqttLink extends EventEmitter<LinkEvents> {
   switchCredentials(): Promise<void> {
     if (this.switching) return this.switching;
     const old = this.client;
+    this.tlsSession = null; // it holds the old certificate: a resumed session would present it again
     this.switching = (async () => {
       if (old) {
         if (this.timer) { clearTimeout(this.timer); this.timer = null; }

@@ -9,6 +9,9 @@ import { type AgentResult, measureAgent, renderAgent } from './agent.js';
 import { GENERATOR_NOTE } from './clients.js';
 import { type Contender, startContender } from './contenders.js';
 import { type Fixture, prepareFixture, removeFixture } from './fixture.js';
+import { type FleetResult, prepareFleet, runFleet } from './fleet/fleet.js';
+import { FLEET_USAGE, type FleetOptions, parseFleetOptions } from './fleet/options.js';
+import { renderFleet } from './fleet/report.js';
 import { BROKER_CPU, GENERATOR_CPU, cpuCount, inNetns, netnsAvailable, pinGenerator, relaunch } from './isolate.js';
 import { type BenchOptions, type ContenderName, OptionsError, USAGE, parseOptions } from './options.js';
 import { cells, clusterRatios, evaluateTargets, renderText } from './report.js';
@@ -21,12 +24,14 @@ const progress = (s: string) => process.stderr.write(s + '\n');
 
 async function main(): Promise<number> {
   let o: BenchOptions | null;
+  let fleetO: FleetOptions;
   try {
     o = parseOptions(process.argv.slice(2), process.env);
-    if (!o) { process.stdout.write(USAGE); return 0; }
+    if (!o) { process.stdout.write(USAGE + FLEET_USAGE); return 0; }
+    fleetO = parseFleetOptions(process.env, o.quick, (m) => new OptionsError(m));
   } catch (err) {
     if (!(err instanceof OptionsError)) throw err;
-    process.stderr.write(`bench: ${err.message}\n${USAGE}`);
+    process.stderr.write(`bench: ${err.message}\n${USAGE}${FLEET_USAGE}`);
     return 2;
   }
   if (!inSnapshot()) {
@@ -94,6 +99,13 @@ async function main(): Promise<number> {
       say('');
       say(renderAgent(agent));
     }
+    let fleet: { results: FleetResult[]; skipped: string[] } | null = null;
+    if (fleetO.size > 0 && !stopping) {
+      progress(`fleet: ${fleetO.size} Pis enrolled in bulk (bench/fleet/enroll-bulk.ts) …`);
+      fleet = await runFleet(fixture, await prepareFleet(fixture, fleetO.size), fleetO, o, pin, progress, () => stopping);
+      say('');
+      say(renderFleet(fleet.results, fleet.skipped));
+    }
     const elapsedS = Math.round((Date.now() - t0) / 1000);
     say(`\n${o.rounds} round(s) in ${elapsedS} s. The bench reports; it does not fail the build.`);
 
@@ -105,7 +117,7 @@ async function main(): Promise<number> {
       },
       options: { ...o, workloads: o.workloads.map((w) => w.id) },
       contenders: measured,
-      skipped, samples, summary: cs, targets, cluster: clusterRatios(cs, o.workloads), agent,
+      skipped, samples, summary: cs, targets, cluster: clusterRatios(cs, o.workloads), agent, fleet: fleet ? { options: fleetO, ...fleet } : null,
     }, null, 2) + '\n');
     say(`full results: ${o.out}`);
     return 0;

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ConfigError, UsageError } from '../shared/errors.js';
 import { readConfigJson, readTextFile } from '../shared/read-file.js';
 import type { AuditRetention } from './audit-writer.js';
+import { type FleetLimits, fleetLimitsFrom } from './fleet-limits.js';
 import { type ClusterAddress, ClusterUrlSchema } from './cluster/url.js';
 import type { BrokerLimits } from './mqtt/broker.js';
 import { MQTT_PERSISTENCES, type MqttPersistenceKind } from './mqtt/choose-persistence.js';
@@ -44,6 +45,11 @@ export const HubConfigFileSchema = z.strictObject({
   /** Enrollments and renewals per client address: this many at once, then this many a minute. */
   enrollBurst: z.number().int().min(1).max(100_000).optional(),
   enrollPerMinute: z.number().positive().max(100_000).optional(),
+  /** MQTT connections at once (both listeners), Pis a user may enroll, stats a Pi may send a minute (fleet-limits.ts). */
+  maxConnections: z.number().int().min(1).max(1_000_000).optional(),
+  maxDevicesPerUser: z.number().int().min(1).max(1_000_000).optional(),
+  statsPerMinute: z.number().positive().max(60_000).optional(),
+  mqttAcceptPerSecond: z.number().int().min(1).max(100_000).optional(),
   /** The audit log keeps entries this long, and at most this many. */
   auditRetentionDays: z.number().positive().max(36_500).optional(),
   auditMaxRows: z.number().int().min(1_000).max(1_000_000_000).optional(),
@@ -69,6 +75,7 @@ export interface HubConfig {
   limits: BrokerLimits;
   mqttPersistence: MqttPersistenceKind;
   auditRetention: AuditRetention;
+  fleet: FleetLimits;
   /** The Redis that hub nodes share their MQTT state through (--cluster), or null: one node, in memory. */
   cluster: ClusterAddress | null;
 }
@@ -158,6 +165,7 @@ export function resolveHubConfig(flags: ServeFlags): HubConfig {
     },
     mqttPersistence: file.mqttPersistence ?? 'sqlite',
     auditRetention: { maxAgeMs: (file.auditRetentionDays ?? 90) * DAY, maxRows: file.auditMaxRows ?? 1_000_000 },
+    fleet: fleetLimitsFrom(file),
     cluster: clusterFrom(flags.cluster, file.cluster),
   };
 }

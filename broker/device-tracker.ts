@@ -7,8 +7,9 @@ import type { Logger } from '../shared/log.js';
 import { type Stats, StatsSchema } from '../shared/schemas.js';
 import { BatchWriter } from './batch-writer.js';
 import type { DeviceReport, HistoryPoint, HubStore } from './store/store.js';
+import type { StatsBucket } from './fleet-limits.js';
 
-export interface DeviceEntry {
+export interface DeviceEntry extends StatsBucket {
   readonly serial: string;
   readonly userId: string;
   dirty: boolean;
@@ -18,10 +19,14 @@ export interface DeviceEntry {
   manifest?: unknown;
 }
 
+/** Devices written per turn of the event loop (flush). */
+const FLUSH_CHUNK = 250;
+
 export class DeviceTracker extends BatchWriter {
   private readonly entries = new Map<string, DeviceEntry>();
   private dirty: DeviceEntry[] = [];
   private prune: NodeJS.Timeout | null = null;
+  private draining: NodeJS.Immediate | null = null;
 
   constructor(private readonly store: HubStore, private readonly log: Logger, flushMs = 1000) { super(flushMs); }
 
@@ -62,10 +67,23 @@ export class DeviceTracker extends BatchWriter {
     this.touch(e);
   }
 
+  /**
+   * Writes the devices that reported since the last flush, FLUSH_CHUNK per turn of the event loop:
+   * with thousands of Pis sending stats, one transaction for all of them (each sample validated, a
+   * row updated and a history point added) held the event loop for ~100 ms every second, and every
+   * command's round trip waited behind it (issue 14).
+   */
   override flush(): void {
+    this.writeChunk();
+    if (this.dirty.length > 0 && !this.draining) {
+      this.draining = setImmediate(() => { this.draining = null; this.flush(); });
+    }
+  }
+
+  private writeChunk(): void {
     if (this.dirty.length === 0) return;
-    const batch = this.dirty;
-    this.dirty = [];
+    const batch = this.dirty.length <= FLUSH_CHUNK ? this.dirty : this.dirty.slice(0, FLUSH_CHUNK);
+    this.dirty = batch === this.dirty ? [] : this.dirty.slice(FLUSH_CHUNK);
     const seenAt = Date.now();
     const history: Array<{ userId: string; serial: string; point: HistoryPoint }> = [];
     const reports: DeviceReport[] = batch.map((e) => {
@@ -109,6 +127,9 @@ export class DeviceTracker extends BatchWriter {
     if (this.prune) clearInterval(this.prune);
     this.prune = null;
     super.stop();
+    while (this.dirty.length > 0) this.writeChunk(); // everything, now: the store closes next
+    if (this.draining) clearImmediate(this.draining);
+    this.draining = null;
   }
 }
 

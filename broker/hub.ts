@@ -10,6 +10,7 @@ import { RETAINED_SWEEP_MS, deviceTopics } from './mqtt/retained-sweep.js';
 import { choosePersistence } from './mqtt/choose-persistence.js';
 import { CrlPublisher } from './ca/crl.js';
 import { caPaths } from './ca/files.js';
+import { loadTicketKeys } from './ca/ticket-keys.js';
 import { type RunningCluster, startCluster } from './cluster/cluster.js';
 import { ensureServerCert } from './ca/server-cert.js';
 import type { HubConfig } from './config.js';
@@ -60,11 +61,12 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
     log.info('MQTT persistence', { persistence: chosen.describe });
     mqtt = { persistence: chosen.persistence, singleNode: chosen.singleNode };
   }
-  const broker = new HubBroker({ sessions, tracker, audit, log: log.child('mqtt'), limits: config.limits, ...mqtt });
+  const broker = new HubBroker({ sessions, tracker, audit, log: log.child('mqtt'), limits: config.limits, ...mqtt, fleet: config.fleet });
   const resolvers = [new CertificateResolver(store, data.trustDomain), new SessionResolver(store)];
   let listening: { port: number } | null = null;
   const api = createApi({
     store, ca, crl, sessions, tracker, audit, resolvers, deviceCertLifetimeMs: config.deviceCertLifetimeMs, enrollRate: config.enrollRate,
+    maxDevicesPerUser: config.fleet.maxDevicesPerUser,
     publicUrl: () => config.publicUrl(listening?.port ?? config.port), log: log.child('api'),
     forgetRetained: (userId, serial) => broker.pruneRetained(deviceTopics(userId, serial)),
   });
@@ -88,7 +90,8 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
       port: config.port,
       mqttsPort: config.mqttsPort,
       clientAuth: config.clientAuth,
-      tls: { key: readFileSync(paths.serverKey, 'utf8'), cert: readFileSync(paths.serverCert, 'utf8'), ca: [ca.rootPem, ca.issuingPem] },
+      tls: { key: readFileSync(paths.serverKey, 'utf8'), cert: readFileSync(paths.serverCert, 'utf8'), ca: [ca.rootPem, ca.issuingPem], ticketKeys: loadTicketKeys(config.dataDir) },
+      acceptPerSecond: config.fleet.acceptPerSecond,
     });
   } catch (err) {
     clearInterval(sweep);

@@ -8,11 +8,16 @@ import tls, { type TLSSocket } from 'node:tls';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../shared/log.js';
 import { coalescingWebSocketStream } from '../shared/ws-stream.js';
+import { RateLimiter } from './api/rate-limit.js';
 import type { HubBroker } from './mqtt/broker.js';
 import type { ClientAuth } from './config.js';
 import { type IdentityResolver, resolveIdentity } from './mqtt/identity.js';
 
-export interface TlsMaterial { key: string; cert: string; ca: string[] }
+export interface TlsMaterial {
+  key: string; cert: string; ca: string[];
+  /** Session ticket keys kept across restarts (ca/ticket-keys.ts); Node makes its own without. */
+  ticketKeys?: Buffer;
+}
 
 export interface ListenOptions {
   host: string;
@@ -20,6 +25,8 @@ export interface ListenOptions {
   mqttsPort: number;
   clientAuth: ClientAuth;
   tls: TlsMaterial;
+  /** New MQTT connections a second over both listeners (fleet-limits.ts); default unlimited. */
+  acceptPerSecond?: number;
 }
 
 export type RequestHandler = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void;
@@ -44,10 +51,30 @@ export class HubServer {
       minVersion: 'TLSv1.3',
       requestCert: o.clientAuth !== 'none',
       rejectUnauthorized: o.clientAuth === 'need',
+      // Node's default session id context is a hash of the command line, which a restart on other
+      // flags (a fixed --port instead of 0) changes: every ticket from before would be refused.
+      ...(o.tls.ticketKeys ? { ticketKeys: o.tls.ticketKeys, sessionIdContext: 'pi-hub' } : {}),
     };
   }
 
   async listen(o: ListenOptions): Promise<{ port: number; mqttsPort: number }> {
+    const rate = o.acceptPerSecond;
+    const accepts = rate ? new RateLimiter(rate, 1000 / rate, 1) : null;
+    let deferred = 0;
+    let deferredLogged = 0;
+    /** Whether a new MQTT connection may go on now; beyond the rate it is deferred, counted in one log line a second. */
+    const admit = (): number => {
+      const waitMs = accepts?.take('mqtt') ?? 0;
+      if (waitMs === 0) return 0;
+      deferred++;
+      const now = Date.now();
+      if (now - deferredLogged >= 1000) {
+        this.log.warn('MQTT connections beyond the accept rate deferred', { deferred, perSecond: rate });
+        deferred = 0;
+        deferredLogged = now;
+      }
+      return waitMs;
+    };
     const wss = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,
@@ -72,6 +99,11 @@ export class HubServer {
         socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
         return;
       }
+      if (admit() > 0) {
+        // Retry-After in whole seconds, spread so that the deferred do not all return together.
+        socket.end(`HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${1 + Math.floor(Math.random() * 5)}\r\nConnection: close\r\n\r\n`);
+        return;
+      }
       const who = resolveIdentity(this.resolvers, socket as TLSSocket, req);
       wss.handleUpgrade(req, socket, head, (ws) => {
         const stream = coalescingWebSocketStream(ws);
@@ -86,6 +118,7 @@ export class HubServer {
     const mqtts = tls.createServer(this.tlsOptions(o), (socket) => {
       socket.setNoDelay(true);
       socket.on('error', () => {});
+      if (admit() > 0) { socket.destroy(); return; } // MQTT has no "come back later" before CONNECT
       this.broker.handle(socket, null, resolveIdentity(this.resolvers, socket, null), remoteOf(socket));
     });
     mqtts.on('tlsClientError', (err) => this.log.debug('TLS handshake failed', { error: err.message }));

@@ -20,6 +20,8 @@ export interface EnrollmentDeps {
   deviceCertLifetimeMs: number;
   /** Enrollments and renewals per client address: this many at once, then this many a minute. */
   enrollRate: { burst: number; perMinute: number };
+  /** Pis one user may have enrolled (hub.json maxDevicesPerUser). */
+  maxDevicesPerUser: number;
   log: Logger;
 }
 
@@ -48,9 +50,19 @@ export function enrollmentRoutes(router: Router, d: EnrollmentDeps, auth: ApiAut
     const body = await readJson(ctx, EnrollRequestSchema);
     // A Pi is (user, serial): whatever other users enrolled under the same serial is theirs, neither
     // in the way nor revealed here.
+    // Checked before signing and again in the transaction (another enrollment may finish meanwhile).
+    const overQuota = () => !d.store.devices.isEnrolled(key.userId, body.serial) && d.store.devices.count(key.userId) >= d.maxDevicesPerUser;
+    const quotaError = () => {
+      d.audit.addThrottled(`enroll.refused:${key.userId}`, {
+        userId: key.userId, actor: `apikey:${key.id}`, deviceSerial: body.serial, action: 'enroll.refused', detail: { reason: 'device quota', max: d.maxDevicesPerUser, ip: ctx.ip },
+      });
+      return new HttpError(403, 'device_quota', `this user has ${d.maxDevicesPerUser} Pis enrolled, the most the hub allows (maxDevicesPerUser); remove one first`);
+    };
+    if (overQuota()) throw quotaError();
     const cert = await sign(body.csr, body.serial, key.userId);
     const replaced: string[] = [];
     d.store.transaction(() => {
+      if (overQuota()) throw quotaError();
       if (!d.store.apiKeys.takeUse(key.id)) throw new HttpError(403, 'key_used_up', 'this API key has enrolled as many Pis as it was made for; create a new one: pi-hub apikey create');
       d.store.certs.add(issuedRecord(cert, { kind: 'device', userId: key.userId, deviceSerial: body.serial, apiKeyId: key.id }));
       // The same user enrolling the serial again replaces, and revokes, the old certificates.

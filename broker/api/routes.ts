@@ -27,6 +27,8 @@ export interface ApiDeps {
   resolvers: IdentityResolver[];
   deviceCertLifetimeMs: number;
   enrollRate: { burst: number; perMinute: number };
+  /** Pis one user may have enrolled (hub.json maxDevicesPerUser). */
+  maxDevicesPerUser: number;
   /** How Pis reach the hub (hub.json publicUrl, or the host name and the port it listens on). */
   publicUrl: () => string;
   /** Deletes a removed Pi's retained messages from the broker's store. */

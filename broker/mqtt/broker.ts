@@ -10,6 +10,7 @@
 //   subscription limits), authorizeForward (strip the mount).
 // - What a session may make the broker store is bounded (bounded-persistence.ts, persistent-sessions.ts).
 import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type PublishPacket, type Subscription } from 'aedes';
 import { parseJson } from '../../shared/json.js';
@@ -33,6 +34,7 @@ import { type Principal, internalClientId, mountOf, principalFromClientId, unmou
 import { type AsyncPersistence, type StoredPacket, memoryPersistence } from './persistence.js';
 import { judgePublish, mayRetain, type PublishContext } from './publish-rules.js';
 import { type BrokerLimits, SessionKeeper } from './session-keeper.js';
+import { DEFAULT_FLEET_LIMITS, type FleetLimits } from '../fleet-limits.js';
 import { type SessionRegistry, credentialOf } from './sessions.js';
 
 export type { BrokerLimits } from './session-keeper.js';
@@ -59,6 +61,8 @@ export interface HubBrokerDeps {
    * statuses an earlier run left are settled (earlier-run.ts). False where other nodes share it.
    */
   singleNode?: boolean;
+  /** Connections and stats rate (hub.json; defaults in fleet-limits.ts). */
+  fleet?: FleetLimits;
 }
 
 function refusal(returnCode: 2 | 3 | 5, message: string): AuthenticateError {
@@ -74,9 +78,13 @@ export class HubBroker {
   /** Connections of this node that claimed a device's session (holders.ts). */
   private claims = 0;
   private persistence: BoundedPersistence | null = null;
+  private readonly fleet: FleetLimits;
+  /** Connections past CONNACK, against fleet.maxConnections. */
+  private connections = 0;
 
   constructor(private readonly deps: HubBrokerDeps) {
     this.keeper = new SessionKeeper({ ...deps, voice: this.voice });
+    this.fleet = deps.fleet ?? DEFAULT_FLEET_LIMITS;
   }
 
   get instance(): Aedes {
@@ -141,8 +149,11 @@ export class HubBroker {
   handle(stream: Duplex, req: IncomingMessage | null, who: IdentityResult, remote: string): void {
     // The hub stops its broker before its listeners: a connection that arrives in between is dropped.
     if (!this.aedes) return void stream.destroy();
-    const client = this.aedes.handle(stream, req ?? undefined) as unknown as HubClient;
+    // aedes would keep the upgrade request (headers, raw headers, stream state: ~2 KB) for the
+    // connection's lifetime only to hand it to hooks that read the identity resolved here instead.
+    const client = this.aedes.handle(stream) as unknown as HubClient;
     const identity = who.ok ? who.identity : null;
+    const tlsSocket = (req?.socket ?? stream) as Partial<TLSSocket>;
     const state: ConnState = {
       identity,
       device: null,
@@ -152,8 +163,9 @@ export class HubBroker {
       mount: identity ? mountOf(identity.userId) : null,
       requestedClientId: null,
       remote,
+      tlsResumed: tlsSocket.isSessionReused?.() === true,
       filters: new Set(),
-      oversized: new WeakSet(),
+      oversized: null,
       ctx: null,
       delivered: null,
     };
@@ -177,6 +189,7 @@ export class HubBroker {
       done(refusal(code, why), false);
     };
     if (!st || !id) return refuse(5, st?.refusal ?? 'not authenticated');
+    if (this.connections >= this.fleet.maxConnections) return refuse(3, `the hub holds its maximum of ${this.fleet.maxConnections} connections (maxConnections)`);
     const requested = st.requestedClientId ?? '';
     if (id.kind === 'device' && requested !== id.serial) return refuse(5, `a device's client id must be its serial ${id.serial}`);
     if (requested === '' && !client.clean) return refuse(2, 'an empty client id needs a clean session'); // [MQTT-3.1.3-8]
@@ -215,7 +228,12 @@ export class HubBroker {
       this.deps.sessions.add(credential, id.notAfter, connection);
       client.conn.once('close', () => this.deps.sessions.remove(credential, connection));
     }
-    this.deps.log.info('connected', { who: id.kind === 'device' ? `device:${id.serial}` : `user:${id.label}`, remote: st.remote, clean: client.clean });
+    this.connections++;
+    client.conn.once('close', () => { this.connections--; });
+    this.deps.log.info('connected', {
+      who: id.kind === 'device' ? `device:${id.serial}` : `user:${id.label}`, remote: st.remote, clean: client.clean,
+      resumed: st.tlsResumed, // a TLS session ticket saved the handshake's signatures
+    });
     done(null, true);
   }
 
@@ -247,7 +265,7 @@ export class HubBroker {
     const ctx = st ? (st.ctx ??= this.context(st, principal)) : this.context(undefined, principal);
     const verdict = judgePublish(packet.payload as Buffer, t, ctx);
     if (!verdict.ok) {
-      this.deps.log.warn('message dropped', { who: describe(principal), kind: t.kind, reason: verdict.reason.slice(0, 200) });
+      if (!verdict.quiet) this.deps.log.warn('message dropped', { who: describe(principal), kind: t.kind, reason: verdict.reason.slice(0, 200) });
       return this.divert(packet, done);
     }
     if (verdict.payload) packet.payload = verdict.payload;
@@ -282,7 +300,11 @@ export class HubBroker {
    * skips storing the message again.
    */
   private storeBeforeAck(packet: PublishPacket, done: (err?: Error | null) => void): void {
-    const a = this.instance as Aedes & { counter: number };
+    // While stop() closes aedes, closing clients publish their wills through here: aedes stores them
+    // itself. Called back on a later turn: 10,000 wills answered at once recursed through aedes's
+    // publish chain until the stack overflowed (the hub crashed on SIGTERM).
+    const a = this.aedes as (Aedes & { counter: number }) | null;
+    if (!a) return void setImmediate(done, null);
     const p = packet as PublishPacket & { brokerId?: string; brokerCounter?: number };
     p.brokerId = a.id;
     p.brokerCounter = ++a.counter;
@@ -303,6 +325,8 @@ export class HubBroker {
       entry: (t) => st?.device ?? tracker.device(userId, t.serial),
       enrolled: (t) => tracker.enrolled(userId, t.serial),
       audit: (t, action, detail) => audit.add({ userId, actor, deviceSerial: t.serial, action, detail }),
+      auditThrottled: (t, action, detail) => audit.addThrottled(`${action}:${actor}`, { userId, actor, deviceSerial: t.serial, action, detail }),
+      statsRate: this.fleet.stats,
       answer: (t, id, code, message) => this.voice.answer(userId, t.serial, id, code, message),
     };
   }
@@ -319,7 +343,7 @@ export class HubBroker {
     const id = st?.identity;
     // Topics are internal here: mounted on the way in, or restored from the session store as stored.
     const inner = id && st.mount ? unmount(st.mount, sub.topic) : null;
-    if (st?.oversized.has(sub)) return done(null, null); // logged once for the packet
+    if (st?.oversized?.has(sub)) return done(null, null); // logged once for the packet
     let why: string | null = null;
     if (!id || inner === null || !maySubscribe(id, inner)) why = 'not allowed';
     else if (!st.filters.has(sub.topic) && st.filters.size >= MAX_SUBSCRIPTIONS_PER_SESSION) why = `the session holds ${MAX_SUBSCRIPTIONS_PER_SESSION} filters`;

@@ -21,10 +21,12 @@ export interface ConnState {
   mount: string | null;
   requestedClientId: string | null;
   remote: string;
+  /** The TLS handshake resumed a session (a ticket), so no certificate was signed or verified. */
+  tlsResumed: boolean;
   /** The filters this session holds or was just granted (internal topics), for the per-session limit. */
   filters: Set<string>;
-  /** Subscriptions of a SUBSCRIBE with too many filters: each is refused. */
-  oversized: WeakSet<object>;
+  /** Subscriptions of a SUBSCRIBE with too many filters: each is refused (made at the first such SUBSCRIBE). */
+  oversized: WeakSet<object> | null;
   /** What the publish rules use, made at the first publish. */
   ctx: PublishContext | null;
   /** QoS 1 messages given to this connection lately (deliveries.ts); made at the first. */

@@ -36,7 +36,8 @@ export function watchInbound(
         subs.length = 0; // aedes, whose listener runs next, has nothing left to do
         stream.destroy();
       } else {
-        for (const s of subs) state.oversized.add(s);
+        const refused = state.oversized ??= new WeakSet();
+        for (const s of subs) refused.add(s);
       }
     }
   };

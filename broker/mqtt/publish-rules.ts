@@ -12,6 +12,7 @@ import {
 import { requestIdOf } from '../../shared/results.js';
 import type { DeviceTopic } from '../../shared/topics.js';
 import type { DeviceEntry, DeviceTracker } from '../device-tracker.js';
+import { type StatsRate, takeStatsToken } from '../fleet-limits.js';
 
 /**
  * What a rule may use: who publishes and the hub's services. One per connection (made once, not per
@@ -29,12 +30,16 @@ export interface PublishContext {
   /** Is the topic's serial a Pi of this user? */
   enrolled(t: DeviceTopic): boolean;
   audit(t: DeviceTopic, action: string, detail: unknown): void;
+  /** The same, at most once per actor, action and 10 s (for what a client can repeat at will). */
+  auditThrottled(t: DeviceTopic, action: string, detail: unknown): void;
+  /** How many stats messages a Pi may send (hub.json statsPerMinute). */
+  statsRate: StatsRate;
   /** Answers a request on its result topic. */
   answer(t: DeviceTopic, id: string, code: ErrorCode, message: string): void;
 }
 
-/** Pass the message on (with a new payload, when stamped), or drop it for `reason`. */
-export type Verdict = { ok: true; payload?: Buffer } | { ok: false; reason: string };
+/** Pass the message on (with a new payload, when stamped), or drop it for `reason` (`quiet`: logged by the rule, throttled). */
+export type Verdict = { ok: true; payload?: Buffer } | { ok: false; reason: string; quiet?: boolean };
 
 interface Rule<T> {
   /** null: passed on unparsed (stats: validated when recorded, off the hot path). */
@@ -85,7 +90,20 @@ const RULES: Record<DeviceTopic['kind'], Rule<unknown>> = {
       if (t.kind === 'gpio-set') c.audit(t, 'gpio.refused', { bcm: t.bcm, reason });
     },
   }),
-  stats: rule({ schema: null, accept(_v, raw, t, c) { c.tracker.stats(c.entry(t), raw); return PASS; } }),
+  stats: rule({
+    schema: null,
+    accept(_v, raw, t, c) {
+      const e = c.entry(t);
+      if (!takeStatsToken(e, c.statsRate)) {
+        // A Pi sending faster than the hub takes: the newest sample replaces the last one anyway.
+        const reason = `more than ${c.statsRate.perMinute} stats messages a minute (burst ${c.statsRate.burst})`;
+        c.auditThrottled(t, 'stats.dropped', { reason });
+        return { ok: false, reason, quiet: true };
+      }
+      c.tracker.stats(e, raw);
+      return PASS;
+    },
+  }),
   status: rule({ schema: StatusSchema, accept(s, _raw, t, c) { c.tracker.status(c.entry(t), s); return PASS; } }),
   manifest: rule({ schema: ManifestSchema, accept(m, _raw, t, c) { c.tracker.manifest(c.entry(t), m); return PASS; } }),
   'cmd-res': rule({

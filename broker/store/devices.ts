@@ -60,6 +60,10 @@ export class Devices implements DeviceStore {
     return (rows as Row[]).map(toDevice);
   }
 
+  count(userId: string): number {
+    return (this.q('SELECT count(*) AS n FROM devices WHERE removed_at IS NULL AND user_id = ?').get(userId) as { n: number }).n;
+  }
+
   /** Writes what devices reported since the last flush, in one transaction (see DeviceTracker). */
   applyReports(reports: Iterable<DeviceReport>): void {
     const status = this.q('UPDATE devices SET last_status = ?, online = ?, last_seen_at = ? WHERE serial = ? AND user_id = ?');

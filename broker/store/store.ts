@@ -205,6 +205,8 @@ export interface DeviceStore {
   markAllOffline(): void;
   markRemoved(userId: string, serial: string): void;
   list(userId?: string): Device[];
+  /** How many Pis the user has enrolled (not removed). */
+  count(userId: string): number;
   applyReports(reports: Iterable<DeviceReport>): void;
 }
 

@@ -50,8 +50,9 @@ export class TestHub {
   static async start(opts: HubOptions = {}): Promise<TestHub> {
     const dir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'pifleet-hub-'));
     const hub = new TestHub(dir, opts, opts.dataDir === undefined);
-    // Tests enroll many Pis from one address: a generous enrollment rate unless a test sets its own.
-    if (!opts.dataDir || opts.config) writeFileSync(join(dir, 'hub.json'), JSON.stringify({ enrollBurst: 1000, ...opts.config }));
+    // Tests enroll many Pis from one address, and send stats as bulk traffic (slow readers, frames):
+    // a generous enrollment rate and stats rate unless a test sets its own (fleet-limits.test.ts).
+    if (!opts.dataDir || opts.config) writeFileSync(join(dir, 'hub.json'), JSON.stringify({ enrollBurst: 1000, statsPerMinute: 60_000, ...opts.config }));
     await hub.launch(opts.port ?? 0, opts.mqttsPort ?? 0);
     return hub;
   }

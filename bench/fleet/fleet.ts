@@ -1,0 +1,387 @@
+// The fleet section of the bench (docs/BENCHMARKING.md, "Fleet"): N simulated Pis (device-sim.ts, in a
+// few processes on the generator's CPU) against pi-hub, bare Aedes and Mosquitto, one broker at a time
+// on the broker's CPU, each fresh:
+//
+// 1. memory: the broker's RSS with no Pi, then with all N connected, subscribed and idle; per
+//    connection = the difference / N (after a full GC in the Node brokers, with process.memoryUsage());
+// 2. load: every Pi publishes stats every 5 s (±20 %), a user's client receives them all and sends
+//    requests to random Pis at a fixed rate; round trip from each request's scheduled time to its
+//    result (p50, p99), stats delivered per second, broker CPU and RSS;
+// 3. storm (pi-hub): the hub is restarted on the same ports; time until every Pi is back, with the
+//    agent's own backoff; GET /api/v1/health round trips meanwhile.
+import { type ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { MqttClient } from 'mqtt';
+import { type Credential, type Endpoints, connectClient } from '../clients.js';
+import { startMosquitto } from '../contenders.js';
+import type { Fixture } from '../fixture.js';
+import { Daemon, HUB_CLI, HUB_LISTENING } from '../harness.js';
+import { assertLoopbackOnly, spawnBroker } from '../isolate.js';
+import type { BenchOptions } from '../options.js';
+import { cpuSeconds, rssBytes } from '../proc.js';
+import { quantile } from '../stats.js';
+import { packageVersion } from '../versions.js';
+import { type FleetDevice, enrollBulk } from './enroll-bulk.js';
+import type { SimCounts, SimMessage, SimReport } from './device-sim.js';
+import type { FleetContender, FleetOptions } from './options.js';
+
+const SIM = fileURLToPath(new URL('./device-sim.js', import.meta.url));
+const PROBE = fileURLToPath(new URL('./mem-probe.js', import.meta.url));
+const AEDES_SERVER = fileURLToPath(new URL('../aedes-server.js', import.meta.url));
+
+
+export interface MemoryBreakdown { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number }
+
+export interface FleetResult {
+  contender: FleetContender;
+  label: string;
+  size: number;
+  /** Pis up at the end of the ramp (all of them, unless some failed). */
+  connected: number;
+  rampS: number;
+  baseRss: number;
+  fullRss: number;
+  perConnBytes: number;
+  /** Node brokers: memoryUsage() after a full GC, with no Pi and with all of them. */
+  memBase: MemoryBreakdown | null;
+  memFull: MemoryBreakdown | null;
+  load: LoadResult | null;
+  storm: StormResult | null;
+  errors: string[];
+}
+
+export interface LoadResult {
+  seconds: number;
+  statsOfferedPerS: number;
+  statsDeliveredPerS: number;
+  cmdRate: number;
+  cmdSent: number;
+  cmdAnswered: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  brokerCpuPct: number;
+  brokerRssEnd: number;
+}
+
+export interface StormResult {
+  /** From the restarted hub listening to every Pi up again; NaN if not all came back in time. */
+  allBackS: number;
+  backAt: { half: number; p90: number; p99: number };
+  missing: number;
+  healthP50Ms: number;
+  healthP99Ms: number;
+  healthMaxMs: number;
+  healthFailed: number;
+}
+
+interface Broker {
+  label: string;
+  pid: number;
+  endpoints: Endpoints;
+  probeFile: string | null;
+  stop(): Promise<void>;
+  restart?(): Promise<{ pid: number }>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The fleet's data: the bench's fixture (CA, user) plus `size` Pis enrolled in bulk, in a file for the simulators. */
+export async function prepareFleet(f: Fixture, size: number): Promise<{ devicesFile: string; devices: FleetDevice[] }> {
+  const devices = await enrollBulk(f.dataDir, 'bench', size);
+  const devicesFile = join(f.dataDir, 'fleet-devices.json');
+  writeFileSync(devicesFile, JSON.stringify(devices));
+  return { devicesFile, devices };
+}
+
+function nodeBrokerEnv(probeFile: string): NodeJS.ProcessEnv {
+  return { ...process.env, PIFLEET_MEM_PROBE_FILE: probeFile };
+}
+
+async function startNodeBroker(name: string, args: string[], re: RegExp, pin: boolean, probeFile: string): Promise<{ daemon: Daemon; m: RegExpExecArray }> {
+  const daemon = new Daemon(spawnBroker(process.execPath, ['--expose-gc', '--import', PROBE, ...args], pin, nodeBrokerEnv(probeFile)), name);
+  try {
+    const m = await daemon.waitForLine(re, 60_000, 0);
+    assertLoopbackOnly([daemon.pid]);
+    return { daemon, m };
+  } catch (err) {
+    await daemon.stop('SIGKILL');
+    throw err;
+  }
+}
+
+/** hub.json for the fleet's hub: every limit at its default (docs/ARCHITECTURE.md, "Limits"), as shipped. */
+const FLEET_HUB_JSON = {};
+
+async function startFleetHub(f: Fixture, o: FleetOptions, pin: boolean, work: string): Promise<Broker> {
+  writeFileSync(join(f.dataDir, 'hub.json'), JSON.stringify(FLEET_HUB_JSON));
+  const probeFile = join(work, 'hub-mem.json');
+  const args = (port: string, mqttsPort: string) => [HUB_CLI, 'serve', '--data-dir', f.dataDir, '--host', '127.0.0.1', '--port', port, '--mqtts-port', mqttsPort];
+  let { daemon, m } = await startNodeBroker('pi-hub', args('0', '0'), HUB_LISTENING, pin, probeFile);
+  const port = m[1]!;
+  const mqttsPort = m[2]!;
+  const broker: Broker = {
+    label: 'pi-hub (SQLite)', pid: daemon.pid, probeFile,
+    endpoints: { wssUrl: `wss://127.0.0.1:${port}/mqtt`, mqttsPort: Number(mqttsPort), host: '127.0.0.1', ca: f.caPem, servername: 'localhost' },
+    stop: async () => { await daemon.stop(); },
+    restart: async () => {
+      // Closing 10,000 sessions (each will stored) takes longer than the usual 10 s before SIGKILL.
+      await daemon.stop('SIGTERM', 120_000);
+      ({ daemon } = await startNodeBroker('pi-hub', args(port, mqttsPort), HUB_LISTENING, pin, probeFile));
+      broker.pid = daemon.pid;
+      return { pid: daemon.pid };
+    },
+  };
+  return broker;
+}
+
+async function startFleetAedes(f: Fixture, pin: boolean, work: string): Promise<Broker> {
+  const caFile = join(work, 'ca.pem');
+  writeFileSync(caFile, f.caPem);
+  const probeFile = join(work, 'aedes-mem.json');
+  const { daemon, m } = await startNodeBroker('aedes', [AEDES_SERVER, '--key', f.serverKey, '--cert', f.serverCert, '--ca', caFile],
+    /listening (wss:\S+) mqtts:\/\/127\.0\.0\.1:(\d+)/, pin, probeFile);
+  return {
+    label: `bare Aedes ${packageVersion('aedes')}`, pid: daemon.pid, probeFile,
+    endpoints: { wssUrl: m[1]!, mqttsPort: Number(m[2]), host: '127.0.0.1', ca: f.caPem, servername: 'localhost' },
+    stop: async () => { await daemon.stop(); },
+  };
+}
+
+async function startFleetMosquitto(f: Fixture, b: BenchOptions, pin: boolean): Promise<Broker | string> {
+  const c = await startMosquitto(f, b, pin);
+  if (typeof c === 'string') return c;
+  return { label: c.label, pid: c.pid, endpoints: c.endpoints, probeFile: null, stop: c.stop };
+}
+
+/** Asks a Node broker for its memory after a full GC (mem-probe.ts). */
+async function probe(b: Broker): Promise<MemoryBreakdown | null> {
+  if (!b.probeFile) return null;
+  const before = existsSync(b.probeFile) ? statSync(b.probeFile).mtimeMs : 0;
+  process.kill(b.pid, 'SIGUSR2');
+  const end = Date.now() + 30_000;
+  while (Date.now() < end) {
+    await sleep(100);
+    if (existsSync(b.probeFile) && statSync(b.probeFile).mtimeMs !== before) {
+      const j = JSON.parse(readFileSync(b.probeFile, 'utf8')) as MemoryBreakdown;
+      return { rss: j.rss, heapTotal: j.heapTotal, heapUsed: j.heapUsed, external: j.external, arrayBuffers: j.arrayBuffers };
+    }
+  }
+  return null;
+}
+
+/** The simulators: `workers` processes sharing the fleet's Pis. */
+class Sims {
+  private readonly children: ChildProcess[] = [];
+  private readonly counts: SimCounts[] = [];
+  readonly errors: string[] = [];
+
+  constructor(private readonly workers: number) {}
+
+  start(url: string, ca: string, devicesFile: string, size: number, o: FleetOptions): void {
+    const per = Math.ceil(size / this.workers);
+    for (let w = 0; w < this.workers && w * per < size; w++) {
+      const child = fork(SIM, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      this.counts[w] = { up: 0, everUp: 0, downs: 0, statsSent: 0, requestsAnswered: 0 };
+      child.on('message', (r: SimReport) => {
+        if (r.type === 'counts') this.counts[w] = r;
+        else if (r.type === 'error') this.errors.push(r.message);
+      });
+      const m: SimMessage = {
+        type: 'start', url, ca, devicesFile, from: w * per, to: Math.min(size, (w + 1) * per),
+        inFlight: Math.max(1, Math.ceil(o.inFlight / this.workers)), reconnectMinMs: o.reconnectMinMs, reconnectMaxMs: o.reconnectMaxMs,
+      };
+      child.send(m);
+      this.children.push(child);
+    }
+  }
+
+  total(): SimCounts {
+    const t: SimCounts = { up: 0, everUp: 0, downs: 0, statsSent: 0, requestsAnswered: 0 };
+    for (const c of this.counts) for (const k of Object.keys(t) as Array<keyof SimCounts>) t[k] += c[k];
+    return t;
+  }
+
+  send(m: SimMessage): void { for (const c of this.children) if (c.connected) c.send(m); }
+
+  async waitUp(n: number, timeoutMs: number, stopping: () => boolean): Promise<boolean> {
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end && !stopping()) {
+      if (this.total().up >= n) return true;
+      await sleep(100);
+    }
+    return this.total().up >= n;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.children.map(async (c) => {
+      if (c.exitCode !== null || c.signalCode !== null) return;
+      if (c.connected) c.send({ type: 'stop' } satisfies SimMessage);
+      const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
+      await once(c, 'exit');
+      clearTimeout(t);
+    }));
+  }
+}
+
+/** The user's side during the load: everything every Pi sends, and requests to random Pis. */
+async function runLoad(b: Broker, user: Credential, serials: string[], sims: Sims, o: FleetOptions): Promise<LoadResult> {
+  // Two connections of the user, as a dashboard tab showing every Pi and one sending commands: the
+  // hub drops stats (QoS 0) for a watcher that falls behind, and that must not hold up the results.
+  const watcher: MqttClient = await connectClient('wss', b.endpoints, user, `fleet-watch-${process.pid}`, 15_000);
+  const client: MqttClient = await connectClient('wss', b.endpoints, user, `fleet-user-${process.pid}`, 15_000);
+  let stats = 0;
+  const pending = new Map<string, number>();
+  const rtts: number[] = [];
+  watcher.on('message', () => { stats++; });
+  client.on('message', (topic) => {
+    const id = topic.slice(topic.lastIndexOf('/') + 1);
+    const t0 = pending.get(id);
+    if (t0 !== undefined) { pending.delete(id); rtts.push(performance.now() - t0); }
+  });
+  await watcher.subscribeAsync(['devices/+/stats'], { qos: 0 });
+  await client.subscribeAsync(['devices/+/cmd/res/+'], { qos: 1 });
+  sims.send({ type: 'stats', everyMs: o.statsEveryMs });
+  await sleep(o.statsEveryMs); // every Pi has sent once: the steady state
+  const cpu0 = cpuSeconds(b.pid);
+  const stats0 = stats;
+  const sent0 = sims.total().statsSent;
+  const t0 = performance.now();
+  let sent = 0;
+  const interval = 1000 / o.cmdRate;
+  while (performance.now() - t0 < o.loadSeconds * 1000) {
+    const due = t0 + sent * interval;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    const id = `f${sent.toString(36)}x${process.pid}`;
+    const serial = serials[Math.floor(Math.random() * serials.length)]!;
+    pending.set(id, due); // from the scheduled time: a stall counts (no coordinated omission)
+    client.publish(`devices/${serial}/cmd/req`, JSON.stringify({ v: 1, id, module: 'core', command: 'uptime' }), { qos: 1 });
+    sent++;
+  }
+  const wallS = (performance.now() - t0) / 1000;
+  const brokerCpuPct = ((cpuSeconds(b.pid) - cpu0) / wallS) * 100;
+  const statsDelivered = stats - stats0;
+  const statsOffered = sims.total().statsSent - sent0;
+  await sleep(2000); // the last answers
+  sims.send({ type: 'stats', everyMs: 0 });
+  client.end(true);
+  watcher.end(true);
+  const sorted = [...rtts].sort((a, b2) => a - b2);
+  return {
+    seconds: wallS, statsOfferedPerS: statsOffered / wallS, statsDeliveredPerS: statsDelivered / wallS,
+    cmdRate: o.cmdRate, cmdSent: sent, cmdAnswered: rtts.length,
+    p50Ms: quantile(sorted, 0.5), p99Ms: quantile(sorted, 0.99), maxMs: sorted[sorted.length - 1] ?? Number.NaN,
+    brokerCpuPct, brokerRssEnd: rssBytes(b.pid),
+  };
+}
+
+function healthOnce(port: number, ca: string): Promise<number> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const req = https.get({ host: '127.0.0.1', port, path: '/api/v1/health', ca, servername: 'localhost', timeout: 10_000, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode === 200 ? performance.now() - t0 : Number.NaN));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(Number.NaN));
+  });
+}
+
+async function runStorm(b: Broker, sims: Sims, size: number, o: FleetOptions, stopping: () => boolean): Promise<StormResult> {
+  const port = Number(new URL(b.endpoints.wssUrl).port);
+  await b.restart!();
+  const t0 = performance.now();
+  const backAt: number[] = [];
+  const health: number[] = [];
+  let healthFailed = 0;
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      const ms = await healthOnce(port, b.endpoints.ca);
+      if (Number.isNaN(ms)) healthFailed++; else health.push(ms);
+      await sleep(200);
+    }
+  })();
+  // The Pis notice the restart (connection closed), back off with jitter and come back on their own.
+  await sleep(500);
+  const end = t0 + o.stormTimeoutS * 1000;
+  let lastUp = -1;
+  while (performance.now() < end && !stopping()) {
+    const up = sims.total().up;
+    if (up !== lastUp) { for (let i = Math.max(0, lastUp); i < up; i++) backAt.push((performance.now() - t0) / 1000); lastUp = up; }
+    if (up >= size) break;
+    await sleep(100);
+  }
+  polling = false;
+  await poller;
+  const up = sims.total().up;
+  const at = (q: number) => backAt[Math.min(backAt.length - 1, Math.ceil(q * size) - 1)] ?? Number.NaN;
+  const hs = [...health].sort((a, c) => a - c);
+  return {
+    allBackS: up >= size ? (backAt[backAt.length - 1] ?? Number.NaN) : Number.NaN,
+    backAt: { half: at(0.5), p90: at(0.9), p99: at(0.99) },
+    missing: size - up,
+    healthP50Ms: quantile(hs, 0.5), healthP99Ms: quantile(hs, 0.99), healthMaxMs: hs[hs.length - 1] ?? Number.NaN, healthFailed,
+  };
+}
+
+export async function runFleet(
+  f: Fixture, fleet: { devicesFile: string; devices: FleetDevice[] }, o: FleetOptions, b: BenchOptions, pin: boolean,
+  progress: (s: string) => void, stopping: () => boolean,
+): Promise<{ results: FleetResult[]; skipped: string[] }> {
+  const results: FleetResult[] = [];
+  const skipped: string[] = [];
+  const serials = fleet.devices.map((d) => d.serial);
+  for (const name of o.contenders) {
+    if (stopping()) break;
+    const work = mkdtempSync(join(tmpdir(), 'pifleet-bench-fleet-'));
+    let broker: Broker | string | null = null;
+    const sims = new Sims(o.workers);
+    try {
+      broker = name === 'pi-hub' ? await startFleetHub(f, o, pin, work)
+        : name === 'aedes' ? await startFleetAedes(f, pin, work)
+          : await startFleetMosquitto(f, b, pin);
+      if (typeof broker === 'string') { skipped.push(broker); continue; }
+      progress(`fleet: ${broker.label} (pid ${broker.pid}), ${o.size} Pis …`);
+      await sleep(1000);
+      const memBase = await probe(broker);
+      const baseRss = rssBytes(broker.pid);
+      const t0 = performance.now();
+      sims.start(broker.endpoints.wssUrl, f.caPem, fleet.devicesFile, o.size, o);
+      const all = await sims.waitUp(o.size, o.rampTimeoutS * 1000, stopping);
+      const rampS = (performance.now() - t0) / 1000;
+      const connected = sims.total().up;
+      progress(`fleet: ${broker.label}: ${connected}/${o.size} up in ${rampS.toFixed(1)} s`);
+      await sleep(3000); // idle: what the connections hold at rest
+      const memFull = await probe(broker);
+      const fullRss = rssBytes(broker.pid);
+      const result: FleetResult = {
+        contender: name, label: broker.label, size: o.size, connected, rampS, baseRss, fullRss,
+        perConnBytes: connected > 0 ? (fullRss - baseRss) / connected : Number.NaN,
+        memBase, memFull, load: null, storm: null, errors: [],
+      };
+      results.push(result);
+      if (!all) result.errors.push(`${o.size - connected} Pis not up after ${o.rampTimeoutS} s`);
+      if (o.loadSeconds > 0 && !stopping()) {
+        result.load = await runLoad(broker, f.user, serials, sims, o);
+        progress(`fleet: ${broker.label}: load p99 ${result.load.p99Ms.toFixed(1)} ms, ${result.load.statsDeliveredPerS.toFixed(0)} stats/s`);
+      }
+      if (o.storm && broker.restart && !stopping()) {
+        result.storm = await runStorm(broker, sims, o.size, o, stopping);
+        progress(`fleet: ${broker.label}: storm, all back in ${result.storm.allBackS.toFixed(1)} s`);
+      }
+      result.errors.push(...sims.errors);
+    } finally {
+      await sims.stop();
+      if (broker && typeof broker !== 'string') await broker.stop().catch(() => {});
+      rmSync(work, { recursive: true, force: true });
+    }
+  }
+  return { results, skipped };
+}

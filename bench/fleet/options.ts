@@ -1,0 +1,60 @@
+// The fleet section's settings, from the environment (docs/BENCHMARKING.md, "Fleet"). A bad value
+// stops the bench before any load, as every other setting does.
+export type FleetContender = 'pi-hub' | 'aedes' | 'mosquitto';
+
+export interface FleetOptions {
+  /** Simulated Pis; 0 skips the section. */
+  size: number;
+  workers: number;
+  contenders: FleetContender[];
+  /** First connections not yet up at a time, over all simulator processes. */
+  inFlight: number;
+  rampTimeoutS: number;
+  statsEveryMs: number;
+  loadSeconds: number;
+  /** Requests a second from the user to random Pis during the load. */
+  cmdRate: number;
+  storm: boolean;
+  stormTimeoutS: number;
+  /** The agent's defaults (agent/config.ts). */
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+}
+
+const FLEET_CONTENDERS: FleetContender[] = ['pi-hub', 'aedes', 'mosquitto'];
+
+export const FLEET_USAGE = `Fleet (simulated Pis, each with its own certificate and a persistent session):
+  BENCH_FLEET=N              Pis (200; --quick 50; 0 skips the section; 10000 for the issue's figure)
+  BENCH_FLEET_WORKERS=N      simulator processes (1 per 2,500 Pis, at least 2)
+  BENCH_FLEET_CONTENDERS=…   pi-hub,aedes,mosquitto
+  BENCH_FLEET_LOAD_S=N       seconds of stats every 5 s plus requests (20; 0 skips)
+  BENCH_FLEET_CMD_RATE=N     requests a second during the load (20)
+  BENCH_FLEET_STORM=0        skip the restart of pi-hub under the fleet
+`;
+
+export function parseFleetOptions(env: NodeJS.ProcessEnv, quick: boolean, fail: (msg: string) => Error): FleetOptions {
+  const int = (name: string, def: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return def;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) throw fail(`${name} must be an integer in ${min}–${max} (got ${JSON.stringify(raw)})`);
+    return n;
+  };
+  const size = int('BENCH_FLEET', quick ? 50 : 200, 0, 20_000);
+  const contenders = (env.BENCH_FLEET_CONTENDERS ?? FLEET_CONTENDERS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  for (const c of contenders) if (!FLEET_CONTENDERS.includes(c as FleetContender)) throw fail(`BENCH_FLEET_CONTENDERS: unknown contender ${c} (${FLEET_CONTENDERS.join(', ')})`);
+  return {
+    size,
+    workers: int('BENCH_FLEET_WORKERS', Math.max(2, Math.ceil(size / 2500)), 1, 64),
+    contenders: contenders as FleetContender[],
+    inFlight: 20,
+    rampTimeoutS: Math.max(60, Math.ceil(size / 20)),
+    statsEveryMs: 5000,
+    loadSeconds: int('BENCH_FLEET_LOAD_S', quick ? 5 : 20, 0, 3600),
+    cmdRate: int('BENCH_FLEET_CMD_RATE', 20, 1, 10_000),
+    storm: env.BENCH_FLEET_STORM !== '0',
+    stormTimeoutS: Math.max(60, Math.ceil(size / 50)),
+    reconnectMinMs: 1000,
+    reconnectMaxMs: 60_000,
+  };
+}
