@@ -11,7 +11,7 @@
 //    agent's own backoff; GET /api/v1/health round trips meanwhile.
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,7 +104,9 @@ function nodeBrokerEnv(probeFile: string): NodeJS.ProcessEnv {
 }
 
 async function startNodeBroker(name: string, args: string[], re: RegExp, pin: boolean, probeFile: string): Promise<{ daemon: Daemon; m: RegExpExecArray }> {
-  const daemon = new Daemon(spawnBroker(process.execPath, ['--expose-gc', '--import', PROBE, ...args], pin, nodeBrokerEnv(probeFile)), name);
+  // BENCH_FLEET_NODE_ARGS: V8/Node flags for the Node brokers (--trace-gc, --cpu-prof, a semi-space size…).
+  const extra = (process.env.BENCH_FLEET_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const daemon = new Daemon(spawnBroker(process.execPath, [...extra, '--expose-gc', '--import', PROBE, ...args], pin, nodeBrokerEnv(probeFile)), name);
   try {
     const m = await daemon.waitForLine(re, 60_000, 0);
     assertLoopbackOnly([daemon.pid]);
@@ -238,11 +240,16 @@ async function runLoad(b: Broker, user: Credential, serials: string[], sims: Sim
   let stats = 0;
   const pending = new Map<string, number>();
   const rtts: number[] = [];
+  const rttLog = process.env.BENCH_FLEET_RTT_LOG; // "<send time, ms since the epoch> <round trip ms>" a line
   watcher.on('message', () => { stats++; });
   client.on('message', (topic) => {
     const id = topic.slice(topic.lastIndexOf('/') + 1);
     const t0 = pending.get(id);
-    if (t0 !== undefined) { pending.delete(id); rtts.push(performance.now() - t0); }
+    if (t0 !== undefined) {
+      pending.delete(id);
+      rtts.push(performance.now() - t0);
+      if (rttLog) appendFileSync(rttLog, `${Math.round(performance.timeOrigin + t0)} ${(performance.now() - t0).toFixed(1)}\n`);
+    }
   });
   await watcher.subscribeAsync(['devices/+/stats'], { qos: 0 });
   await client.subscribeAsync(['devices/+/cmd/res/+'], { qos: 1 });

@@ -2,8 +2,12 @@
 // collects garbage, then writes process.memoryUsage() as JSON to $PIFLEET_MEM_PROBE_FILE, and a heap
 // snapshot into $PIFLEET_HEAP_SNAPSHOT_DIR when that is set. What a broker retains per connection is
 // what survives a full collection; RSS alone mixes it with garbage not yet collected.
-import { writeFileSync, renameSync } from 'node:fs';
+// With $PIFLEET_LOOP_LOG set it also appends one JSON line a second: the event loop's delay (max and
+// p99) and the garbage collections' pauses in that second, to lay beside slow round trips
+// (docs/BENCHMARKING.md, "Where the stalls come from").
+import { appendFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
+import { PerformanceObserver, constants, monitorEventLoopDelay } from 'node:perf_hooks';
 import v8 from 'node:v8';
 
 const file = process.env.PIFLEET_MEM_PROBE_FILE;
@@ -16,4 +20,28 @@ if (file) {
     writeFileSync(`${file}.tmp`, JSON.stringify({ ...process.memoryUsage(), at: Date.now(), snapshot }));
     renameSync(`${file}.tmp`, file);
   });
+}
+
+const loopLog = process.env.PIFLEET_LOOP_LOG;
+if (loopLog) {
+  const KINDS: Record<number, string> = {
+    [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor', [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+    [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental', [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
+  };
+  let gcs: Record<string, { n: number; ms: number; maxMs: number }> = {};
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = KINDS[((e as { detail?: { kind?: number } }).detail)?.kind ?? -1] ?? 'other';
+      const g = (gcs[kind] ??= { n: 0, ms: 0, maxMs: 0 });
+      g.n++; g.ms += e.duration; g.maxMs = Math.max(g.maxMs, e.duration);
+    }
+  }).observe({ entryTypes: ['gc'] });
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  h.enable();
+  setInterval(() => {
+    const line = { at: Date.now(), maxMs: h.max / 1e6, p99Ms: h.percentile(99) / 1e6, heapMB: process.memoryUsage().heapUsed / 2 ** 20, gc: gcs };
+    appendFileSync(loopLog, JSON.stringify(line) + '\n');
+    h.reset();
+    gcs = {};
+  }, 1000).unref();
 }
