@@ -9,6 +9,8 @@ import tls from 'node:tls';
 // proxies, the browser's), which the agent never uses — it hands the client its own stream (about 0.5 MB
 // of resident memory, docs/BENCHMARKING.md).
 import clientModule, { type IClientOptions, type IClientPublishOptions } from 'mqtt/lib/client';
+import messageIdModule from 'mqtt/lib/default-message-id-provider';
+import storeModule from 'mqtt/lib/store';
 import mqttPacket from 'mqtt-packet';
 import WebSocket from 'ws';
 import type { Logger } from '../shared/log.js';
@@ -22,6 +24,8 @@ mqttPacket.writeToStream.cacheNumbers = false;
 // A CommonJS module: Node hands an ES module its module.exports, where the class is `default`.
 const MqttClient = clientModule.default;
 type MqttClient = InstanceType<typeof MqttClient>;
+const Store = storeModule.default;
+const DefaultMessageIdProvider = messageIdModule.default;
 
 export interface Credentials { key: string; cert: string; ca: string }
 
@@ -62,6 +66,17 @@ export class MqttLink extends EventEmitter<LinkEvents> {
   private refused = false;
   private switching: Promise<void> | null = null;
   /**
+   * The session's packets in flight and its message ids, shared by every client this link makes: after a
+   * switch to renewed credentials the new client sends again what the old one had not got acknowledged
+   * (a result, when the old one's graceful end timed out), as a reconnect does. mqtt.js's own stores
+   * forget their packets when their client ends; these (clean: false) keep them until acknowledged.
+   */
+  private readonly session = {
+    incomingStore: new Store({ clean: false }),
+    outgoingStore: new Store({ clean: false }),
+    messageIdProvider: new DefaultMessageIdProvider(),
+  };
+  /**
    * The last TLS session ticket the hub gave this Pi: the next connection resumes with it and skips
    * the certificate signature and its verification on both sides (the hub keeps its ticket keys
    * across restarts, docs/ARCHITECTURE.md "Reconnect storms"). Forgotten with the credentials it was made with.
@@ -88,6 +103,7 @@ export class MqttLink extends EventEmitter<LinkEvents> {
       reconnectPeriod: 0, // reconnects are ours: backoff with jitter, and a slow pace once refused
       connectTimeout: 15_000,
       queueQoSZero: false, // stats taken while offline are stale: drop them instead of queueing without bound
+      ...this.session,
       resubscribe: false, // onConnect subscribes
       will: { topic: this.o.will.topic, payload: Buffer.from(this.o.will.payload()), qos: 1, retain: true },
     };

@@ -71,3 +71,58 @@ test('each PUBLISH the agent sends is one whole frame', async () => {
   assert.deepEqual(publishes.map((f) => [f.packets, f.whole]), Array(5).fill([['publish'], true]));
   assert.ok(frames.every((f) => f.whole), 'a frame carried part of a packet');
 });
+
+test('a result the hub had not acknowledged when the Pi switched to renewed credentials is sent again by the new connection', { timeout: 60_000 }, async () => {
+  // A server that never acknowledges a PUBLISH on the first connection, and drops that connection when
+  // the second one arrives (as the hub does when a session is taken over).
+  const tlsDir = join(hub.dataDir, 'tls');
+  const holding = https.createServer({ key: readFileSync(join(tlsDir, 'server.key')), cert: readFileSync(join(tlsDir, 'server.crt')), minVersion: 'TLSv1.3' });
+  const wss = new WebSocketServer({ server: holding, path: '/mqtt' });
+  const received: Array<{ connection: number; topic: string }> = [];
+  const sockets: Array<import('ws').WebSocket> = [];
+  wss.on('connection', (ws) => {
+    const connection = sockets.push(ws);
+    if (connection === 2) sockets[0]!.terminate();
+    const parser = mqttPacket.parser();
+    parser.on('packet', (p) => {
+      const reply = (r: object) => ws.send(mqttPacket.generate(r as Packet));
+      if (p.cmd === 'connect') reply({ cmd: 'connack', returnCode: 0, sessionPresent: true });
+      if (p.cmd === 'subscribe') reply({ cmd: 'suback', messageId: p.messageId, granted: p.subscriptions.map(() => 1) });
+      if (p.cmd === 'publish') {
+        received.push({ connection, topic: p.topic });
+        if (connection > 1 && p.qos === 1) reply({ cmd: 'puback', messageId: p.messageId });
+      }
+    });
+    ws.on('message', (data: Buffer) => parser.parse(data));
+  });
+  await new Promise<void>((r) => holding.listen(0, '127.0.0.1', r));
+  let link: MqttLink | null = null;
+  try {
+    await hub.addUser('bob');
+    const device = await hub.enrollDevice(await hub.apiKey('bob'), 'pi-switch');
+    link = new MqttLink({
+      url: `wss://localhost:${(holding.address() as AddressInfo).port}/mqtt`,
+      clientId: 'pi-switch',
+      credentials: () => ({ key: device.key, cert: device.cert, ca: device.ca }),
+      will: { topic: 'devices/pi-switch/status', payload: () => JSON.stringify({ v: 1, online: false, ts: Date.now() }) },
+      reconnectMinMs: 100, reconnectMaxMs: 1000, refusedRetryMs: 60_000,
+      log: createLogger('test-link', { write: () => true }),
+      onConnect: async (c) => { await c.subscribeAsync('devices/pi-switch/cmd/req', { qos: 1 }); },
+    });
+    const started = link;
+    const up = new Promise<void>((r) => started.once('up', () => r()));
+    link.start();
+    await withTimeout(up, 8_000, 'the link to come up (CONNACK)');
+    const result = link.publish('devices/pi-switch/cmd/res/r1', JSON.stringify({ v: 1, id: 'r1' }), { qos: 1 });
+    result.catch(() => {}); // its first client ends before an acknowledgement
+    await waitFor(() => received.some((r) => r.connection === 1), 5_000, 'the result on the first connection');
+    await withTimeout(link.switchCredentials(), 10_000, 'the switch'); // the old client's end waits, then gives up
+    await waitFor(() => received.some((r) => r.connection === 2 && r.topic === 'devices/pi-switch/cmd/res/r1'), 5_000,
+      'the unacknowledged result sent again on the new connection');
+  } finally {
+    for (const s of sockets) s.terminate();
+    await withTimeout(link?.stop() ?? Promise.resolve(), 10_000, 'the link to stop').catch(() => {});
+    holding.closeAllConnections();
+    holding.close();
+  }
+});
