@@ -48,18 +48,23 @@ after(async () => {
   await hub.stop();
 });
 
-test('each PUBLISH the agent sends is one whole frame', async () => {
-  await hub.addUser('alice');
-  const device = await hub.enrollDevice(await hub.apiKey('alice'), 'pi-frames');
-  const link = new MqttLink({
-    url: `wss://localhost:${(server.address() as AddressInfo).port}/mqtt`,
-    clientId: 'pi-frames',
+/** A link for a Pi newly enrolled with `user`, to a test server, subscribing as the agent does. */
+async function linkTo(s: https.Server, user: string, serial: string): Promise<MqttLink> {
+  await hub.addUser(user);
+  const device = await hub.enrollDevice(await hub.apiKey(user), serial);
+  return new MqttLink({
+    url: `wss://localhost:${(s.address() as AddressInfo).port}/mqtt`,
+    clientId: serial,
     credentials: () => ({ key: device.key, cert: device.cert, ca: device.ca }),
-    will: { topic: 'devices/pi-frames/status', payload: () => JSON.stringify({ v: 1, online: false, ts: Date.now() }) },
+    will: { topic: `devices/${serial}/status`, payload: () => JSON.stringify({ v: 1, online: false, ts: Date.now() }) },
     reconnectMinMs: 100, reconnectMaxMs: 1000, refusedRetryMs: 60_000,
     log: createLogger('test-link', { write: () => true }),
-    onConnect: async (c) => { await c.subscribeAsync('devices/pi-frames/cmd/req', { qos: 1 }); },
+    onConnect: async (c) => { await c.subscribeAsync(`devices/${serial}/cmd/req`, { qos: 1 }); },
   });
+}
+
+test('each PUBLISH the agent sends is one whole frame', async () => {
+  const link = await linkTo(server, 'alice', 'pi-frames');
   const up = new Promise<void>((r) => link.once('up', () => r()));
   link.start();
   await withTimeout(up, 8_000, 'the link to come up (CONNACK)');
@@ -98,17 +103,7 @@ test('a result the hub had not acknowledged when the Pi switched to renewed cred
   await new Promise<void>((r) => holding.listen(0, '127.0.0.1', r));
   let link: MqttLink | null = null;
   try {
-    await hub.addUser('bob');
-    const device = await hub.enrollDevice(await hub.apiKey('bob'), 'pi-switch');
-    link = new MqttLink({
-      url: `wss://localhost:${(holding.address() as AddressInfo).port}/mqtt`,
-      clientId: 'pi-switch',
-      credentials: () => ({ key: device.key, cert: device.cert, ca: device.ca }),
-      will: { topic: 'devices/pi-switch/status', payload: () => JSON.stringify({ v: 1, online: false, ts: Date.now() }) },
-      reconnectMinMs: 100, reconnectMaxMs: 1000, refusedRetryMs: 60_000,
-      log: createLogger('test-link', { write: () => true }),
-      onConnect: async (c) => { await c.subscribeAsync('devices/pi-switch/cmd/req', { qos: 1 }); },
-    });
+    link = await linkTo(holding, 'bob', 'pi-switch');
     const started = link;
     const up = new Promise<void>((r) => started.once('up', () => r()));
     link.start();
