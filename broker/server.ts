@@ -107,7 +107,7 @@ export class HubServer {
       const who = resolveIdentity(this.resolvers, socket as TLSSocket, req);
       wss.handleUpgrade(req, socket, head, (ws) => {
         const stream = coalescingWebSocketStream(ws);
-        stream.on('error', () => {}); // aedes reports errors on its client
+        stream.on('error', ignore); // aedes reports errors on its client
         this.broker.handle(stream, req, who, remoteOf(socket as TLSSocket));
       });
     });
@@ -117,7 +117,7 @@ export class HubServer {
 
     const mqtts = tls.createServer(this.tlsOptions(o), (socket) => {
       socket.setNoDelay(true);
-      socket.on('error', () => {});
+      socket.on('error', ignore);
       if (admit() > 0) { socket.destroy(); return; } // MQTT has no "come back later" before CONNECT
       this.broker.handle(socket, null, resolveIdentity(this.resolvers, socket, null), remoteOf(socket));
     });
@@ -139,6 +139,14 @@ export class HubServer {
     await Promise.all([closeServer(this.httpsServer), closeServer(this.mqttsServer)]);
   }
 }
+
+/**
+ * The listener for errors that aedes reports on its client. Defined here, not inline: a closure made in
+ * the upgrade handler shares that handler's scope, which holds the upgrade request, and so kept the
+ * request (its headers and stream state) for the connection's lifetime (docs/BENCHMARKING.md, "Memory
+ * per connection, where it goes").
+ */
+function ignore(): void {}
 
 function remoteOf(socket: TLSSocket): string {
   return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
