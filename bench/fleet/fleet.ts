@@ -20,7 +20,8 @@ import type { MqttClient } from 'mqtt';
 import { type Credential, type Endpoints, connectClient } from '../clients.js';
 import { startMosquitto } from '../contenders.js';
 import type { Fixture } from '../fixture.js';
-import { Daemon, HUB_CLI, HUB_LISTENING } from '../harness.js';
+import { unitEnvironment } from '../agent.js';
+import { Daemon, HUB_CLI, HUB_LISTENING, ROOT } from '../harness.js';
 import { assertLoopbackOnly, spawnBroker } from '../isolate.js';
 import type { BenchOptions } from '../options.js';
 import { cpuSeconds, rssBytes } from '../proc.js';
@@ -99,14 +100,14 @@ export async function prepareFleet(f: Fixture, size: number): Promise<{ devicesF
   return { devicesFile, devices };
 }
 
-function nodeBrokerEnv(probeFile: string): NodeJS.ProcessEnv {
-  return { ...process.env, PIFLEET_MEM_PROBE_FILE: probeFile };
+function nodeBrokerEnv(probeFile: string, unitEnv: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, ...unitEnv, PIFLEET_MEM_PROBE_FILE: probeFile };
 }
 
-async function startNodeBroker(name: string, args: string[], re: RegExp, pin: boolean, probeFile: string): Promise<{ daemon: Daemon; m: RegExpExecArray }> {
+async function startNodeBroker(name: string, args: string[], re: RegExp, pin: boolean, probeFile: string, unitEnv?: Record<string, string>): Promise<{ daemon: Daemon; m: RegExpExecArray }> {
   // BENCH_FLEET_NODE_ARGS: V8/Node flags for the Node brokers (--trace-gc, --cpu-prof, a semi-space size…).
   const extra = (process.env.BENCH_FLEET_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const daemon = new Daemon(spawnBroker(process.execPath, [...extra, '--expose-gc', '--import', PROBE, ...args], pin, nodeBrokerEnv(probeFile)), name);
+  const daemon = new Daemon(spawnBroker(process.execPath, [...extra, '--expose-gc', '--import', PROBE, ...args], pin, nodeBrokerEnv(probeFile, unitEnv)), name);
   try {
     const m = await daemon.waitForLine(re, 60_000, 0);
     assertLoopbackOnly([daemon.pid]);
@@ -124,7 +125,9 @@ async function startFleetHub(f: Fixture, o: FleetOptions, pin: boolean, work: st
   writeFileSync(join(f.dataDir, 'hub.json'), JSON.stringify(FLEET_HUB_JSON));
   const probeFile = join(work, 'hub-mem.json');
   const args = (port: string, mqttsPort: string) => [HUB_CLI, 'serve', '--data-dir', f.dataDir, '--host', '127.0.0.1', '--port', port, '--mqtts-port', mqttsPort];
-  let { daemon, m } = await startNodeBroker('pi-hub', args('0', '0'), HUB_LISTENING, pin, probeFile);
+  // As systemd/pi-hub.service runs it: with that unit's environment (its malloc setting), not its data directory.
+  const { PI_HUB_DATA_DIR: _, ...unitEnv } = unitEnvironment(readFileSync(join(ROOT, 'systemd', 'pi-hub.service'), 'utf8'));
+  let { daemon, m } = await startNodeBroker('pi-hub', args('0', '0'), HUB_LISTENING, pin, probeFile, unitEnv);
   const port = m[1]!;
   const mqttsPort = m[2]!;
   const broker: Broker = {
@@ -134,7 +137,7 @@ async function startFleetHub(f: Fixture, o: FleetOptions, pin: boolean, work: st
     restart: async () => {
       // Closing 10,000 sessions (each will stored) takes longer than the usual 10 s before SIGKILL.
       await daemon.stop('SIGTERM', 120_000);
-      ({ daemon } = await startNodeBroker('pi-hub', args(port, mqttsPort), HUB_LISTENING, pin, probeFile));
+      ({ daemon } = await startNodeBroker('pi-hub', args(port, mqttsPort), HUB_LISTENING, pin, probeFile, unitEnv));
       broker.pid = daemon.pid;
       return { pid: daemon.pid };
     },
