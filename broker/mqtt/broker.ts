@@ -16,10 +16,10 @@ import { Aedes, type AedesPublishPacket, type AuthenticateError, type PublishPac
 import { parseJson } from '../../shared/json.js';
 import { DROP_QOS0_BACKLOG_BYTES, MAX_FILTERS_PER_SUBSCRIBE, MAX_PAYLOAD_BYTES, MAX_SUBSCRIPTIONS_PER_SESSION } from '../../shared/limits.js';
 import type { Logger } from '../../shared/log.js';
-import { StatusSchema } from '../../shared/schemas.js';
+import { type ErrorCode, StatusSchema } from '../../shared/schemas.js';
 import { type DeviceTopic, parseDeviceTopic } from '../../shared/topics.js';
 import type { AuditWriter } from '../audit-writer.js';
-import type { DeviceTracker } from '../device-tracker.js';
+import type { DeviceEntry, DeviceTracker } from '../device-tracker.js';
 import { maySubscribe, publishAllowed } from './acl.js';
 import { BoundedPersistence, type SharedQueueCounts } from './bounded-persistence.js';
 import { type ConnState, type HubClient, STATE } from './client-state.js';
@@ -34,7 +34,7 @@ import { type Principal, internalClientId, mountOf, principalFromClientId, unmou
 import { type AsyncPersistence, type StoredPacket, memoryPersistence } from './persistence.js';
 import { judgePublish, mayRetain, type PublishContext } from './publish-rules.js';
 import { type BrokerLimits, SessionKeeper } from './session-keeper.js';
-import { DEFAULT_FLEET_LIMITS, type FleetLimits } from '../fleet-limits.js';
+import { DEFAULT_FLEET_LIMITS, type FleetLimits, type StatsRate } from '../fleet-limits.js';
 import { type SessionRegistry, credentialOf } from './sessions.js';
 
 export type { BrokerLimits } from './session-keeper.js';
@@ -316,19 +316,7 @@ export class HubBroker {
 
   /** A connection's publish context (for a will replayed after a restart, one for that will). */
   private context(st: ConnState | undefined, principal: Principal): PublishContext {
-    const { tracker, audit } = this.deps;
-    const userId = principal.userId;
-    const actor = principal.kind === 'device' ? `device:${principal.serial}` : `user:${st?.identity?.label ?? userId}`;
-    return {
-      userId, actor, tracker,
-      label: st?.identity?.label ?? userId,
-      entry: (t) => st?.device ?? tracker.device(userId, t.serial),
-      enrolled: (t) => tracker.enrolled(userId, t.serial),
-      audit: (t, action, detail) => audit.add({ userId, actor, deviceSerial: t.serial, action, detail }),
-      auditThrottled: (t, action, detail) => audit.addThrottled(`${action}:${actor}`, { userId, actor, deviceSerial: t.serial, action, detail }),
-      statsRate: this.fleet.stats,
-      answer: (t, id, code, message) => this.voice.answer(userId, t.serial, id, code, message),
-    };
+    return new ConnectionContext(this.deps.tracker, this.deps.audit, this.voice, this.fleet.stats, st, principal);
   }
 
   /** Acknowledges but delivers nowhere: refused content is not a reason to cut a client off. */
@@ -390,6 +378,50 @@ export class HubBroker {
     packet.topic = topic;
     if (packet.qos > 1) packet.qos = 1; // the QoS granted at most (inbound.ts)
     return packet;
+  }
+}
+
+/**
+ * What the publish rules see of one connection. Kept for the connection's lifetime (every Pi publishes),
+ * so its functions are methods: one object per connection, not six closures and their scope
+ * (docs/BENCHMARKING.md, "Memory per connection, where it goes").
+ */
+class ConnectionContext implements PublishContext {
+  readonly userId: string;
+  readonly actor: string;
+  readonly label: string;
+
+  constructor(
+    readonly tracker: DeviceTracker,
+    private readonly auditor: AuditWriter,
+    private readonly voice: HubVoice,
+    readonly statsRate: StatsRate,
+    private readonly st: ConnState | undefined,
+    principal: Principal,
+  ) {
+    this.userId = principal.userId;
+    this.label = st?.identity?.label ?? principal.userId;
+    this.actor = principal.kind === 'device' ? `device:${principal.serial}` : `user:${this.label}`;
+  }
+
+  entry(t: DeviceTopic): DeviceEntry {
+    return this.st?.device ?? this.tracker.device(this.userId, t.serial);
+  }
+
+  enrolled(t: DeviceTopic): boolean {
+    return this.tracker.enrolled(this.userId, t.serial);
+  }
+
+  audit(t: DeviceTopic, action: string, detail: unknown): void {
+    this.auditor.add({ userId: this.userId, actor: this.actor, deviceSerial: t.serial, action, detail });
+  }
+
+  auditThrottled(t: DeviceTopic, action: string, detail: unknown): void {
+    this.auditor.addThrottled(`${action}:${this.actor}`, { userId: this.userId, actor: this.actor, deviceSerial: t.serial, action, detail });
+  }
+
+  answer(t: DeviceTopic, id: string, code: ErrorCode, message: string): void {
+    this.voice.answer(this.userId, t.serial, id, code, message);
   }
 }
 
