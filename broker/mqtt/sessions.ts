@@ -35,14 +35,18 @@ export class SessionRegistry {
     let set = this.live.get(credential);
     if (!set) this.live.set(credential, (set = new Set()));
     set.add(connection);
-    if (notAfter !== null) {
-      const t = setTimeout(() => {
-        this.log.info('credential expired, closing its connection', { credential });
-        connection.close();
-      }, Math.min(Math.max(notAfter - Date.now(), 0), MAX_TIMER));
-      t.unref();
-      this.timers.set(connection, t);
-    }
+    if (notAfter !== null) this.closeAt(credential, notAfter, connection);
+  }
+
+  /** Closes the connection when its credential expires. A timer waits ~24.8 days at most: until then, it waits again. */
+  private closeAt(credential: string, notAfter: number, connection: Closable): void {
+    const t = setTimeout(() => {
+      if (Date.now() < notAfter) return this.closeAt(credential, notAfter, connection);
+      this.log.info('credential expired, closing its connection', { credential });
+      connection.close();
+    }, Math.min(Math.max(notAfter - Date.now(), 0), MAX_TIMER));
+    t.unref();
+    this.timers.set(connection, t);
   }
 
   remove(credential: string, connection: Closable): void {
