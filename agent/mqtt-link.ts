@@ -84,6 +84,11 @@ export class MqttLink extends EventEmitter<LinkEvents> {
   private tlsSession: Buffer | null = null;
   /** The hub's Retry-After (ms) when it deferred this Pi with 503 (its accept rate): the next try waits that, not more. */
   private deferredMs: number | null = null;
+  /**
+   * The TLS context made from the credentials, kept while they stay the same: making one parses the key,
+   * the certificate and the CA (about 1 ms on a PC, OpenSSL 3), which each reconnect did again.
+   */
+  private context: { c: Credentials; ctx: tls.SecureContext } | null = null;
 
   constructor(private readonly o: MqttLinkOptions) { super(); }
 
@@ -112,13 +117,13 @@ export class MqttLink extends EventEmitter<LinkEvents> {
   private newClient(): MqttClient {
     const mine: { client?: MqttClient } = {}; // a session ticket of an old client after a switch is not kept
     const build = () => {
-      const c = this.o.credentials();
+      const secureContext = this.secureContext(this.o.credentials());
       const ws = new WebSocket(this.o.url, ['mqtt'], {
-        key: c.key, cert: c.cert, ca: c.ca, minVersion: 'TLSv1.3', perMessageDeflate: false, handshakeTimeout: 15_000,
-        // ws's own tlsConnect, plus the session to resume and the tickets the hub sends.
+        perMessageDeflate: false, handshakeTimeout: 15_000,
+        // ws's own tlsConnect, with the credentials' context, the session to resume and the tickets the hub sends.
         createConnection: ((options: tls.ConnectionOptions & { host?: string; path?: string }) => {
           const servername = options.servername || options.servername === '' ? options.servername : (isIP(options.host ?? '') ? '' : options.host);
-          const socket = tls.connect({ ...options, path: undefined, servername, ...(this.tlsSession ? { session: this.tlsSession } : {}) } as tls.ConnectionOptions);
+          const socket = tls.connect({ ...options, secureContext, path: undefined, servername, ...(this.tlsSession ? { session: this.tlsSession } : {}) } as tls.ConnectionOptions);
           socket.on('session', (session: Buffer) => { if (this.client === mine.client) this.tlsSession = session; });
           return socket;
         }) as never,
@@ -162,6 +167,14 @@ export class MqttLink extends EventEmitter<LinkEvents> {
       if (!this.stopped && !this.switching) this.scheduleReconnect(client);
     });
     return client;
+  }
+
+  private secureContext(c: Credentials): tls.SecureContext {
+    const k = this.context;
+    if (k && k.c.key === c.key && k.c.cert === c.cert && k.c.ca === c.ca) return k.ctx;
+    const ctx = tls.createSecureContext({ key: c.key, cert: c.cert, ca: c.ca, minVersion: 'TLSv1.3' });
+    this.context = { c: { ...c }, ctx };
+    return ctx;
   }
 
   private scheduleReconnect(client: MqttClient): void {
