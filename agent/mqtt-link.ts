@@ -52,6 +52,9 @@ export interface LinkEvents {
   down: [];
 }
 
+/** The longest Retry-After the agent follows (the hub's schedule goes no further, broker/accept-gate.ts). */
+const MAX_DEFERRAL_S = 300;
+
 /** Full jitter: a random delay in [0, min(max, min·2^attempt)] (AWS Architecture Blog, "Exponential Backoff And Jitter"). */
 export function backoffDelay(attempt: number, minMs: number, maxMs: number, random = Math.random): number {
   const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
@@ -133,7 +136,7 @@ export class MqttLink extends EventEmitter<LinkEvents> {
       // Without a listener ws turns it into an error ("Unexpected server response: 503") all the same.
       ws.once('unexpected-response', (req, res) => {
         const after = Number(res.headers['retry-after']);
-        if (res.statusCode === 503 && after > 0) this.deferredMs = Math.min(after, 60) * 1000;
+        if (res.statusCode === 503 && after > 0) this.deferredMs = Math.min(after, MAX_DEFERRAL_S) * 1000;
         req.destroy(new Error(`Unexpected server response: ${res.statusCode}`));
       });
       return coalescingWebSocketStream(ws);
@@ -183,8 +186,9 @@ export class MqttLink extends EventEmitter<LinkEvents> {
     if (this.refused) {
       delay = Math.round(this.o.refusedRetryMs * (0.8 + 0.4 * Math.random()));
     } else if (this.deferredMs !== null) {
-      // Deferred, not failed: the backoff does not grow, and the jitter keeps the deferred apart.
-      delay = Math.round(this.deferredMs * (0.5 + Math.random()));
+      // Deferred, not failed: the backoff does not grow. The hub spreads the deferred over the seconds
+      // ahead (broker/accept-gate.ts); a second's jitter spreads them within theirs.
+      delay = Math.round(this.deferredMs + Math.random() * 1000);
       this.deferredMs = null;
     } else {
       delay = backoffDelay(this.attempt++, this.o.reconnectMinMs, this.o.reconnectMaxMs);

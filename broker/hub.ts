@@ -117,6 +117,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
       stopped = true;
       const t0 = performance.now();
       clearInterval(sweep);
+      server.stopAccepting();
       await broker.stop();
       const t1 = performance.now();
       await server.close();
