@@ -52,6 +52,9 @@ export interface LinkEvents {
   down: [];
 }
 
+/** The longest Retry-After the agent follows (the hub's schedule goes no further, broker/accept-gate.ts). */
+const MAX_DEFERRAL_S = 300;
+
 /** Full jitter: a random delay in [0, min(max, min·2^attempt)] (AWS Architecture Blog, "Exponential Backoff And Jitter"). */
 export function backoffDelay(attempt: number, minMs: number, maxMs: number, random = Math.random): number {
   const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
@@ -84,6 +87,11 @@ export class MqttLink extends EventEmitter<LinkEvents> {
   private tlsSession: Buffer | null = null;
   /** The hub's Retry-After (ms) when it deferred this Pi with 503 (its accept rate): the next try waits that, not more. */
   private deferredMs: number | null = null;
+  /**
+   * The TLS context made from the credentials, kept while they stay the same: making one parses the key,
+   * the certificate and the CA (about 1 ms on a PC, OpenSSL 3), which each reconnect did again.
+   */
+  private context: { c: Credentials; ctx: tls.SecureContext } | null = null;
 
   constructor(private readonly o: MqttLinkOptions) { super(); }
 
@@ -112,13 +120,13 @@ export class MqttLink extends EventEmitter<LinkEvents> {
   private newClient(): MqttClient {
     const mine: { client?: MqttClient } = {}; // a session ticket of an old client after a switch is not kept
     const build = () => {
-      const c = this.o.credentials();
+      const secureContext = this.secureContext(this.o.credentials());
       const ws = new WebSocket(this.o.url, ['mqtt'], {
-        key: c.key, cert: c.cert, ca: c.ca, minVersion: 'TLSv1.3', perMessageDeflate: false, handshakeTimeout: 15_000,
-        // ws's own tlsConnect, plus the session to resume and the tickets the hub sends.
+        perMessageDeflate: false, handshakeTimeout: 15_000,
+        // ws's own tlsConnect, with the credentials' context, the session to resume and the tickets the hub sends.
         createConnection: ((options: tls.ConnectionOptions & { host?: string; path?: string }) => {
           const servername = options.servername || options.servername === '' ? options.servername : (isIP(options.host ?? '') ? '' : options.host);
-          const socket = tls.connect({ ...options, path: undefined, servername, ...(this.tlsSession ? { session: this.tlsSession } : {}) } as tls.ConnectionOptions);
+          const socket = tls.connect({ ...options, secureContext, path: undefined, servername, ...(this.tlsSession ? { session: this.tlsSession } : {}) } as tls.ConnectionOptions);
           socket.on('session', (session: Buffer) => { if (this.client === mine.client) this.tlsSession = session; });
           return socket;
         }) as never,
@@ -128,7 +136,7 @@ export class MqttLink extends EventEmitter<LinkEvents> {
       // Without a listener ws turns it into an error ("Unexpected server response: 503") all the same.
       ws.once('unexpected-response', (req, res) => {
         const after = Number(res.headers['retry-after']);
-        if (res.statusCode === 503 && after > 0) this.deferredMs = Math.min(after, 60) * 1000;
+        if (res.statusCode === 503 && after > 0) this.deferredMs = Math.min(after, MAX_DEFERRAL_S) * 1000;
         req.destroy(new Error(`Unexpected server response: ${res.statusCode}`));
       });
       return coalescingWebSocketStream(ws);
@@ -164,14 +172,23 @@ export class MqttLink extends EventEmitter<LinkEvents> {
     return client;
   }
 
+  private secureContext(c: Credentials): tls.SecureContext {
+    const k = this.context;
+    if (k && k.c.key === c.key && k.c.cert === c.cert && k.c.ca === c.ca) return k.ctx;
+    const ctx = tls.createSecureContext({ key: c.key, cert: c.cert, ca: c.ca, minVersion: 'TLSv1.3' });
+    this.context = { c: { ...c }, ctx };
+    return ctx;
+  }
+
   private scheduleReconnect(client: MqttClient): void {
     if (this.timer) return;
     let delay: number;
     if (this.refused) {
       delay = Math.round(this.o.refusedRetryMs * (0.8 + 0.4 * Math.random()));
     } else if (this.deferredMs !== null) {
-      // Deferred, not failed: the backoff does not grow, and the jitter keeps the deferred apart.
-      delay = Math.round(this.deferredMs * (0.5 + Math.random()));
+      // Deferred, not failed: the backoff does not grow. The hub spreads the deferred over the seconds
+      // ahead (broker/accept-gate.ts); a second's jitter spreads them within theirs.
+      delay = Math.round(this.deferredMs + Math.random() * 1000);
       this.deferredMs = null;
     } else {
       delay = backoffDelay(this.attempt++, this.o.reconnectMinMs, this.o.reconnectMaxMs);

@@ -3,6 +3,11 @@
 // own), marked dirty per message and written to SQLite each flush, in small chunks of one transaction
 // each. Stats are parsed and validated only then, once per device per flush; "last seen" is the time of
 // its chunk.
+//
+// The stats history keeps a point a minute: the minute's last sample (store/history.ts). The current
+// minute's point stays here, replaced by each sample, and is written once its minute is over — by the
+// Pi's first sample of a later minute, or by a sweep for a Pi that went quiet, or at stop. A Pi sending
+// every 5 s costs two history rows a minute instead of two a sample (issue 14: 10,000 Pis).
 import { parseValid } from '../shared/json.js';
 import type { Logger } from '../shared/log.js';
 import { type Stats, StatsSchema } from '../shared/schemas.js';
@@ -14,6 +19,10 @@ export interface DeviceEntry extends StatsBucket {
   readonly serial: string;
   readonly userId: string;
   dirty: boolean;
+  /** Something came from the device since its last write (dirty may also mean: its point is due). */
+  reported?: boolean;
+  /** The current minute's history point, not written yet. */
+  point?: HistoryPoint;
   online?: boolean;
   status?: unknown;
   rawStats?: Buffer;
@@ -27,13 +36,21 @@ export interface DeviceEntry extends StatsBucket {
  */
 const FLUSH_CHUNK = 50;
 
+const MINUTE = 60_000;
+/** A quiet Pi's last point is written this long after its minute ended (the others roll over themselves). */
+const POINT_GRACE_MS = 10_000;
+const minuteOf = (ts: number) => Math.floor(ts / MINUTE);
+
 export class DeviceTracker extends BatchWriter {
   private readonly entries = new Map<string, DeviceEntry>();
   private dirty: DeviceEntry[] = [];
   private prune: NodeJS.Timeout | null = null;
   private draining: NodeJS.Immediate | null = null;
+  /** Entries holding a point not written yet. */
+  private readonly pending = new Set<DeviceEntry>();
+  private sweptMinute = 0;
 
-  constructor(private readonly store: HubStore, private readonly log: Logger, flushMs = 1000) { super(flushMs); }
+  constructor(private readonly store: HubStore, private readonly log: Logger, flushMs = 1000, private readonly now: () => number = Date.now) { super(flushMs); }
 
   /** The device's entry; the same object for as long as the hub runs. */
   device(userId: string, serial: string): DeviceEntry {
@@ -48,7 +65,25 @@ export class DeviceTracker extends BatchWriter {
     return this.store.devices.isEnrolled(userId, serial);
   }
 
+  /** The device's newest history point not yet in the store (its current minute), if any. */
+  pendingPoint(userId: string, serial: string): HistoryPoint | null {
+    return this.entries.get(`${userId}/${serial}`)?.point ?? null;
+  }
+
+  /** The device was removed: its point not written yet goes with it. */
+  forget(userId: string, serial: string): void {
+    const e = this.entries.get(`${userId}/${serial}`);
+    if (!e) return;
+    this.pending.delete(e);
+    e.point = undefined;
+  }
+
   private touch(e: DeviceEntry): void {
+    e.reported = true;
+    this.due(e);
+  }
+
+  private due(e: DeviceEntry): void {
     if (e.dirty) return;
     e.dirty = true;
     this.dirty.push(e);
@@ -79,19 +114,33 @@ export class DeviceTracker extends BatchWriter {
    * command's round trip waited behind it (issue 14).
    */
   override flush(): void {
+    this.sweep();
     this.writeChunk();
     if (this.dirty.length > 0 && !this.draining) {
       this.draining = setImmediate(() => { this.draining = null; this.flush(); });
     }
   }
 
+  /** Once a minute: the points of Pis that went quiet, due once their minute is over (and a grace). */
+  private sweep(): void {
+    const minute = minuteOf(this.now() - POINT_GRACE_MS);
+    if (minute === this.sweptMinute) return;
+    this.sweptMinute = minute;
+    for (const e of this.pending) if (minuteOf(e.point!.ts) < minute) this.due(e);
+  }
+
   private writeChunk(): void {
     if (this.dirty.length === 0) return;
     const batch = this.dirty.length <= FLUSH_CHUNK ? this.dirty : this.dirty.slice(0, FLUSH_CHUNK);
     this.dirty = batch === this.dirty ? [] : this.dirty.slice(FLUSH_CHUNK);
-    const seenAt = Date.now();
+    const seenAt = this.now();
     const history: Array<{ userId: string; serial: string; point: HistoryPoint }> = [];
-    const reports: DeviceReport[] = batch.map((e) => {
+    const reports: DeviceReport[] = [];
+    for (const e of batch) {
+      e.dirty = false;
+      if (e.point && minuteOf(e.point.ts) < minuteOf(seenAt)) this.written(e, history);
+      if (!e.reported) continue;
+      e.reported = false;
       const r: DeviceReport = { serial: e.serial, userId: e.userId, seenAt };
       if (e.status !== undefined) { r.status = e.status; r.online = e.online ?? false; }
       if (e.manifest !== undefined) r.manifest = e.manifest;
@@ -99,19 +148,31 @@ export class DeviceTracker extends BatchWriter {
         const stats = parseValid(e.rawStats, StatsSchema);
         if (stats) {
           r.stats = stats;
-          history.push({ userId: e.userId, serial: e.serial, point: historyPoint(stats, seenAt) });
+          e.point = historyPoint(stats, seenAt);
+          this.pending.add(e);
         } else {
           this.log.warn('invalid stats not recorded', { device: e.serial });
         }
       }
-      e.dirty = false;
       e.status = e.rawStats = e.manifest = undefined;
-      return r;
-    });
+      reports.push(r);
+    }
+    this.write(reports, history);
+  }
+
+  /** Moves the entry's point into `history` (to be written). */
+  private written(e: DeviceEntry, history: Array<{ userId: string; serial: string; point: HistoryPoint }>): void {
+    history.push({ userId: e.userId, serial: e.serial, point: e.point! });
+    e.point = undefined;
+    this.pending.delete(e);
+  }
+
+  private write(reports: DeviceReport[], history: Array<{ userId: string; serial: string; point: HistoryPoint }>): void {
+    if (reports.length === 0 && history.length === 0) return;
     try {
       // One commit for both: a commit is a third of a chunk's time.
       this.store.transaction(() => {
-        this.store.devices.applyReports(reports);
+        if (reports.length > 0) this.store.devices.applyReports(reports);
         if (history.length > 0) this.store.history.add(history);
       });
     } catch (err) {
@@ -136,6 +197,9 @@ export class DeviceTracker extends BatchWriter {
     this.prune = null;
     super.stop();
     while (this.dirty.length > 0) this.writeChunk(); // everything, now: the store closes next
+    const history: Array<{ userId: string; serial: string; point: HistoryPoint }> = [];
+    for (const e of [...this.pending]) this.written(e, history);
+    this.write([], history);
     if (this.draining) clearImmediate(this.draining);
     this.draining = null;
   }

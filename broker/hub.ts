@@ -115,9 +115,13 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
     async stop() {
       if (stopped) return;
       stopped = true;
+      const t0 = performance.now();
       clearInterval(sweep);
+      server.stopAccepting();
       await broker.stop();
+      const t1 = performance.now();
       await server.close();
+      const t2 = performance.now();
       revocations.stop();
       crl.stop();
       sessions.stop();
@@ -125,6 +129,8 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
       audit.stop();
       await cluster?.stop();
       store.close();
+      const t3 = performance.now();
+      log.info('stopped', { brokerMs: Math.round(t1 - t0), listenersMs: Math.round(t2 - t1), storesMs: Math.round(t3 - t2) });
     },
   };
 }

@@ -8,7 +8,7 @@ import tls, { type TLSSocket } from 'node:tls';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../shared/log.js';
 import { coalescingWebSocketStream } from '../shared/ws-stream.js';
-import { RateLimiter } from './api/rate-limit.js';
+import { AcceptGate } from './accept-gate.js';
 import type { HubBroker } from './mqtt/broker.js';
 import type { ClientAuth } from './config.js';
 import { type IdentityResolver, resolveIdentity } from './mqtt/identity.js';
@@ -59,21 +59,24 @@ export class HubServer {
 
   async listen(o: ListenOptions): Promise<{ port: number; mqttsPort: number }> {
     const rate = o.acceptPerSecond;
-    const accepts = rate ? new RateLimiter(rate, 1000 / rate, 1) : null;
+    const gate = rate ? new AcceptGate(rate) : null;
     let deferred = 0;
     let deferredLogged = 0;
-    /** Whether a new MQTT connection may go on now; beyond the rate it is deferred, counted in one log line a second. */
+    /**
+     * Whether a new MQTT connection may go on now (0), or in how many seconds it is to come back (accept-gate.ts);
+     * the deferred are counted in one log line a second.
+     */
     const admit = (): number => {
-      const waitMs = accepts?.take('mqtt') ?? 0;
-      if (waitMs === 0) return 0;
-      deferred++;
       const now = Date.now();
+      const a = gate?.admit(now) ?? { ok: true };
+      if (a.ok) return 0;
+      deferred++;
       if (now - deferredLogged >= 1000) {
-        this.log.warn('MQTT connections beyond the accept rate deferred', { deferred, perSecond: rate });
+        this.log.warn('MQTT connections beyond the accept rate deferred', { deferred, perSecond: rate, retryAfterS: a.retryAfterS });
         deferred = 0;
         deferredLogged = now;
       }
-      return waitMs;
+      return a.retryAfterS;
     };
     const wss = new WebSocketServer({
       noServer: true,
@@ -99,9 +102,10 @@ export class HubServer {
         socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
         return;
       }
-      if (admit() > 0) {
-        // Retry-After in whole seconds, spread so that the deferred do not all return together.
-        socket.end(`HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${1 + Math.floor(Math.random() * 5)}\r\nConnection: close\r\n\r\n`);
+      const retryAfterS = admit();
+      if (retryAfterS > 0) {
+        // When to come back: the gate's schedule, so that the deferred return at the rate the hub takes them.
+        socket.end(`HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${retryAfterS}\r\nConnection: close\r\n\r\n`);
         return;
       }
       const who = resolveIdentity(this.resolvers, socket as TLSSocket, req);
@@ -126,6 +130,15 @@ export class HubServer {
     mqtts.listen(o.mqttsPort, o.host);
     await once(mqtts, 'listening');
     return { port: (server.address() as AddressInfo).port, mqttsPort: (mqtts.address() as AddressInfo).port };
+  }
+
+  /**
+   * Stops taking connections (both ports), leaving those open to the broker's stop: a Pi that retries
+   * meanwhile is refused at once instead of paying a handshake with a hub that is going away.
+   */
+  stopAccepting(): void {
+    this.httpsServer?.close();
+    this.mqttsServer?.close();
   }
 
   async close(): Promise<void> {

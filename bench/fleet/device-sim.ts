@@ -9,7 +9,7 @@
 // when told to stop or when its parent goes away.
 import { readFileSync } from 'node:fs';
 import { type LinkEvents, MqttLink } from '../../agent/mqtt-link.js';
-import { createLogger } from '../../shared/log.js';
+import type { Fields, Logger } from '../../shared/log.js';
 import { CmdRequestSchema, type CmdResult, type Manifest, type Stats, type Status } from '../../shared/schemas.js';
 import { parseDeviceTopic, topics } from '../../shared/topics.js';
 import type { FleetDevice } from './enroll-bulk.js';
@@ -28,7 +28,8 @@ export interface SimCounts {
   downs: number;
   statsSent: number;
   requestsAnswered: number;
-  /** When each device was last seen up, ms since the epoch; 0 for never (only in 'final'). */
+  /** What the links logged (agent/mqtt-link.ts), counted by message and error: why Pis are not back. */
+  events?: Record<string, number>;
 }
 
 export type SimReport =
@@ -36,7 +37,19 @@ export type SimReport =
   | { type: 'stopped' }
   | { type: 'error'; message: string };
 
-const silent = createLogger('sim', { write: () => true });
+/** The links' log lines, counted instead of written (10,000 Pis would flood the bench's output). */
+const events: Record<string, number> = {};
+const counting: Logger = {
+  debug: () => {},
+  info: (msg, f) => count(msg, f),
+  warn: (msg, f) => count(msg, f),
+  error: (msg, f) => count(msg, f),
+  child: () => counting,
+};
+function count(msg: string, f?: Fields): void {
+  const key = `${msg}${f?.error ? `: ${String(f.error).slice(0, 80)}` : ''}${f?.attempt !== undefined ? ` (attempt ${f.attempt})` : ''}`;
+  events[key] = (events[key] ?? 0) + 1;
+}
 
 const send = (r: SimReport) => { if (process.connected) process.send!(r); };
 
@@ -53,7 +66,7 @@ class SimPi {
       url, clientId: serial, credentials: () => credentials,
       will: { topic: topics.status(serial), payload: () => JSON.stringify({ v: 1, online: false, ts: Date.now() }) },
       reconnectMinMs: o.reconnectMinMs, reconnectMaxMs: o.reconnectMaxMs, refusedRetryMs: 60_000,
-      log: silent,
+      log: counting,
       onConnect: async (client) => {
         await client.subscribeAsync([topics.cmdReq(serial), topics.gpioSetAll(serial)], { qos: 1 });
         const status: Status = { v: 1, online: true, ts: Date.now(), agentVersion: 'fleet-sim' };
@@ -118,7 +131,7 @@ let reporter: NodeJS.Timeout | null = null;
 async function start(m: Extract<SimMessage, { type: 'start' }>): Promise<void> {
   const all = JSON.parse(readFileSync(m.devicesFile, 'utf8')) as FleetDevice[];
   const mine = all.slice(m.from, m.to);
-  reporter = setInterval(() => send({ type: 'counts', ...counts }), 250);
+  reporter = setInterval(() => send({ type: 'counts', ...counts, events }), 250);
   // The first connections: at most `inFlight` not yet up at a time (a ramp, not a storm). After that
   // each link reconnects on its own, with the agent's backoff.
   let next = 0;
@@ -139,7 +152,7 @@ process.on('message', (m: SimMessage) => {
   else if (m.type === 'stats') for (const p of pis) p.statsEvery(m.everyMs);
   else if (m.type === 'stop') {
     if (reporter) clearInterval(reporter);
-    send({ type: 'counts', ...counts });
+    send({ type: 'counts', ...counts, events });
     // Ends each session with DISCONNECT (no will): the next contender starts from a quiet machine.
     void Promise.all(pis.map((p) => Promise.race([p.stop(), new Promise((r) => setTimeout(r, 3000))])))
       .finally(() => { send({ type: 'stopped' }); process.exit(0); });

@@ -10,8 +10,9 @@
 // 3. storm (pi-hub): the hub is restarted on the same ports; time until every Pi is back, with the
 //    agent's own backoff; GET /api/v1/health round trips meanwhile.
 import { type ChildProcess, fork } from 'node:child_process';
+import type { CommanderReport, CommanderStart } from './commander.js';
 import { once } from 'node:events';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +35,10 @@ import type { FleetContender, FleetOptions } from './options.js';
 const SIM = fileURLToPath(new URL('./device-sim.js', import.meta.url));
 const PROBE = fileURLToPath(new URL('./mem-probe.js', import.meta.url));
 const AEDES_SERVER = fileURLToPath(new URL('../aedes-server.js', import.meta.url));
+const COMMANDER = fileURLToPath(new URL('./commander.js', import.meta.url));
+
+/** Pis in a simulator process of their own, the commands' probe group (commander.ts). */
+export const probeCount = (size: number) => Math.min(20, Math.floor(size / 10));
 
 
 export interface MemoryBreakdown { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number }
@@ -56,6 +61,8 @@ export interface FleetResult {
   errors: string[];
 }
 
+export interface RttSummary { answered: number; p50Ms: number; p90Ms: number; p99Ms: number; maxMs: number }
+
 export interface LoadResult {
   seconds: number;
   statsOfferedPerS: number;
@@ -63,22 +70,31 @@ export interface LoadResult {
   cmdRate: number;
   cmdSent: number;
   cmdAnswered: number;
-  p50Ms: number;
-  p99Ms: number;
-  maxMs: number;
+  /** Round trips to the probe Pis (a simulator process of their own, as a Pi is a machine of its own). */
+  probe: RttSummary;
+  /** Round trips to any Pi of the fleet (2,500 simulated in one process: that process's delays count too). */
+  fleet: RttSummary;
   brokerCpuPct: number;
   brokerRssEnd: number;
 }
 
 export interface StormResult {
+  /** SIGTERM to the old hub's exit (every session closed). */
+  stopS: number;
+  /** The new hub's start to its `listening` line. */
+  startS: number;
   /** From the restarted hub listening to every Pi up again; NaN if not all came back in time. */
   allBackS: number;
+  /** From SIGTERM to every Pi up again: what a Pi's owner sees of the restart. */
+  allBackFromSigtermS: number;
   backAt: { half: number; p90: number; p99: number };
   missing: number;
   healthP50Ms: number;
   healthP99Ms: number;
   healthMaxMs: number;
   healthFailed: number;
+  /** What the Pis' links logged from SIGTERM to the end, most frequent first. */
+  events: Array<[string, number]>;
 }
 
 interface Broker {
@@ -87,7 +103,7 @@ interface Broker {
   endpoints: Endpoints;
   probeFile: string | null;
   stop(): Promise<void>;
-  restart?(): Promise<{ pid: number }>;
+  restart?(): Promise<{ pid: number; stopS: number; startS: number }>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -136,10 +152,12 @@ async function startFleetHub(f: Fixture, o: FleetOptions, pin: boolean, work: st
     stop: async () => { await daemon.stop(); },
     restart: async () => {
       // Closing 10,000 sessions (each will stored) takes longer than the usual 10 s before SIGKILL.
+      const t0 = performance.now();
       await daemon.stop('SIGTERM', 120_000);
+      const t1 = performance.now();
       ({ daemon } = await startNodeBroker('pi-hub', args(port, mqttsPort), HUB_LISTENING, pin, probeFile, unitEnv));
       broker.pid = daemon.pid;
-      return { pid: daemon.pid };
+      return { pid: daemon.pid, stopS: (t1 - t0) / 1000, startS: (performance.now() - t1) / 1000 };
     },
   };
   return broker;
@@ -189,17 +207,26 @@ class Sims {
   constructor(private readonly workers: number) {}
 
   start(url: string, ca: string, devicesFile: string, size: number, o: FleetOptions): void {
-    const per = Math.ceil(size / this.workers);
-    for (let w = 0; w < this.workers && w * per < size; w++) {
-      const child = fork(SIM, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // The last probeCount(size) Pis in a process of their own (the commands' probe group), the rest
+    // shared among the workers.
+    const probes = probeCount(size);
+    const rest = size - probes;
+    const per = Math.ceil(rest / this.workers);
+    const ranges: Array<[number, number]> = [];
+    for (let w = 0; w < this.workers && w * per < rest; w++) ranges.push([w * per, Math.min(rest, (w + 1) * per)]);
+    if (probes > 0) ranges.push([rest, size]);
+    for (const [w, [from, to]] of ranges.entries()) {
+      // BENCH_FLEET_SIM_ARGS: Node flags for the simulators (--cpu-prof --cpu-prof-dir=DIR, …).
+      const execArgv = (process.env.BENCH_FLEET_SIM_ARGS ?? '').split(/\s+/).filter(Boolean);
+      const child = fork(SIM, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
       this.counts[w] = { up: 0, everUp: 0, downs: 0, statsSent: 0, requestsAnswered: 0 };
       child.on('message', (r: SimReport) => {
         if (r.type === 'counts') this.counts[w] = r;
         else if (r.type === 'error') this.errors.push(r.message);
       });
       const m: SimMessage = {
-        type: 'start', url, ca, devicesFile, from: w * per, to: Math.min(size, (w + 1) * per),
-        inFlight: Math.max(1, Math.ceil(o.inFlight / this.workers)), reconnectMinMs: o.reconnectMinMs, reconnectMaxMs: o.reconnectMaxMs,
+        type: 'start', url, ca, devicesFile, from, to,
+        inFlight: Math.max(1, Math.ceil(o.inFlight / ranges.length)), reconnectMinMs: o.reconnectMinMs, reconnectMaxMs: o.reconnectMaxMs,
       };
       child.send(m);
       this.children.push(child);
@@ -207,9 +234,16 @@ class Sims {
   }
 
   total(): SimCounts {
-    const t: SimCounts = { up: 0, everUp: 0, downs: 0, statsSent: 0, requestsAnswered: 0 };
-    for (const c of this.counts) for (const k of Object.keys(t) as Array<keyof SimCounts>) t[k] += c[k];
+    const t = { up: 0, everUp: 0, downs: 0, statsSent: 0, requestsAnswered: 0 };
+    for (const c of this.counts) for (const k of Object.keys(t) as Array<keyof typeof t>) t[k] += c[k];
     return t;
+  }
+
+  /** What the Pis' links logged, summed over the simulators, most frequent first. */
+  events(): Array<[string, number]> {
+    const sum: Record<string, number> = {};
+    for (const c of this.counts) for (const [k, n] of Object.entries(c.events ?? {})) sum[k] = (sum[k] ?? 0) + n;
+    return Object.entries(sum).sort((a, b) => b[1] - a[1]);
   }
 
   send(m: SimMessage): void { for (const c of this.children) if (c.connected) c.send(m); }
@@ -234,59 +268,45 @@ class Sims {
   }
 }
 
-/** The user's side during the load: everything every Pi sends, and requests to random Pis. */
+/** The user's side during the load: everything every Pi sends on one connection, and requests from a process of their own. */
 async function runLoad(b: Broker, user: Credential, serials: string[], sims: Sims, o: FleetOptions): Promise<LoadResult> {
-  // Two connections of the user, as a dashboard tab showing every Pi and one sending commands: the
-  // hub drops stats (QoS 0) for a watcher that falls behind, and that must not hold up the results.
+  // A dashboard tab showing every Pi: the hub drops stats (QoS 0) for a watcher that falls behind.
   const watcher: MqttClient = await connectClient('wss', b.endpoints, user, `fleet-watch-${process.pid}`, 15_000);
-  const client: MqttClient = await connectClient('wss', b.endpoints, user, `fleet-user-${process.pid}`, 15_000);
   let stats = 0;
-  const pending = new Map<string, number>();
-  const rtts: number[] = [];
-  const rttLog = process.env.BENCH_FLEET_RTT_LOG; // "<send time, ms since the epoch> <round trip ms>" a line
   watcher.on('message', () => { stats++; });
-  client.on('message', (topic) => {
-    const id = topic.slice(topic.lastIndexOf('/') + 1);
-    const t0 = pending.get(id);
-    if (t0 !== undefined) {
-      pending.delete(id);
-      rtts.push(performance.now() - t0);
-      if (rttLog) appendFileSync(rttLog, `${Math.round(performance.timeOrigin + t0)} ${(performance.now() - t0).toFixed(1)}\n`);
-    }
-  });
   await watcher.subscribeAsync(['devices/+/stats'], { qos: 0 });
-  await client.subscribeAsync(['devices/+/cmd/res/+'], { qos: 1 });
   sims.send({ type: 'stats', everyMs: o.statsEveryMs });
   await sleep(o.statsEveryMs); // every Pi has sent once: the steady state
+  const probes = probeCount(serials.length);
+  const commander = fork(COMMANDER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const report = once(commander, 'message') as Promise<[CommanderReport]>;
+  const exited = once(commander, 'exit');
   const cpu0 = cpuSeconds(b.pid);
   const stats0 = stats;
   const sent0 = sims.total().statsSent;
   const t0 = performance.now();
-  let sent = 0;
-  const interval = 1000 / o.cmdRate;
-  while (performance.now() - t0 < o.loadSeconds * 1000) {
-    const due = t0 + sent * interval;
-    const wait = due - performance.now();
-    if (wait > 0) await sleep(wait);
-    const id = `f${sent.toString(36)}x${process.pid}`;
-    const serial = serials[Math.floor(Math.random() * serials.length)]!;
-    pending.set(id, due); // from the scheduled time: a stall counts (no coordinated omission)
-    client.publish(`devices/${serial}/cmd/req`, JSON.stringify({ v: 1, id, module: 'core', command: 'uptime' }), { qos: 1 });
-    sent++;
-  }
+  commander.send({
+    endpoints: b.endpoints, user, rate: o.cmdRate, seconds: o.loadSeconds,
+    probes: serials.slice(serials.length - probes), fleet: serials.slice(0, serials.length - probes),
+    ...(process.env.BENCH_FLEET_RTT_LOG ? { rttLog: process.env.BENCH_FLEET_RTT_LOG } : {}),
+  } satisfies CommanderStart);
+  await sleep(o.loadSeconds * 1000);
   const wallS = (performance.now() - t0) / 1000;
   const brokerCpuPct = ((cpuSeconds(b.pid) - cpu0) / wallS) * 100;
   const statsDelivered = stats - stats0;
   const statsOffered = sims.total().statsSent - sent0;
-  await sleep(2000); // the last answers
+  const [r] = await Promise.race([report, exited.then(() => [{ sent: 0, probe: [], fleet: [], error: 'the commander exited without a report' }] as [CommanderReport])]);
+  if (r.error) throw new Error(`fleet commands: ${r.error}`);
   sims.send({ type: 'stats', everyMs: 0 });
-  client.end(true);
   watcher.end(true);
-  const sorted = [...rtts].sort((a, b2) => a - b2);
+  const summary = (rtts: number[]): RttSummary => {
+    const sorted = [...rtts].sort((a, c) => a - c);
+    return { answered: sorted.length, p50Ms: quantile(sorted, 0.5), p90Ms: quantile(sorted, 0.9), p99Ms: quantile(sorted, 0.99), maxMs: sorted[sorted.length - 1] ?? Number.NaN };
+  };
   return {
     seconds: wallS, statsOfferedPerS: statsOffered / wallS, statsDeliveredPerS: statsDelivered / wallS,
-    cmdRate: o.cmdRate, cmdSent: sent, cmdAnswered: rtts.length,
-    p50Ms: quantile(sorted, 0.5), p99Ms: quantile(sorted, 0.99), maxMs: sorted[sorted.length - 1] ?? Number.NaN,
+    cmdRate: o.cmdRate, cmdSent: r.sent, cmdAnswered: r.probe.length + r.fleet.length,
+    probe: summary(r.probe), fleet: summary(r.fleet),
     brokerCpuPct, brokerRssEnd: rssBytes(b.pid),
   };
 }
@@ -305,7 +325,8 @@ function healthOnce(port: number, ca: string): Promise<number> {
 
 async function runStorm(b: Broker, sims: Sims, size: number, o: FleetOptions, stopping: () => boolean): Promise<StormResult> {
   const port = Number(new URL(b.endpoints.wssUrl).port);
-  await b.restart!();
+  const before = new Map(sims.events());
+  const { stopS, startS } = await b.restart!();
   const t0 = performance.now();
   const backAt: number[] = [];
   const health: number[] = [];
@@ -322,8 +343,10 @@ async function runStorm(b: Broker, sims: Sims, size: number, o: FleetOptions, st
   await sleep(500);
   const end = t0 + o.stormTimeoutS * 1000;
   let lastUp = -1;
+  let told = performance.now();
   while (performance.now() < end && !stopping()) {
     const up = sims.total().up;
+    if (performance.now() - told > 10_000) { told = performance.now(); process.stderr.write(`fleet: storm: ${up}/${size} back after ${((told - t0) / 1000).toFixed(0)} s\n`); }
     if (up !== lastUp) { for (let i = Math.max(0, lastUp); i < up; i++) backAt.push((performance.now() - t0) / 1000); lastUp = up; }
     if (up >= size) break;
     await sleep(100);
@@ -333,11 +356,13 @@ async function runStorm(b: Broker, sims: Sims, size: number, o: FleetOptions, st
   const up = sims.total().up;
   const at = (q: number) => backAt[Math.min(backAt.length - 1, Math.ceil(q * size) - 1)] ?? Number.NaN;
   const hs = [...health].sort((a, c) => a - c);
+  const allBackS = up >= size ? (backAt[backAt.length - 1] ?? Number.NaN) : Number.NaN;
   return {
-    allBackS: up >= size ? (backAt[backAt.length - 1] ?? Number.NaN) : Number.NaN,
+    stopS, startS, allBackS, allBackFromSigtermS: stopS + startS + allBackS,
     backAt: { half: at(0.5), p90: at(0.9), p99: at(0.99) },
     missing: size - up,
     healthP50Ms: quantile(hs, 0.5), healthP99Ms: quantile(hs, 0.99), healthMaxMs: hs[hs.length - 1] ?? Number.NaN, healthFailed,
+    events: sims.events().map(([k, n]): [string, number] => [k, n - (before.get(k) ?? 0)]).filter(([, n]) => n > 0).slice(0, 10),
   };
 }
 
@@ -380,7 +405,7 @@ export async function runFleet(
       if (!all) result.errors.push(`${o.size - connected} Pis not up after ${o.rampTimeoutS} s`);
       if (o.loadSeconds > 0 && !stopping()) {
         result.load = await runLoad(broker, f.user, serials, sims, o);
-        progress(`fleet: ${broker.label}: load p99 ${result.load.p99Ms.toFixed(1)} ms, ${result.load.statsDeliveredPerS.toFixed(0)} stats/s`);
+        progress(`fleet: ${broker.label}: load p99 ${result.load.probe.p99Ms.toFixed(1)} ms (probe Pis), ${result.load.fleet.p99Ms.toFixed(1)} ms (fleet), ${result.load.statsDeliveredPerS.toFixed(0)} stats/s`);
       }
       if (o.storm && broker.restart && !stopping()) {
         result.storm = await runStorm(broker, sims, o.size, o, stopping);

@@ -31,6 +31,7 @@ export const FLEET_USAGE = `Fleet (simulated Pis, each with its own certificate 
   BENCH_FLEET_CMD_RATE=N     requests a second during the load (20)
   BENCH_FLEET_STORM=0        skip the restart of pi-hub under the fleet
   BENCH_FLEET_NODE_ARGS=…    Node/V8 flags for the Node brokers (--cpu-prof --cpu-prof-dir=DIR, …)
+  BENCH_FLEET_SIM_ARGS=…     Node flags for the simulator processes (--cpu-prof --cpu-prof-dir=DIR, …)
   BENCH_FLEET_RTT_LOG=FILE   each round trip of the load: "<send time, epoch ms> <ms>" a line
   PIFLEET_LOOP_LOG=FILE      the Node broker's event-loop delay and GC pauses, a JSON line a second
 `;

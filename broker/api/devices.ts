@@ -51,7 +51,11 @@ export function deviceRoutes(router: Router, d: DeviceRoutesDeps, auth: ApiAuth)
     const q = HistoryQuerySchema.safeParse(Object.fromEntries(ctx.url.searchParams));
     if (!q.success) throw new HttpError(400, 'invalid_request', 'since: milliseconds since the epoch');
     const device = deviceOf(userIdOf(ctx), ctx.params.serial!);
-    return { body: { points: d.store.history.range(device.userId, device.serial, q.data.since) } };
+    // The current minute's point is still in the tracker (device-tracker.ts): the newest, after the stored ones.
+    const points = d.store.history.range(device.userId, device.serial, q.data.since);
+    const current = d.tracker.pendingPoint(device.userId, device.serial);
+    if (current && current.ts >= q.data.since) points.push(current);
+    return { body: { points } };
   });
 
   router.on('DELETE', '/api/v1/devices/:serial', auth.requireAccount, async (ctx) => {
@@ -64,6 +68,7 @@ export function deviceRoutes(router: Router, d: DeviceRoutesDeps, auth: ApiAuth)
       d.store.devices.markRemoved(device.userId, device.serial);
       d.store.history.forget(device.userId, device.serial);
     });
+    d.tracker.forget(device.userId, device.serial);
     d.sessions.cutCertificates(revoked, 'removed by its owner');
     await d.forgetRetained(device.userId, device.serial);
     const who = ctx.state.identity as Identity;

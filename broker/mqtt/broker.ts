@@ -147,7 +147,8 @@ export class HubBroker {
 
   /** Hands a new connection (a WebSocket stream or a TLS socket) to aedes, with who it is. */
   handle(stream: Duplex, req: IncomingMessage | null, who: IdentityResult, remote: string): void {
-    // The hub stops its broker before its listeners: a connection that arrives in between is dropped.
+    // The hub stops taking connections before it stops its broker, and closes them after: one that was
+    // accepted just before is dropped here.
     if (!this.aedes) return void stream.destroy();
     // aedes would keep the upgrade request (headers, raw headers, stream state: ~2 KB) for the
     // connection's lifetime only to hand it to hooks that read the identity resolved here instead.

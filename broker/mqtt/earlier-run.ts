@@ -25,10 +25,15 @@ import type { AsyncPersistence, StoredPacket } from './persistence.js';
 /** Every device's retained status, as stored (internal topics). */
 const ALL_STATUSES = 'u/+/devices/+/status';
 
+/**
+ * Wills settled at once. The store commits once per turn of the event loop, so one will at a time cost
+ * a few turns each (10,000 took 14 s before the hub could listen); a batch shares its commits.
+ */
+const WILLS_AT_ONCE = 256;
+
 export async function settleEarlierRun(aedes: Aedes, persistence: AsyncPersistence, voice: HubVoice, tracker: DeviceTracker, log: Logger): Promise<void> {
   let wills = 0;
-  for await (const w of persistence.streamWill({ [aedes.id]: Date.now() })) {
-    const will = w as StoredPacket & { clientId: string };
+  const settle = async (will: StoredPacket & { clientId: string }) => {
     try {
       await new Promise<void>((resolve, reject) => aedes.authorizePublish(null as never, will as unknown as PublishPacket, (err) => (err ? reject(err) : resolve())));
       await new Promise<void>((resolve) => aedes.publish(will as unknown as PublishPacket, () => resolve()));
@@ -37,7 +42,13 @@ export async function settleEarlierRun(aedes: Aedes, persistence: AsyncPersisten
       log.warn('a will of an earlier run was refused', { client: will.clientId, error: (err as Error).message });
     }
     await persistence.delWill({ id: will.clientId, brokerId: will.brokerId } as { id: string });
+  };
+  let batch: Array<Promise<void>> = [];
+  for await (const w of persistence.streamWill({ [aedes.id]: Date.now() })) {
+    batch.push(settle(w as StoredPacket & { clientId: string }));
+    if (batch.length >= WILLS_AT_ONCE) { await Promise.all(batch); batch = []; }
   }
+  await Promise.all(batch);
   const marked: Array<Promise<void>> = [];
   for await (const p of persistence.createRetainedStream(ALL_STATUSES)) {
     const packet = p as StoredPacket;

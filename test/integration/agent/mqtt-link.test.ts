@@ -12,6 +12,7 @@ import { WebSocketServer } from 'ws';
 import { MqttLink } from '../../../agent/mqtt-link.js';
 import { createLogger } from '../../../shared/log.js';
 import { TestHub } from '../../helpers/hub.js';
+import { foreignCa, signLeaf } from '../../helpers/pki.js';
 import { waitFor, withTimeout } from '../../helpers/process.js';
 
 interface Frame { packets: string[]; whole: boolean }
@@ -119,5 +120,60 @@ test('a result the hub had not acknowledged when the Pi switched to renewed cred
     await withTimeout(link?.stop() ?? Promise.resolve(), 10_000, 'the link to stop').catch(() => {});
     holding.closeAllConnections();
     holding.close();
+  }
+});
+
+test("every connection presents the Pi's certificate and checks the hub's against the pinned CA, with one TLS context for all", { timeout: 60_000 }, async () => {
+  // A server that asks for a client certificate of the hub's CA and drops every connection after its
+  // CONNECT: the link reconnects (new TLS connections, the same credentials).
+  const tlsDir = join(hub.dataDir, 'tls');
+  const ca = readFileSync(join(hub.dataDir, 'ca', 'root.crt'));
+  const checking = https.createServer({
+    key: readFileSync(join(tlsDir, 'server.key')), cert: readFileSync(join(tlsDir, 'server.crt')), minVersion: 'TLSv1.3',
+    requestCert: true, rejectUnauthorized: true, ca: [ca, readFileSync(join(hub.dataDir, 'ca', 'issuing.crt'))],
+  });
+  const peers: string[] = [];
+  checking.on('secureConnection', (s: import('node:tls').TLSSocket) => peers.push(String(s.getPeerCertificate().subject?.CN)));
+  const wss = new WebSocketServer({ server: checking, path: '/mqtt' });
+  wss.on('connection', (ws) => ws.on('message', () => ws.terminate()));
+  await new Promise<void>((r) => checking.listen(0, '127.0.0.1', r));
+  const contexts = new Set<unknown>();
+  const tls = await import('node:tls');
+  const made = tls.default.createSecureContext;
+  let link: MqttLink | null = null;
+  try {
+    link = await linkTo(checking, 'carol', 'pi-ctx');
+    tls.default.createSecureContext = (o) => { const c = made(o); contexts.add(c); return c; };
+    link.start();
+    await waitFor(() => peers.length >= 3, 10_000, 'three connections');
+    assert.deepEqual(new Set(peers), new Set(['pi-ctx']), "each connection presented the Pi's certificate");
+    assert.equal(contexts.size, 1, 'one TLS context for every reconnect');
+  } finally {
+    tls.default.createSecureContext = made;
+    await withTimeout(link?.stop() ?? Promise.resolve(), 10_000, 'the link to stop').catch(() => {});
+    checking.closeAllConnections();
+    checking.close();
+  }
+
+  // A server whose certificate is not of the pinned CA: the link never comes up.
+  const other = await foreignCa();
+  const leaf = await signLeaf(other, { cn: 'localhost', sans: [{ type: 'dns', value: 'localhost' }], eku: ['1.3.6.1.5.5.7.3.1'] });
+  const impostor = https.createServer({ key: leaf.key, cert: leaf.cert, minVersion: 'TLSv1.3' });
+  let upgrades = 0;
+  impostor.on('upgrade', (_req, socket) => { upgrades++; socket.destroy(); });
+  const refused: string[] = [];
+  impostor.on('tlsClientError', (err) => refused.push(err.message));
+  await new Promise<void>((r) => impostor.listen(0, '127.0.0.1', r));
+  let fooled: MqttLink | null = null;
+  try {
+    fooled = await linkTo(impostor, 'dave', 'pi-pinned');
+    fooled.start();
+    await waitFor(() => refused.length >= 2, 10_000, 'two refused handshakes');
+    assert.equal(upgrades, 0, 'no WebSocket upgrade (no request) reached a hub of another CA');
+    assert.equal(fooled.connected, false);
+  } finally {
+    await withTimeout(fooled?.stop() ?? Promise.resolve(), 10_000, 'the link to stop').catch(() => {});
+    impostor.closeAllConnections();
+    impostor.close();
   }
 });

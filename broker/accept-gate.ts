@@ -1,0 +1,44 @@
+// The hub's accept rate for new MQTT connections (docs/ARCHITECTURE.md, "Reconnect storms"): a token
+// bucket of `perSecond` (as many at once), and for each connection turned away a time to come back.
+//
+// Those times are handed out as a schedule, `perSecond` to each second after the last one given, so a
+// storm of Pis turned away comes back at the rate the hub takes them, each once, instead of all of them
+// retrying after the same few seconds: with 10,000 Pis and 200 a second, a Pi told "1 to 5 s" was
+// turned away a dozen times, and each time cost the hub a TLS handshake. A Pi that arrives early or
+// finds the second taken by newcomers is simply given a later time.
+
+/** Longest time a Pi is told to wait; beyond, it is given this and scheduled again when it returns. */
+export const MAX_RETRY_AFTER_S = 300;
+
+export type Admission = { ok: true } | { ok: false; retryAfterS: number };
+
+export class AcceptGate {
+  private tokens: number;
+  private at: number;
+  /** The next time (ms) a connection turned away is told to come back at, and how many have it already. */
+  private slot = 0;
+  private inSlot = 0;
+
+  constructor(private readonly perSecond: number, now = Date.now()) {
+    this.tokens = perSecond;
+    this.at = now;
+  }
+
+  admit(now = Date.now()): Admission {
+    const refillMs = 1000 / this.perSecond;
+    const refill = Math.floor((now - this.at) / refillMs);
+    if (refill > 0) {
+      this.tokens = Math.min(this.perSecond, this.tokens + refill);
+      this.at = this.tokens === this.perSecond ? now : this.at + refill * refillMs;
+    }
+    if (this.tokens > 0) {
+      this.tokens--;
+      return { ok: true };
+    }
+    // The schedule starts a second from now at the earliest, and each second takes `perSecond`.
+    if (this.slot < now + 1000) { this.slot = now + 1000; this.inSlot = 0; }
+    if (this.inSlot >= this.perSecond && this.slot < now + MAX_RETRY_AFTER_S * 1000) { this.slot += 1000; this.inSlot = 0; }
+    this.inSlot++;
+    return { ok: false, retryAfterS: Math.min(MAX_RETRY_AFTER_S, Math.ceil((this.slot - now) / 1000)) };
+  }
+}
