@@ -109,7 +109,9 @@ export class MqttLink extends EventEmitter<LinkEvents> {
       clean: false,
       keepalive: 30,
       reconnectPeriod: 0, // reconnects are ours: backoff with jitter, and a slow pace once refused
-      connectTimeout: 15_000,
+      // A hub busy with a reconnect storm may take a while to answer CONNECT; giving up and trying
+      // again costs it a new handshake and this Pi its place (docs/ARCHITECTURE.md, "Reconnect storms").
+      connectTimeout: 30_000,
       queueQoSZero: false, // stats taken while offline are stale: drop them instead of queueing without bound
       ...this.session,
       resubscribe: false, // onConnect subscribes

@@ -45,6 +45,7 @@ export const cpuCount = () => cpus().length;
  * be used too; false when there are fewer than 2 CPUs or no taskset.
  */
 export function pinGenerator(): boolean {
+  if (process.env.BENCH_PIN === '0') return false; // brokers and generators share every CPU, as a hub's host would
   if (cpuCount() < 2 || !works('taskset', ['-c', String(BROKER_CPU), 'true'])) return false;
   return works('taskset', ['-a', '-p', '-c', String(GENERATOR_CPU), String(process.pid)]);
 }

@@ -95,6 +95,7 @@ environment (all optional):
                           both only on QoS 1 fan-in and round trips)
   BENCH_WORKLOADS=fan-in,rtt,connect   (substrings of: ${WORKLOADS.map((w) => w.id).join(', ')})
   BENCH_NETNS=0           do not enter a private network namespace
+  BENCH_PIN=0             do not pin brokers and generators to a CPU each (GC helper threads get both)
   BENCH_OUT=FILE          where the JSON results go
   BENCH_CPU_PROF=DIR      run pi-hub and bare Aedes under --cpu-prof, profiles in DIR
   BENCH_HUB_CLI=FILE      measure another pi-hub build (its dist/broker/cli.js) with this bench

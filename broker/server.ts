@@ -78,6 +78,13 @@ export class HubServer {
       }
       return a.retryAfterS;
     };
+    /** Tells the gate, once, that a connection it let in is connected (CONNACK sent) or gone. */
+    const settle = (socket: import('node:stream').Duplex): (() => void) => {
+      let open = true;
+      const done = () => { if (open) { open = false; gate?.done(); } };
+      socket.once('close', done);
+      return done;
+    };
     const wss = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,
@@ -108,11 +115,12 @@ export class HubServer {
         socket.end(`HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${retryAfterS}\r\nConnection: close\r\n\r\n`);
         return;
       }
+      const ready = settle(socket);
       const who = resolveIdentity(this.resolvers, socket as TLSSocket, req);
       wss.handleUpgrade(req, socket, head, (ws) => {
         const stream = coalescingWebSocketStream(ws);
         stream.on('error', ignore); // aedes reports errors on its client
-        this.broker.handle(stream, req, who, remoteOf(socket as TLSSocket));
+        this.broker.handle(stream, req, who, remoteOf(socket as TLSSocket), ready);
       });
     });
     server.on('tlsClientError', (err) => this.log.debug('TLS handshake failed', { error: err.message }));
@@ -123,7 +131,7 @@ export class HubServer {
       socket.setNoDelay(true);
       socket.on('error', ignore);
       if (admit() > 0) { socket.destroy(); return; } // MQTT has no "come back later" before CONNECT
-      this.broker.handle(socket, null, resolveIdentity(this.resolvers, socket, null), remoteOf(socket));
+      this.broker.handle(socket, null, resolveIdentity(this.resolvers, socket, null), remoteOf(socket), settle(socket));
     });
     mqtts.on('tlsClientError', (err) => this.log.debug('TLS handshake failed', { error: err.message }));
     this.mqttsServer = mqtts;

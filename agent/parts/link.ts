@@ -26,6 +26,8 @@ export class LinkPart extends EventEmitter<{ up: []; down: [] }> implements Part
   private creds: Credentials;
   private readonly mqtt: MqttLink;
   private stopping = false;
+  /** The filters the session at the hub holds from this process's last SUBSCRIBE (null: none yet). */
+  private subscribed: string | null = null;
 
   constructor(private readonly ctx: AgentContext, private readonly o: LinkPartOptions) {
     super();
@@ -45,9 +47,15 @@ export class LinkPart extends EventEmitter<{ up: []; down: [] }> implements Part
         const notAfter = new Date(new X509Certificate(this.creds.cert).validTo);
         return notAfter.getTime() < Date.now() ? `this Pi's certificate expired on ${notAfter.toISOString()}` : null;
       },
-      onConnect: async (client) => {
+      onConnect: async (client, sessionPresent) => {
+        // The hub keeps a persistent session's subscriptions (sessionPresent): subscribing again on
+        // every reconnect only made 10,000 returning Pis cost the hub 20,000 more filters to check and
+        // store (docs/ARCHITECTURE.md, "Reconnect storms"). Again only when the session is new or the
+        // filters changed since this process last subscribed.
         const filters = o.dispatcher.filters();
-        if (filters.length > 0) await client.subscribeAsync(filters, { qos: 1 });
+        const key = filters.join('\n');
+        if (filters.length > 0 && !(sessionPresent && this.subscribed === key)) await client.subscribeAsync(filters, { qos: 1 });
+        this.subscribed = key;
         await client.publishAsync(topics.status(serial), JSON.stringify(status(true)), { qos: 1, retain: true });
         await client.publishAsync(topics.manifest(serial), JSON.stringify(o.manifest()), { qos: 1, retain: true });
       },

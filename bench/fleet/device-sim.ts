@@ -57,6 +57,7 @@ class SimPi {
   readonly link: MqttLink;
   up = false;
   everUp = false;
+  private subscribed = false;
   private statsTimer: NodeJS.Timeout | null = null;
 
   constructor(readonly d: FleetDevice, url: string, ca: string, o: { reconnectMinMs: number; reconnectMaxMs: number }, private readonly counts: SimCounts) {
@@ -67,8 +68,10 @@ class SimPi {
       will: { topic: topics.status(serial), payload: () => JSON.stringify({ v: 1, online: false, ts: Date.now() }) },
       reconnectMinMs: o.reconnectMinMs, reconnectMaxMs: o.reconnectMaxMs, refusedRetryMs: 60_000,
       log: counting,
-      onConnect: async (client) => {
-        await client.subscribeAsync([topics.cmdReq(serial), topics.gpioSetAll(serial)], { qos: 1 });
+      onConnect: async (client, sessionPresent) => {
+        // As the agent (agent/parts/link.ts): again only when the hub did not keep the session.
+        if (!sessionPresent || !this.subscribed) await client.subscribeAsync([topics.cmdReq(serial), topics.gpioSetAll(serial)], { qos: 1 });
+        this.subscribed = true;
         const status: Status = { v: 1, online: true, ts: Date.now(), agentVersion: 'fleet-sim' };
         const manifest: Manifest = { v: 1, ts: Date.now(), agentVersion: 'fleet-sim', device: { model: null, hostname: serial }, modules: [], doctor: false, gpio: [] };
         await client.publishAsync(topics.status(serial), JSON.stringify(status), { qos: 1, retain: true });

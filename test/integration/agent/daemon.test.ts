@@ -110,6 +110,12 @@ describe('pi-agent run', () => {
     await waitFor(() => seen.on('devices/pi-run-restart/stats').length >= 1, 5_000, 'stats after the restart');
     // On failure, say what was seen (it failed once, under load, in a CI run of the bundled agent).
     assert.equal(statusOf(seen, 0).at(-1)?.online, true, `statuses seen: ${JSON.stringify(statusOf(seen, 0))}\nagent:\n${a.daemon!.output.slice(before).join('\n')}`);
+    // Its session came back with the hub (mqtt.db), so the agent did not subscribe again: a request
+    // reaches it through the subscriptions the hub kept.
+    const owner = clients.at(-1)!;
+    await withTimeout(owner.publishAsync('devices/pi-run-restart/cmd/req', JSON.stringify({ v: 1, id: 'after-restart', module: 'core', command: 'reboot' }), { qos: 1 }), 3000, 'publish');
+    const res = JSON.parse((await seen.next('devices/pi-run-restart/cmd/res/after-restart', 10_000)).payload) as { ok: boolean; stdout: string };
+    assert.deepEqual([res.ok, res.stdout], [true, 'would reboot\n']);
   });
 
   test('after a hub crash, no device is reported online until it connects again', async () => {
