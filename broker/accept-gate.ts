@@ -21,7 +21,7 @@ export type Admission = { ok: true } | { ok: false; retryAfterS: number };
 export class AcceptGate {
   private tokens: number;
   private at: number;
-  /** The next time (ms) a connection turned away is told to come back at, and how many have it already. */
+  /** The second (since the epoch) the next connection turned away is told to come back in, and how many have it already. */
   private slot = 0;
   private inSlot = 0;
   /** Let in and not yet connected or gone. */
@@ -57,10 +57,12 @@ export class AcceptGate {
   }
 
   private defer(now: number): Admission {
-    // The schedule starts a second from now at the earliest, and each second takes `perSecond`.
-    if (this.slot < now + 1000) { this.slot = now + 1000; this.inSlot = 0; }
-    if (this.inSlot >= this.perSecond && this.slot < now + MAX_RETRY_AFTER_S * 1000) { this.slot += 1000; this.inSlot = 0; }
+    // Whole seconds, the first a second from now at the earliest; each takes `perSecond`. A second once
+    // given keeps its count until it is reached, so the schedule grows with the storm.
+    const earliest = Math.ceil((now + 1000) / 1000);
+    if (this.slot < earliest) { this.slot = earliest; this.inSlot = 0; }
+    if (this.inSlot >= this.perSecond && this.slot < earliest + MAX_RETRY_AFTER_S - 1) { this.slot++; this.inSlot = 0; }
     this.inSlot++;
-    return { ok: false, retryAfterS: Math.min(MAX_RETRY_AFTER_S, Math.ceil((this.slot - now) / 1000)) };
+    return { ok: false, retryAfterS: Math.min(MAX_RETRY_AFTER_S, Math.ceil((this.slot * 1000 - now) / 1000)) };
   }
 }

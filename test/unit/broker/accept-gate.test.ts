@@ -58,4 +58,19 @@ describe('accept gate', () => {
     gate.done();
     assert.deepEqual([gate.admit(T).ok, gate.admit(T).ok, gate.admit(T).ok], [true, true, false]);
   });
+
+  it('a storm spread over time builds its schedule: deferred a few ms apart, no second gets more than perSecond', () => {
+    const gate = new AcceptGate(10, T);
+    const due = new Map<number, number>(); // the second each deferred connection is told to come back in
+    for (let i = 0; i < 300; i++) {
+      const now = T + i * 5; // 200 a second arriving, 10 a second let in
+      const a = quick(gate, now);
+      if (!a.ok) {
+        const at = Math.floor((now + a.retryAfterS * 1000) / 1000); // Retry-After counts from now: it lands in that second
+        due.set(at, (due.get(at) ?? 0) + 1);
+      }
+    }
+    assert.ok(Math.max(...due.values()) <= 10, `at most 10 told to come back in any second: ${JSON.stringify([...due])}`);
+    assert.ok(due.size >= 25, `the ~285 deferred spread over ~29 seconds, not the next few: ${due.size}`);
+  });
 });
