@@ -17,6 +17,8 @@ import type { FleetDevice } from './enroll-bulk.js';
 export type SimMessage =
   | { type: 'start'; url: string; ca: string; devicesFile: string; from: number; to: number; inFlight: number; reconnectMinMs: number; reconnectMaxMs: number }
   | { type: 'stats'; everyMs: number }
+  /** From now on count each Pi once when it is up again (`back`): a restart's measure. */
+  | { type: 'mark' }
   | { type: 'stop' };
 
 export interface SimCounts {
@@ -28,6 +30,8 @@ export interface SimCounts {
   downs: number;
   statsSent: number;
   requestsAnswered: number;
+  /** Pis up again since the last 'mark' (each once; one that never noticed it was cut does not count). */
+  back: number;
   /** What the links logged (agent/mqtt-link.ts), counted by message and error: why Pis are not back. */
   events?: Record<string, number>;
 }
@@ -57,6 +61,8 @@ class SimPi {
   readonly link: MqttLink;
   up = false;
   everUp = false;
+  /** Up again since the last 'mark'. */
+  back = false;
   private subscribed = false;
   private statsTimer: NodeJS.Timeout | null = null;
 
@@ -80,6 +86,7 @@ class SimPi {
     });
     const on = <K extends keyof LinkEvents>(ev: K, fn: (...a: LinkEvents[K]) => void) => this.link.on(ev, fn as never);
     on('up', () => {
+      if (!this.back) { this.back = true; counts.back++; }
       if (this.up) return;
       this.up = true;
       counts.up++;
@@ -127,7 +134,7 @@ class SimPi {
   }
 }
 
-const counts: SimCounts = { up: 0, everUp: 0, downs: 0, statsSent: 0, requestsAnswered: 0 };
+const counts: SimCounts = { up: 0, everUp: 0, downs: 0, statsSent: 0, requestsAnswered: 0, back: 0 };
 const pis: SimPi[] = [];
 let reporter: NodeJS.Timeout | null = null;
 
@@ -153,6 +160,7 @@ async function start(m: Extract<SimMessage, { type: 'start' }>): Promise<void> {
 process.on('message', (m: SimMessage) => {
   if (m.type === 'start') start(m).catch((err: Error) => send({ type: 'error', message: err.message }));
   else if (m.type === 'stats') for (const p of pis) p.statsEvery(m.everyMs);
+  else if (m.type === 'mark') { counts.back = 0; for (const p of pis) p.back = false; }
   else if (m.type === 'stop') {
     if (reporter) clearInterval(reporter);
     send({ type: 'counts', ...counts, events });

@@ -219,7 +219,7 @@ class Sims {
       // BENCH_FLEET_SIM_ARGS: Node flags for the simulators (--cpu-prof --cpu-prof-dir=DIR, …).
       const execArgv = (process.env.BENCH_FLEET_SIM_ARGS ?? '').split(/\s+/).filter(Boolean);
       const child = fork(SIM, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
-      this.counts[w] = { up: 0, everUp: 0, downs: 0, statsSent: 0, requestsAnswered: 0 };
+      this.counts[w] = { up: 0, everUp: 0, downs: 0, statsSent: 0, requestsAnswered: 0, back: 0 };
       child.on('message', (r: SimReport) => {
         if (r.type === 'counts') this.counts[w] = r;
         else if (r.type === 'error') this.errors.push(r.message);
@@ -234,7 +234,7 @@ class Sims {
   }
 
   total(): SimCounts {
-    const t = { up: 0, everUp: 0, downs: 0, statsSent: 0, requestsAnswered: 0 };
+    const t = { up: 0, everUp: 0, downs: 0, statsSent: 0, requestsAnswered: 0, back: 0 };
     for (const c of this.counts) for (const k of Object.keys(t) as Array<keyof typeof t>) t[k] += c[k];
     return t;
   }
@@ -326,6 +326,8 @@ function healthOnce(port: number, ca: string): Promise<number> {
 async function runStorm(b: Broker, sims: Sims, size: number, o: FleetOptions, stopping: () => boolean): Promise<StormResult> {
   const port = Number(new URL(b.endpoints.wssUrl).port);
   const before = new Map(sims.events());
+  sims.send({ type: 'mark' }); // a Pi is back when it is up again after this, not while it has not noticed the cut
+  await sleep(200);
   const { stopS, startS } = await b.restart!();
   const t0 = performance.now();
   const backAt: number[] = [];
@@ -345,7 +347,7 @@ async function runStorm(b: Broker, sims: Sims, size: number, o: FleetOptions, st
   let lastUp = -1;
   let told = performance.now();
   while (performance.now() < end && !stopping()) {
-    const up = sims.total().up;
+    const up = sims.total().back;
     if (performance.now() - told > 10_000) { told = performance.now(); process.stderr.write(`fleet: storm: ${up}/${size} back after ${((told - t0) / 1000).toFixed(0)} s\n`); }
     if (up !== lastUp) { for (let i = Math.max(0, lastUp); i < up; i++) backAt.push((performance.now() - t0) / 1000); lastUp = up; }
     if (up >= size) break;
@@ -353,7 +355,7 @@ async function runStorm(b: Broker, sims: Sims, size: number, o: FleetOptions, st
   }
   polling = false;
   await poller;
-  const up = sims.total().up;
+  const up = sims.total().back;
   const at = (q: number) => backAt[Math.min(backAt.length - 1, Math.ceil(q * size) - 1)] ?? Number.NaN;
   const hs = [...health].sort((a, c) => a - c);
   const allBackS = up >= size ? (backAt[backAt.length - 1] ?? Number.NaN) : Number.NaN;
