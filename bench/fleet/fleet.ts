@@ -134,11 +134,14 @@ async function startNodeBroker(name: string, args: string[], re: RegExp, pin: bo
   }
 }
 
-/** hub.json for the fleet's hub: every limit at its default (docs/ARCHITECTURE.md, "Limits"), as shipped. */
-const FLEET_HUB_JSON = {};
+/**
+ * hub.json for the fleet's hub: every limit at its default (docs/ARCHITECTURE.md, "Limits"), as shipped,
+ * unless BENCH_FLEET_HUB_JSON gives settings (e.g. '{"mqttAcceptPerSecond":300}'); the hub checks them.
+ */
+const fleetHubJson = (): object => JSON.parse(process.env.BENCH_FLEET_HUB_JSON || '{}') as object;
 
 async function startFleetHub(f: Fixture, o: FleetOptions, pin: boolean, work: string): Promise<Broker> {
-  writeFileSync(join(f.dataDir, 'hub.json'), JSON.stringify(FLEET_HUB_JSON));
+  writeFileSync(join(f.dataDir, 'hub.json'), JSON.stringify(fleetHubJson()));
   const probeFile = join(work, 'hub-mem.json');
   const args = (port: string, mqttsPort: string) => [HUB_CLI, 'serve', '--data-dir', f.dataDir, '--host', '127.0.0.1', '--port', port, '--mqtts-port', mqttsPort];
   // As systemd/pi-hub.service runs it: with that unit's environment (its malloc setting), not its data directory.

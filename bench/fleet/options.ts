@@ -30,6 +30,7 @@ export const FLEET_USAGE = `Fleet (simulated Pis, each with its own certificate 
   BENCH_FLEET_LOAD_S=N       seconds of stats every 5 s plus requests (20; 0 skips)
   BENCH_FLEET_CMD_RATE=N     requests a second during the load (20)
   BENCH_FLEET_STORM=0        skip the restart of pi-hub under the fleet
+  BENCH_FLEET_HUB_JSON=…     settings for the fleet's hub.json ('{"mqttAcceptPerSecond":300}'; default: none, as shipped)
   BENCH_FLEET_NODE_ARGS=…    Node/V8 flags for the Node brokers (--cpu-prof --cpu-prof-dir=DIR, …)
   BENCH_FLEET_SIM_ARGS=…     Node flags for the simulator processes (--cpu-prof --cpu-prof-dir=DIR, …)
   BENCH_FLEET_RTT_LOG=FILE   each round trip of the load: "<send time, epoch ms> <ms>" a line
