@@ -73,8 +73,6 @@ export class HubBroker {
   private aedes: Aedes | null = null;
   /** Subscription objects the ACL granted: only those are stored (bounded-persistence.ts). */
   private readonly grantedSubs = new WeakSet<object>();
-  /** Connections handed in and not yet connected, with what to call when they are (handle()). */
-  private readonly connecting = new WeakMap<HubClient, () => void>();
   private readonly voice = new HubVoice(() => this.aedes);
   private readonly keeper: SessionKeeper;
   /** Connections of this node that claimed a device's session (holders.ts). */
@@ -110,10 +108,6 @@ export class HubBroker {
       authorizeForward: (c, packet) => this.authorizeForward(c as HubClient, packet),
     });
     this.keeper.start(this.aedes, persistence);
-    this.aedes.on('client', (c) => {
-      const connected = this.connecting.get(c as HubClient);
-      if (connected) { this.connecting.delete(c as HubClient); connected(); }
-    });
     // A persistence that fails (a full disk, Redis away) makes aedes emit 'error' (a failed queueing,
     // a will it could not replay): logged, never a crash.
     (this.aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => this.deps.log.error('broker error', { error: err.message }));
@@ -153,7 +147,8 @@ export class HubBroker {
 
   /**
    * Hands a new connection (a WebSocket stream or a TLS socket) to aedes, with who it is; `connected`
-   * is called once aedes has sent its CONNACK (the accept gate's count, broker/accept-gate.ts).
+   * is called once aedes has connected it: CONNACK sent, the session restored (the accept gate's count,
+   * broker/accept-gate.ts).
    */
   handle(stream: Duplex, req: IncomingMessage | null, who: IdentityResult, remote: string, connected?: () => void): void {
     // The hub stops taking connections before it stops its broker, and closes them after: one that was
@@ -162,7 +157,7 @@ export class HubBroker {
     // aedes would keep the upgrade request (headers, raw headers, stream state: ~2 KB) for the
     // connection's lifetime only to hand it to hooks that read the identity resolved here instead.
     const client = this.aedes.handle(stream) as unknown as HubClient;
-    if (connected) this.connecting.set(client, connected);
+    if (connected) client.once('connected', connected);
     const identity = who.ok ? who.identity : null;
     const tlsSocket = (req?.socket ?? stream) as Partial<TLSSocket>;
     const state: ConnState = {
