@@ -13,6 +13,7 @@ import messageIdModule from 'mqtt/lib/default-message-id-provider';
 import storeModule from 'mqtt/lib/store';
 import mqttPacket from 'mqtt-packet';
 import WebSocket from 'ws';
+import { MAX_RETRY_AFTER_S } from '../shared/limits.js';
 import type { Logger } from '../shared/log.js';
 import { coalescingWebSocketStream } from '../shared/ws-stream.js';
 
@@ -51,9 +52,6 @@ export interface LinkEvents {
   up: [];
   down: [];
 }
-
-/** The longest Retry-After the agent follows (the hub's schedule goes no further, broker/accept-gate.ts). */
-const MAX_DEFERRAL_S = 300;
 
 /** Full jitter: a random delay in [0, min(max, min·2^attempt)] (AWS Architecture Blog, "Exponential Backoff And Jitter"). */
 export function backoffDelay(attempt: number, minMs: number, maxMs: number, random = Math.random): number {
@@ -138,7 +136,7 @@ export class MqttLink extends EventEmitter<LinkEvents> {
       // Without a listener ws turns it into an error ("Unexpected server response: 503") all the same.
       ws.once('unexpected-response', (req, res) => {
         const after = Number(res.headers['retry-after']);
-        if (res.statusCode === 503 && after > 0) this.deferredMs = Math.min(after, MAX_DEFERRAL_S) * 1000;
+        if (res.statusCode === 503 && after > 0) this.deferredMs = Math.min(after, MAX_RETRY_AFTER_S) * 1000;
         req.destroy(new Error(`Unexpected server response: ${res.statusCode}`));
       });
       return coalescingWebSocketStream(ws);

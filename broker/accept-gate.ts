@@ -13,8 +13,7 @@
 // turned away a dozen times, and each time cost the hub a TLS handshake. A Pi that arrives early or
 // finds the second taken by newcomers is simply given a later time.
 
-/** Longest time a Pi is told to wait; beyond, it is given this and scheduled again when it returns. */
-export const MAX_RETRY_AFTER_S = 300;
+import { MAX_RETRY_AFTER_S } from '../shared/limits.js';
 
 export type Admission = { ok: true } | { ok: false; retryAfterS: number };
 

@@ -58,3 +58,9 @@ export const MAX_OUTPUT_CHARS = 64 * 1024;
 
 /** An audit entry's detail, as JSON: longer ones are kept as their start and their size. */
 export const MAX_AUDIT_DETAIL_CHARS = 2048;
+
+/**
+ * The longest Retry-After the hub's accept gate gives a deferred connection (broker/accept-gate.ts), and
+ * the longest the agent follows: beyond it the schedule is not extended and the agent waits no longer.
+ */
+export const MAX_RETRY_AFTER_S = 300;

@@ -4,7 +4,8 @@
 // retrying together), never further than MAX_RETRY_AFTER_S.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AcceptGate, MAX_RETRY_AFTER_S } from '../../../broker/accept-gate.js';
+import { AcceptGate } from '../../../broker/accept-gate.js';
+import { MAX_RETRY_AFTER_S } from '../../../shared/limits.js';
 
 const T = 1_000_000;
 
