@@ -40,6 +40,8 @@ const MINUTE = 60_000;
 /** A quiet Pi's last point is written this long after its minute ended (the others roll over themselves). */
 const POINT_GRACE_MS = 10_000;
 const minuteOf = (ts: number) => Math.floor(ts / MINUTE);
+const entryKey = (userId: string, serial: string) => `${userId}/${serial}`;
+type HistorySample = { userId: string; serial: string; point: HistoryPoint };
 
 export class DeviceTracker extends BatchWriter {
   private readonly entries = new Map<string, DeviceEntry>();
@@ -54,7 +56,7 @@ export class DeviceTracker extends BatchWriter {
 
   /** The device's entry; the same object for as long as the hub runs. */
   device(userId: string, serial: string): DeviceEntry {
-    const key = `${userId}/${serial}`;
+    const key = entryKey(userId, serial);
     let e = this.entries.get(key);
     if (!e) this.entries.set(key, (e = { serial, userId, dirty: false }));
     return e;
@@ -67,12 +69,12 @@ export class DeviceTracker extends BatchWriter {
 
   /** The device's newest history point not yet in the store (its current minute), if any. */
   pendingPoint(userId: string, serial: string): HistoryPoint | null {
-    return this.entries.get(`${userId}/${serial}`)?.point ?? null;
+    return this.entries.get(entryKey(userId, serial))?.point ?? null;
   }
 
   /** The device was removed: its point not written yet goes with it. */
   forget(userId: string, serial: string): void {
-    const e = this.entries.get(`${userId}/${serial}`);
+    const e = this.entries.get(entryKey(userId, serial));
     if (!e) return;
     this.pending.delete(e);
     e.point = undefined;
@@ -134,7 +136,7 @@ export class DeviceTracker extends BatchWriter {
     const batch = this.dirty.length <= FLUSH_CHUNK ? this.dirty : this.dirty.slice(0, FLUSH_CHUNK);
     this.dirty = batch === this.dirty ? [] : this.dirty.slice(FLUSH_CHUNK);
     const seenAt = this.now();
-    const history: Array<{ userId: string; serial: string; point: HistoryPoint }> = [];
+    const history: HistorySample[] = [];
     const reports: DeviceReport[] = [];
     for (const e of batch) {
       e.dirty = false;
@@ -161,13 +163,13 @@ export class DeviceTracker extends BatchWriter {
   }
 
   /** Moves the entry's point into `history` (to be written). */
-  private written(e: DeviceEntry, history: Array<{ userId: string; serial: string; point: HistoryPoint }>): void {
+  private written(e: DeviceEntry, history: HistorySample[]): void {
     history.push({ userId: e.userId, serial: e.serial, point: e.point! });
     e.point = undefined;
     this.pending.delete(e);
   }
 
-  private write(reports: DeviceReport[], history: Array<{ userId: string; serial: string; point: HistoryPoint }>): void {
+  private write(reports: DeviceReport[], history: HistorySample[]): void {
     if (reports.length === 0 && history.length === 0) return;
     try {
       // One commit for both: a commit is a third of a chunk's time.
@@ -197,7 +199,7 @@ export class DeviceTracker extends BatchWriter {
     this.prune = null;
     super.stop();
     while (this.dirty.length > 0) this.writeChunk(); // everything, now: the store closes next
-    const history: Array<{ userId: string; serial: string; point: HistoryPoint }> = [];
+    const history: HistorySample[] = [];
     for (const e of [...this.pending]) this.written(e, history);
     this.write([], history);
     if (this.draining) clearImmediate(this.draining);
