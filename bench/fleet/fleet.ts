@@ -120,10 +120,8 @@ function nodeBrokerEnv(probeFile: string, unitEnv: Record<string, string> = {}):
   return { ...process.env, ...unitEnv, PIFLEET_MEM_PROBE_FILE: probeFile };
 }
 
-async function startNodeBroker(name: string, args: string[], re: RegExp, pin: boolean, probeFile: string, unitEnv?: Record<string, string>): Promise<{ daemon: Daemon; m: RegExpExecArray }> {
-  // BENCH_FLEET_NODE_ARGS: V8/Node flags for the Node brokers (--trace-gc, --cpu-prof, a semi-space size…).
-  const extra = (process.env.BENCH_FLEET_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const daemon = new Daemon(spawnBroker(process.execPath, [...extra, '--expose-gc', '--import', PROBE, ...args], pin, nodeBrokerEnv(probeFile, unitEnv)), name);
+async function startNodeBroker(name: string, args: string[], re: RegExp, pin: boolean, probeFile: string, nodeArgs: string[], unitEnv?: Record<string, string>): Promise<{ daemon: Daemon; m: RegExpExecArray }> {
+  const daemon = new Daemon(spawnBroker(process.execPath, [...nodeArgs, '--expose-gc', '--import', PROBE, ...args], pin, nodeBrokerEnv(probeFile, unitEnv)), name);
   try {
     const m = await daemon.waitForLine(re, 60_000, 0);
     assertLoopbackOnly([daemon.pid]);
@@ -134,19 +132,14 @@ async function startNodeBroker(name: string, args: string[], re: RegExp, pin: bo
   }
 }
 
-/**
- * hub.json for the fleet's hub: every limit at its default (docs/ARCHITECTURE.md, "Limits"), as shipped,
- * unless BENCH_FLEET_HUB_JSON gives settings (e.g. '{"mqttAcceptPerSecond":300}'); the hub checks them.
- */
-const fleetHubJson = (): object => JSON.parse(process.env.BENCH_FLEET_HUB_JSON || '{}') as object;
-
 async function startFleetHub(f: Fixture, o: FleetOptions, pin: boolean, work: string): Promise<Broker> {
-  writeFileSync(join(f.dataDir, 'hub.json'), JSON.stringify(fleetHubJson()));
+  // Every limit at its default (docs/ARCHITECTURE.md, "Limits"), as shipped, unless BENCH_FLEET_HUB_JSON says otherwise.
+  writeFileSync(join(f.dataDir, 'hub.json'), JSON.stringify(o.hubJson));
   const probeFile = join(work, 'hub-mem.json');
   const args = (port: string, mqttsPort: string) => [HUB_CLI, 'serve', '--data-dir', f.dataDir, '--host', '127.0.0.1', '--port', port, '--mqtts-port', mqttsPort];
   // As systemd/pi-hub.service runs it: with that unit's environment (its malloc setting), not its data directory.
   const { PI_HUB_DATA_DIR: _, ...unitEnv } = unitEnvironment(readFileSync(join(ROOT, 'systemd', 'pi-hub.service'), 'utf8'));
-  let { daemon, m } = await startNodeBroker('pi-hub', args('0', '0'), HUB_LISTENING, pin, probeFile, unitEnv);
+  let { daemon, m } = await startNodeBroker('pi-hub', args('0', '0'), HUB_LISTENING, pin, probeFile, o.nodeArgs, unitEnv);
   const port = m[1]!;
   const mqttsPort = m[2]!;
   const broker: Broker = {
@@ -158,7 +151,7 @@ async function startFleetHub(f: Fixture, o: FleetOptions, pin: boolean, work: st
       const t0 = performance.now();
       await daemon.stop('SIGTERM', 120_000);
       const t1 = performance.now();
-      ({ daemon } = await startNodeBroker('pi-hub', args(port, mqttsPort), HUB_LISTENING, pin, probeFile, unitEnv));
+      ({ daemon } = await startNodeBroker('pi-hub', args(port, mqttsPort), HUB_LISTENING, pin, probeFile, o.nodeArgs, unitEnv));
       broker.pid = daemon.pid;
       return { pid: daemon.pid, stopS: (t1 - t0) / 1000, startS: (performance.now() - t1) / 1000 };
     },
@@ -166,12 +159,12 @@ async function startFleetHub(f: Fixture, o: FleetOptions, pin: boolean, work: st
   return broker;
 }
 
-async function startFleetAedes(f: Fixture, pin: boolean, work: string): Promise<Broker> {
+async function startFleetAedes(f: Fixture, o: FleetOptions, pin: boolean, work: string): Promise<Broker> {
   const caFile = join(work, 'ca.pem');
   writeFileSync(caFile, f.caPem);
   const probeFile = join(work, 'aedes-mem.json');
   const { daemon, m } = await startNodeBroker('aedes', [AEDES_SERVER, '--key', f.serverKey, '--cert', f.serverCert, '--ca', caFile],
-    /listening (wss:\S+) mqtts:\/\/127\.0\.0\.1:(\d+)/, pin, probeFile);
+    /listening (wss:\S+) mqtts:\/\/127\.0\.0\.1:(\d+)/, pin, probeFile, o.nodeArgs);
   return {
     label: `bare Aedes ${packageVersion('aedes')}`, pid: daemon.pid, probeFile,
     endpoints: { wssUrl: m[1]!, mqttsPort: Number(m[2]), host: '127.0.0.1', ca: f.caPem, servername: 'localhost' },
@@ -219,9 +212,7 @@ class Sims {
     for (let w = 0; w < this.workers && w * per < rest; w++) ranges.push([w * per, Math.min(rest, (w + 1) * per)]);
     if (probes > 0) ranges.push([rest, size]);
     for (const [w, [from, to]] of ranges.entries()) {
-      // BENCH_FLEET_SIM_ARGS: Node flags for the simulators (--cpu-prof --cpu-prof-dir=DIR, …).
-      const execArgv = (process.env.BENCH_FLEET_SIM_ARGS ?? '').split(/\s+/).filter(Boolean);
-      const child = fork(SIM, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+      const child = fork(SIM, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: o.simArgs });
       this.counts[w] = { up: 0, everUp: 0, downs: 0, statsSent: 0, requestsAnswered: 0, back: 0 };
       child.on('message', (r: SimReport) => {
         if (r.type === 'counts') this.counts[w] = r;
@@ -291,7 +282,7 @@ async function runLoad(b: Broker, user: Credential, serials: string[], sims: Sim
   commander.send({
     endpoints: b.endpoints, user, rate: o.cmdRate, seconds: o.loadSeconds,
     probes: serials.slice(serials.length - probes), fleet: serials.slice(0, serials.length - probes),
-    ...(process.env.BENCH_FLEET_RTT_LOG ? { rttLog: process.env.BENCH_FLEET_RTT_LOG } : {}),
+    ...(o.rttLog ? { rttLog: o.rttLog } : {}),
   } satisfies CommanderStart);
   await sleep(o.loadSeconds * 1000);
   const wallS = (performance.now() - t0) / 1000;
@@ -385,7 +376,7 @@ export async function runFleet(
     const sims = new Sims(o.workers);
     try {
       broker = name === 'pi-hub' ? await startFleetHub(f, o, pin, work)
-        : name === 'aedes' ? await startFleetAedes(f, pin, work)
+        : name === 'aedes' ? await startFleetAedes(f, o, pin, work)
           : await startFleetMosquitto(f, b, pin);
       if (typeof broker === 'string') { skipped.push(broker); continue; }
       progress(`fleet: ${broker.label} (pid ${broker.pid}), ${o.size} Pis …`);

@@ -4,13 +4,21 @@ import { prepareFixture, removeFixture } from '../fixture.js';
 import { pinGenerator } from '../isolate.js';
 import { OptionsError, parseOptions } from '../options.js';
 import { prepareFleet, runFleet } from './fleet.js';
-import { parseFleetOptions } from './options.js';
+import { type FleetOptions, parseFleetOptions } from './options.js';
 import { renderFleet } from './report.js';
 
 async function main(): Promise<number> {
-  const b = parseOptions(process.argv.slice(2), process.env);
-  if (!b) return 0;
-  const o = parseFleetOptions(process.env, b.quick, (m) => new OptionsError(m));
+  let b: ReturnType<typeof parseOptions>;
+  let o: FleetOptions;
+  try {
+    b = parseOptions(process.argv.slice(2), process.env);
+    if (!b) return 0;
+    o = parseFleetOptions(process.env, b.quick, (m) => new OptionsError(m));
+  } catch (err) {
+    if (!(err instanceof OptionsError)) throw err;
+    process.stderr.write(`fleet: ${err.message} (BENCH_* settings: npm run bench -- --help)\n`);
+    return 2;
+  }
   const pin = pinGenerator();
   const f = await prepareFixture(0);
   let stopping = false;

@@ -19,6 +19,13 @@ export interface FleetOptions {
   /** The agent's defaults (agent/config.ts). */
   reconnectMinMs: number;
   reconnectMaxMs: number;
+  /** Settings for the fleet hub's hub.json (none: every limit at its default, as shipped). */
+  hubJson: Record<string, unknown>;
+  /** Node/V8 flags for the Node brokers, and for the simulator processes. */
+  nodeArgs: string[];
+  simArgs: string[];
+  /** Where each round trip of the load is appended, if anywhere. */
+  rttLog: string | null;
 }
 
 const FLEET_CONTENDERS: FleetContender[] = ['pi-hub', 'aedes', 'mosquitto'];
@@ -33,7 +40,7 @@ export const FLEET_USAGE = `Fleet (simulated Pis, each with its own certificate 
   BENCH_FLEET_HUB_JSON=…     settings for the fleet's hub.json ('{"mqttAcceptPerSecond":300}'; default: none, as shipped)
   BENCH_FLEET_NODE_ARGS=…    Node/V8 flags for the Node brokers (--cpu-prof --cpu-prof-dir=DIR, …)
   BENCH_FLEET_SIM_ARGS=…     Node flags for the simulator processes (--cpu-prof --cpu-prof-dir=DIR, …)
-  BENCH_FLEET_RTT_LOG=FILE   each round trip of the load: "<send time, epoch ms> <ms>" a line
+  BENCH_FLEET_RTT_LOG=FILE   each round trip of the load: "<send time, epoch ms> <ms> <probe|fleet>" a line
   PIFLEET_LOOP_LOG=FILE      the Node broker's event-loop delay and GC pauses, a JSON line a second
 `;
 
@@ -61,5 +68,20 @@ export function parseFleetOptions(env: NodeJS.ProcessEnv, quick: boolean, fail: 
     stormTimeoutS: Math.max(60, Math.ceil(size / 50)),
     reconnectMinMs: 1000,
     reconnectMaxMs: 60_000,
+    hubJson: hubJson(env.BENCH_FLEET_HUB_JSON, fail),
+    nodeArgs: words(env.BENCH_FLEET_NODE_ARGS),
+    simArgs: words(env.BENCH_FLEET_SIM_ARGS),
+    rttLog: env.BENCH_FLEET_RTT_LOG || null,
   };
+}
+
+const words = (s: string | undefined) => (s ?? '').split(/\s+/).filter(Boolean);
+
+/** BENCH_FLEET_HUB_JSON: a JSON object (the hub itself checks its settings when it starts). */
+function hubJson(raw: string | undefined, fail: (msg: string) => Error): Record<string, unknown> {
+  if (raw === undefined || raw === '') return {};
+  let v: unknown;
+  try { v = JSON.parse(raw); } catch { throw fail(`BENCH_FLEET_HUB_JSON must be a JSON object such as '{"mqttAcceptPerSecond":300}' (got ${JSON.stringify(raw.slice(0, 80))})`); }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw fail(`BENCH_FLEET_HUB_JSON must be a JSON object such as '{"mqttAcceptPerSecond":300}' (got ${JSON.stringify(raw.slice(0, 80))})`);
+  return v as Record<string, unknown>;
 }
