@@ -178,16 +178,15 @@ async function startFleetMosquitto(f: Fixture, b: BenchOptions, pin: boolean): P
   return { label: c.label, pid: c.pid, endpoints: c.endpoints, probeFile: null, stop: c.stop };
 }
 
-/** Asks a Node broker for its memory after a full GC (mem-probe.ts). */
-async function probe(b: Broker): Promise<MemoryBreakdown | null> {
-  if (!b.probeFile) return null;
-  const before = existsSync(b.probeFile) ? statSync(b.probeFile).mtimeMs : 0;
-  process.kill(b.pid, 'SIGUSR2');
-  const end = Date.now() + 30_000;
+/** Asks a Node broker for its memory after a full GC (mem-probe.ts): null if it does not answer in time. */
+export async function readMemProbe(pid: number, probeFile: string, timeoutMs = 30_000): Promise<MemoryBreakdown | null> {
+  const before = existsSync(probeFile) ? statSync(probeFile).mtimeMs : 0;
+  process.kill(pid, 'SIGUSR2');
+  const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     await sleep(100);
-    if (existsSync(b.probeFile) && statSync(b.probeFile).mtimeMs !== before) {
-      const j = JSON.parse(readFileSync(b.probeFile, 'utf8')) as MemoryBreakdown;
+    if (existsSync(probeFile) && statSync(probeFile).mtimeMs !== before) {
+      const j = JSON.parse(readFileSync(probeFile, 'utf8')) as MemoryBreakdown;
       return { rss: j.rss, heapTotal: j.heapTotal, heapUsed: j.heapUsed, external: j.external, arrayBuffers: j.arrayBuffers };
     }
   }
@@ -381,7 +380,7 @@ export async function runFleet(
       if (typeof broker === 'string') { skipped.push(broker); continue; }
       progress(`fleet: ${broker.label} (pid ${broker.pid}), ${o.size} Pis …`);
       await sleep(1000);
-      const memBase = await probe(broker);
+      const memBase = broker.probeFile ? await readMemProbe(broker.pid, broker.probeFile) : null;
       const baseRss = rssBytes(broker.pid);
       const t0 = performance.now();
       sims.start(broker.endpoints.wssUrl, f.caPem, fleet.devicesFile, o.size, o);
@@ -390,7 +389,7 @@ export async function runFleet(
       const connected = sims.total().up;
       progress(`fleet: ${broker.label}: ${connected}/${o.size} up in ${rampS.toFixed(1)} s`);
       await sleep(3000); // idle: what the connections hold at rest
-      const memFull = await probe(broker);
+      const memFull = broker.probeFile ? await readMemProbe(broker.pid, broker.probeFile) : null;
       const fullRss = rssBytes(broker.pid);
       const result: FleetResult = {
         contender: name, label: broker.label, size: o.size, connected, rampS, baseRss, fullRss,

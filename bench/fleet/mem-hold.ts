@@ -12,16 +12,19 @@
 // "leaked", by allocation site: `heaptrack_print -f FILE.zst -l 1`), HOLD_FIXTURE=DIR to keep the CA,
 // the user and 3,000 enrolled Pis between runs (enrolling them takes a minute). PIFLEET_HEAP_SNAPSHOT_DIR
 // works as in the fleet bench, but writing a snapshot inflates the RSS measured after it.
-// Everything on 127.0.0.1, the broker pinned to CPU 0 when taskset is there.
-import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// Everything on 127.0.0.1, the broker and the simulator pinned to a CPU each, as in the fleet bench
+// (BENCH_PIN=0: not).
+import { type ChildProcess, fork } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Fixture, prepareFixture } from '../fixture.js';
 import { HUB_CLI } from '../harness.js';
 import type { SimMessage, SimReport } from './device-sim.js';
-import { prepareFleet } from './fleet.js';
+import { pinGenerator, spawnBroker } from '../isolate.js';
+import { cpuSeconds } from '../proc.js';
+import { prepareFleet, readMemProbe } from './fleet.js';
 
 const SIM = fileURLToPath(new URL('./device-sim.js', import.meta.url));
 const PROBE = fileURLToPath(new URL('./mem-probe.js', import.meta.url));
@@ -69,12 +72,9 @@ function nodeUnder(root: number): number {
 }
 
 async function sample(pid: number, probeFile: string): Promise<Sample> {
-  const before = existsSync(probeFile) ? statSync(probeFile).mtimeMs : 0;
-  process.kill(pid, 'SIGUSR2'); // mem-probe: a full GC, then memoryUsage()
-  for (let i = 0; i < 600 && !(existsSync(probeFile) && statSync(probeFile).mtimeMs !== before); i++) await sleep(100);
-  const m = JSON.parse(readFileSync(probeFile, 'utf8')) as { rss: number; heapUsed: number; heapTotal: number; external: number };
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return { cpuS: (Number(stat[11]) + Number(stat[12])) / 100, rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, ...mappings(pid) };
+  const m = await readMemProbe(pid, probeFile, 60_000); // mem-probe: a full GC, then memoryUsage()
+  if (!m) throw new Error(`the broker (pid ${pid}) did not report its memory within 60 s`);
+  return { cpuS: cpuSeconds(pid), rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, ...mappings(pid) };
 }
 
 async function main(): Promise<void> {
@@ -96,11 +96,10 @@ async function main(): Promise<void> {
     const args = brokerName === 'pi-hub'
       ? [...node, HUB_CLI, 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--mqtts-port', '0']
       : [...node, AEDES_SERVER, '--key', f.serverKey, '--cert', f.serverCert, '--ca', join(work, 'ca.pem')];
-    let pinned = true;
-    try { execFileSync('taskset', ['-c', '0', 'true']); } catch { pinned = false; }
-    const cmd = [...(pinned ? ['taskset', '-c', '0'] : []), ...words(process.env.HOLD_WRAP), ...args];
+    const cmd = [...words(process.env.HOLD_WRAP), ...args];
     const extraEnv = Object.fromEntries(words(process.env.HOLD_ENV).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-    broker = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...extraEnv, PIFLEET_MEM_PROBE_FILE: probeFile } });
+    // The broker on its CPU and this process (and so the simulator) on the other, as in the fleet bench.
+    broker = spawnBroker(cmd[0]!, cmd.slice(1), pinGenerator(), { ...process.env, ...extraEnv, PIFLEET_MEM_PROBE_FILE: probeFile });
     let out = '';
     broker.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
     broker.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
