@@ -113,7 +113,10 @@ describe('the dashboard in a browser', () => {
 
     await page.getByRole('form', { name: 'Say something' }).getByLabel('Text').fill('pins and needles');
     await page.getByRole('button', { name: 'Run Say something' }).click();
-    await page.getByRole('article', { name: 'Result of Say something' }).getByText('pins and needles').waitFor({ timeout: 10_000 });
+    // Its output, not the parameter shown beside it (`text=pins and needles`, there from the start).
+    const said = page.getByRole('article', { name: 'Result of Say something' });
+    await said.getByText('exit code 0').waitFor({ timeout: 10_000 });
+    assert.match(await said.getByLabel('Output').innerText(), /^pins and needles\s*$/);
     await screenshot(page, 'device-page');
   });
 
