@@ -1,6 +1,6 @@
 // CPU time and memory of another process, read from /proc (Linux). The broker's CPU% over a window
 // is what says whether it or the generator saturated.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 const CLK_TCK = 100; // USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK)
 
@@ -14,6 +14,26 @@ export function cpuSeconds(pid: number): number {
   } catch {
     return Number.NaN;
   }
+}
+
+/**
+ * CPU seconds of `pid` by thread name (`/proc/PID/task/TID/stat`): the event loop's thread is the one
+ * whose id is the process's, named `main`; V8's helpers (`V8 DefaultWorke`: the garbage collector's
+ * marking and sweeping) and libuv's pool (`libuv-worker`) are summed under their names.
+ */
+export function cpuByThread(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  let tids: string[];
+  try { tids = readdirSync(`/proc/${pid}/task`); } catch { return out; }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+    } catch { /* the thread ended meanwhile */ }
+  }
+  return out;
 }
 
 /** The CPU seconds of the processes that together are the broker (hub nodes and their Redis). */

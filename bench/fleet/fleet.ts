@@ -25,7 +25,7 @@ import { unitEnvironment } from '../agent.js';
 import { Daemon, HUB_CLI, HUB_LISTENING, ROOT } from '../harness.js';
 import { assertLoopbackOnly, spawnBroker } from '../isolate.js';
 import type { BenchOptions } from '../options.js';
-import { cpuSeconds, rssBytes } from '../proc.js';
+import { cpuByThread, cpuOf, cpuSeconds, rssBytes } from '../proc.js';
 import { quantile } from '../stats.js';
 import { packageVersion } from '../versions.js';
 import { type FleetDevice, enrollBulk } from './enroll-bulk.js';
@@ -93,6 +93,11 @@ export interface StormResult {
   healthP99Ms: number;
   healthMaxMs: number;
   healthFailed: number;
+  /** CPU seconds from the new hub's start to every Pi back (or the timeout): the hub's, and the simulators'. */
+  hubCpuS: number;
+  /** The same by thread (main: the event loop), most first. */
+  hubThreads: Array<[string, number]>;
+  simCpuS: number;
   /** What the Pis' links logged from SIGTERM to the end, most frequent first. */
   events: Array<[string, number]>;
 }
@@ -239,6 +244,8 @@ class Sims {
     return Object.entries(sum).sort((a, b) => b[1] - a[1]);
   }
 
+  pids(): number[] { return this.children.flatMap((c) => (c.pid === undefined ? [] : [c.pid])); }
+
   send(m: SimMessage): void { for (const c of this.children) if (c.connected) c.send(m); }
 
   async waitUp(n: number, timeoutMs: number, stopping: () => boolean): Promise<boolean> {
@@ -323,6 +330,8 @@ async function runStorm(b: Broker, sims: Sims, size: number, o: FleetOptions, st
   await sleep(200);
   const { stopS, startS } = await b.restart!();
   const t0 = performance.now();
+  // The simulators' CPU from the new hub's `listening` line, the hub's from its start.
+  const simCpu0 = cpuOf(sims.pids());
   const backAt: number[] = [];
   const health: number[] = [];
   let healthFailed = 0;
@@ -346,6 +355,9 @@ async function runStorm(b: Broker, sims: Sims, size: number, o: FleetOptions, st
     if (up >= size) break;
     await sleep(100);
   }
+  const hubCpuS = cpuSeconds(b.pid);
+  const hubThreads = Object.entries(cpuByThread(b.pid)).sort((x, y) => y[1] - x[1]);
+  const simCpuS = cpuOf(sims.pids()) - simCpu0;
   polling = false;
   await poller;
   const up = sims.total().back;
@@ -357,6 +369,7 @@ async function runStorm(b: Broker, sims: Sims, size: number, o: FleetOptions, st
     backAt: { half: at(0.5), p90: at(0.9), p99: at(0.99) },
     missing: size - up,
     healthP50Ms: quantile(hs, 0.5), healthP99Ms: quantile(hs, 0.99), healthMaxMs: hs[hs.length - 1] ?? Number.NaN, healthFailed,
+    hubCpuS, hubThreads, simCpuS,
     events: sims.events().map(([k, n]): [string, number] => [k, n - (before.get(k) ?? 0)]).filter(([, n]) => n > 0).slice(0, 10),
   };
 }

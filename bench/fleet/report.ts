@@ -30,6 +30,11 @@ export function renderFleet(results: FleetResult[], skipped: string[]): string {
       const d = (k: keyof typeof r.memFull) => kb((r.memFull![k] - r.memBase![k]) / Math.max(1, r.connected));
       lines.push(`  ${r.label} per connection after a full GC: rss ${d('rss')}, V8 heap used ${d('heapUsed')}, external ${d('external')} (ArrayBuffers ${d('arrayBuffers')})`);
     }
+    if (r.storm) {
+      const perPi = (cpuS: number) => `${cpuS.toFixed(1)} s (${((cpuS * 1000) / r.size).toFixed(2)} ms a Pi)`;
+      const threads = r.storm.hubThreads.filter(([, v]) => v >= 0.05).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ');
+      lines.push(`  ${r.label} restart, CPU until all back: hub ${perPi(r.storm.hubCpuS)} (${threads}), simulators ${perPi(r.storm.simCpuS)}`);
+    }
     if (r.storm?.events.length) lines.push(`  ${r.label} restart, what the Pis logged: ${r.storm.events.map(([k, n]) => `${n}× ${k}`).join('; ')}`);
     for (const e of r.errors) lines.push(`  ${r.label}: ${e}`);
   }
