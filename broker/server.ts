@@ -13,6 +13,14 @@ import type { HubBroker } from './mqtt/broker.js';
 import type { ClientAuth } from './config.js';
 import { type IdentityResolver, resolveIdentity } from './mqtt/identity.js';
 
+/**
+ * Connections the kernel holds for the hub before it accepts them (Linux caps it at
+ * net.core.somaxconn: 4096 since 5.4). Node's default, 511, overflows when a fleet comes back at once
+ * while the event loop is busy with handshakes: the kernel then drops the Pis' SYNs, and each waits for
+ * TCP's retransmission (1 s, then 3 s, 7 s…) before the hub even sees it.
+ */
+export const LISTEN_BACKLOG = 4096;
+
 export interface TlsMaterial {
   key: string; cert: string; ca: string[];
   /** Session ticket keys kept across restarts (ca/ticket-keys.ts); Node makes its own without. */
@@ -35,6 +43,7 @@ export class HubServer {
   private httpsServer: https.Server | null = null;
   private mqttsServer: tls.Server | null = null;
   private wss: WebSocketServer | null = null;
+  private gate: AcceptGate | null = null;
 
   constructor(
     private readonly broker: HubBroker,
@@ -60,23 +69,33 @@ export class HubServer {
   async listen(o: ListenOptions): Promise<{ port: number; mqttsPort: number }> {
     const rate = o.acceptPerSecond;
     const gate = rate ? new AcceptGate(rate) : null;
+    this.gate = gate;
     let deferred = 0;
     let deferredLogged = 0;
     /**
-     * Whether a new MQTT connection may go on now (0), or in how many seconds it is to come back (accept-gate.ts);
-     * the deferred are counted in one log line a second.
+     * A new MQTT connection through the accept gate (accept-gate.ts): `go` now or once its turn comes,
+     * or `away` with the seconds to come back in; the turned away are counted in one log line a second.
      */
-    const admit = (): number => {
-      const now = Date.now();
-      const a = gate?.admit(now) ?? { ok: true };
-      if (a.ok) return 0;
-      deferred++;
-      if (now - deferredLogged >= 1000) {
-        this.log.warn('MQTT connections beyond the accept rate deferred', { deferred, perSecond: rate, retryAfterS: a.retryAfterS });
-        deferred = 0;
-        deferredLogged = now;
-      }
-      return a.retryAfterS;
+    const enter = (socket: import('node:stream').Duplex, go: () => void, away: (retryAfterS: number) => void): void => {
+      if (!gate) return go();
+      let leave: (() => void) | null = null;
+      let decided = false;
+      const decide = () => { decided = true; if (leave) socket.off('close', leave); };
+      leave = gate.enter({
+        go: () => { decide(); go(); },
+        away: (retryAfterS) => {
+          decide();
+          deferred++;
+          const now = Date.now();
+          if (now - deferredLogged >= 1000) {
+            this.log.warn('MQTT connections beyond the accept rate deferred', { deferred, perSecond: rate, waiting: gate.waiting, retryAfterS });
+            deferred = 0;
+            deferredLogged = now;
+          }
+          away(retryAfterS);
+        },
+      });
+      if (!decided) socket.once('close', leave); // gone while it waited: its place goes to the next
     };
     /** Tells the gate, once, that a connection it let in is connected (CONNACK sent) or gone. */
     const settle = (socket: import('node:stream').Duplex): (() => void) => {
@@ -109,33 +128,33 @@ export class HubServer {
         socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
         return;
       }
-      const retryAfterS = admit();
-      if (retryAfterS > 0) {
+      enter(socket, () => {
+        const ready = settle(socket);
+        const who = resolveIdentity(this.resolvers, socket as TLSSocket, req);
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          const stream = coalescingWebSocketStream(ws);
+          stream.on('error', ignore); // aedes reports errors on its client
+          this.broker.handle(stream, req, who, remoteOf(socket as TLSSocket), ready);
+        });
+      }, (retryAfterS) => {
         // When to come back: the gate's schedule, so that the deferred return at the rate the hub takes them.
         socket.end(`HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${retryAfterS}\r\nConnection: close\r\n\r\n`);
-        return;
-      }
-      const ready = settle(socket);
-      const who = resolveIdentity(this.resolvers, socket as TLSSocket, req);
-      wss.handleUpgrade(req, socket, head, (ws) => {
-        const stream = coalescingWebSocketStream(ws);
-        stream.on('error', ignore); // aedes reports errors on its client
-        this.broker.handle(stream, req, who, remoteOf(socket as TLSSocket), ready);
       });
     });
     server.on('tlsClientError', (err) => this.log.debug('TLS handshake failed', { error: err.message }));
-    server.listen(o.port, o.host);
+    server.listen({ port: o.port, host: o.host, backlog: LISTEN_BACKLOG });
     await once(server, 'listening');
 
     const mqtts = tls.createServer(this.tlsOptions(o), (socket) => {
       socket.setNoDelay(true);
       socket.on('error', ignore);
-      if (admit() > 0) { socket.destroy(); return; } // MQTT has no "come back later" before CONNECT
-      this.broker.handle(socket, null, resolveIdentity(this.resolvers, socket, null), remoteOf(socket), settle(socket));
+      enter(socket, () => {
+        this.broker.handle(socket, null, resolveIdentity(this.resolvers, socket, null), remoteOf(socket), settle(socket));
+      }, () => socket.destroy()); // MQTT has no "come back later" before CONNECT
     });
     mqtts.on('tlsClientError', (err) => this.log.debug('TLS handshake failed', { error: err.message }));
     this.mqttsServer = mqtts;
-    mqtts.listen(o.mqttsPort, o.host);
+    mqtts.listen({ port: o.mqttsPort, host: o.host, backlog: LISTEN_BACKLOG });
     await once(mqtts, 'listening');
     return { port: (server.address() as AddressInfo).port, mqttsPort: (mqtts.address() as AddressInfo).port };
   }
@@ -145,6 +164,7 @@ export class HubServer {
    * meanwhile is refused at once instead of paying a handshake with a hub that is going away.
    */
   stopAccepting(): void {
+    this.gate?.close();
     this.httpsServer?.close();
     this.mqttsServer?.close();
   }
