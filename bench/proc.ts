@@ -134,3 +134,19 @@ export async function settle(pids: number[], maxMs: number, quietPct = 25): Prom
   } while (Date.now() < end);
   return otherPct;
 }
+
+/**
+ * The kernel's count of connections dropped because a listener's accept queue was full
+ * (TcpExt ListenOverflows in /proc/net/netstat): for the whole machine, NaN where unreadable.
+ */
+export function listenOverflows(): number {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
+    const names = lines[0]!.split(/\s+/);
+    const values = lines[1]!.split(/\s+/);
+    const i = names.indexOf('ListenOverflows');
+    return i > 0 ? Number(values[i]) : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}

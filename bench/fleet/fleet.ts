@@ -25,7 +25,7 @@ import { unitEnvironment } from '../agent.js';
 import { Daemon, HUB_CLI, HUB_LISTENING, ROOT } from '../harness.js';
 import { assertLoopbackOnly, spawnBroker } from '../isolate.js';
 import type { BenchOptions } from '../options.js';
-import { cpuByThread, cpuOf, cpuSeconds, rssBytes } from '../proc.js';
+import { cpuByThread, cpuOf, cpuSeconds, listenOverflows, rssBytes } from '../proc.js';
 import { quantile } from '../stats.js';
 import { packageVersion } from '../versions.js';
 import { type FleetDevice, enrollBulk } from './enroll-bulk.js';
@@ -87,7 +87,7 @@ export interface StormResult {
   allBackS: number;
   /** From SIGTERM to every Pi up again: what a Pi's owner sees of the restart. */
   allBackFromSigtermS: number;
-  backAt: { half: number; p90: number; p99: number };
+  backAt: { p10: number; half: number; p90: number; p99: number };
   missing: number;
   healthP50Ms: number;
   healthP99Ms: number;
@@ -98,6 +98,8 @@ export interface StormResult {
   /** The same by thread (main: the event loop), most first. */
   hubThreads: Array<[string, number]>;
   simCpuS: number;
+  /** Connections the kernel dropped meanwhile because a listener's accept queue was full (the whole machine's count). */
+  listenOverflows: number;
   /** What the Pis' links logged from SIGTERM to the end, most frequent first. */
   events: Array<[string, number]>;
 }
@@ -328,6 +330,7 @@ async function runStorm(b: Broker, sims: Sims, size: number, o: FleetOptions, st
   const before = new Map(sims.events());
   sims.send({ type: 'mark' }); // a Pi is back when it is up again after this, not while it has not noticed the cut
   await sleep(200);
+  const overflows0 = listenOverflows();
   const { stopS, startS } = await b.restart!();
   const t0 = performance.now();
   // The simulators' CPU from the new hub's `listening` line, the hub's from its start.
@@ -358,6 +361,7 @@ async function runStorm(b: Broker, sims: Sims, size: number, o: FleetOptions, st
   const hubCpuS = cpuSeconds(b.pid);
   const hubThreads = Object.entries(cpuByThread(b.pid)).sort((x, y) => y[1] - x[1]);
   const simCpuS = cpuOf(sims.pids()) - simCpu0;
+  const overflows = listenOverflows() - overflows0;
   polling = false;
   await poller;
   const up = sims.total().back;
@@ -366,10 +370,10 @@ async function runStorm(b: Broker, sims: Sims, size: number, o: FleetOptions, st
   const allBackS = up >= size ? (backAt[backAt.length - 1] ?? Number.NaN) : Number.NaN;
   return {
     stopS, startS, allBackS, allBackFromSigtermS: stopS + startS + allBackS,
-    backAt: { half: at(0.5), p90: at(0.9), p99: at(0.99) },
+    backAt: { p10: at(0.1), half: at(0.5), p90: at(0.9), p99: at(0.99) },
     missing: size - up,
     healthP50Ms: quantile(hs, 0.5), healthP99Ms: quantile(hs, 0.99), healthMaxMs: hs[hs.length - 1] ?? Number.NaN, healthFailed,
-    hubCpuS, hubThreads, simCpuS,
+    hubCpuS, hubThreads, simCpuS, listenOverflows: overflows,
     events: sims.events().map(([k, n]): [string, number] => [k, n - (before.get(k) ?? 0)]).filter(([, n]) => n > 0).slice(0, 10),
   };
 }

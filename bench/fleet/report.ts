@@ -10,7 +10,7 @@ export function renderFleet(results: FleetResult[], skipped: string[]): string {
   if (results.length === 0) return `Fleet: nothing measured${skipped.length ? ` (${skipped.join('; ')})` : ''}`;
   const n = results[0]!.size;
   const lines = [`Fleet: ${n} simulated Pis (own P-256 certificate each, persistent session, the agent's subscriptions), mTLS WebSocket, one broker at a time`];
-  const rows: string[][] = [['contender', 'up', 'ramp', 'RSS idle / no Pi', 'per connection', 'stats/s offered → delivered', 'cmd p50 / p99 (max): probe Pis; fleet', 'broker CPU, RSS under load', 'restart: stop, start; all back (p90)', 'health p99 (failed)']];
+  const rows: string[][] = [['contender', 'up', 'ramp', 'RSS idle / no Pi', 'per connection', 'stats/s offered → delivered', 'cmd p50 / p99 (max): probe Pis; fleet', 'broker CPU, RSS under load', 'restart: stop, start; all back (p10, p50, p90)', 'health p99 (failed)']];
   for (const r of results) {
     const l = r.load;
     const st = r.storm;
@@ -19,7 +19,7 @@ export function renderFleet(results: FleetResult[], skipped: string[]): string {
       l ? `${l.statsOfferedPerS.toFixed(0)} → ${l.statsDeliveredPerS.toFixed(0)}` : '–',
       l ? `${ms(l.probe.p50Ms)} / ${ms(l.probe.p99Ms)} (${ms(l.probe.maxMs)}); ${ms(l.fleet.p50Ms)} / ${ms(l.fleet.p99Ms)} (${ms(l.fleet.maxMs)}), ${l.cmdAnswered}/${l.cmdSent}` : '–',
       l ? `${l.brokerCpuPct.toFixed(0)} %, ${mb(l.brokerRssEnd)}` : '–',
-      st ? `${s(st.stopS)}, ${s(st.startS)}; ${s(st.allBackS)} (${s(st.backAt.p90)})${st.missing ? `, ${st.missing} missing` : ''}` : '–',
+      st ? `${s(st.stopS)}, ${s(st.startS)}; ${s(st.allBackS)} (${s(st.backAt.p10)}, ${s(st.backAt.half)}, ${s(st.backAt.p90)})${st.missing ? `, ${st.missing} missing` : ''}` : '–',
       st ? `${ms(st.healthP99Ms)} (${st.healthFailed})` : '–',
     ]);
   }
@@ -33,7 +33,7 @@ export function renderFleet(results: FleetResult[], skipped: string[]): string {
     if (r.storm) {
       const perPi = (cpuS: number) => `${cpuS.toFixed(1)} s (${((cpuS * 1000) / r.size).toFixed(2)} ms a Pi)`;
       const threads = r.storm.hubThreads.filter(([, v]) => v >= 0.05).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ');
-      lines.push(`  ${r.label} restart, CPU until all back: hub ${perPi(r.storm.hubCpuS)} (${threads}), simulators ${perPi(r.storm.simCpuS)}`);
+      lines.push(`  ${r.label} restart, CPU until all back: hub ${perPi(r.storm.hubCpuS)} (${threads}), simulators ${perPi(r.storm.simCpuS)}; connections dropped by the kernel (accept queue full): ${r.storm.listenOverflows}`);
     }
     if (r.storm?.events.length) lines.push(`  ${r.label} restart, what the Pis logged: ${r.storm.events.map(([k, n]) => `${n}× ${k}`).join('; ')}`);
     for (const e of r.errors) lines.push(`  ${r.label}: ${e}`);
