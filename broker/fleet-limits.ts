@@ -11,9 +11,10 @@ export interface FleetLimits {
   /** Stats messages per Pi: `burst` at once, then `perMinute` a minute; beyond, dropped. */
   stats: StatsRate;
   /**
-   * New MQTT connections a second, both listeners together (as many at once): beyond, a WebSocket
-   * upgrade is answered 503 with Retry-After and an mqtts connection closed before CONNECT, so a
-   * reconnect storm queues at the Pis (their backoff) instead of in the hub's event loop.
+   * New MQTT connections a second, both listeners together (as many at once): beyond, a connection
+   * waits its turn (a few seconds' worth), and beyond that a WebSocket upgrade is answered 503 with
+   * Retry-After and an mqtts connection closed before CONNECT, so a reconnect storm queues at the Pis
+   * instead of in the hub's event loop (accept-gate.ts).
    */
   acceptPerSecond: number;
 }
@@ -24,7 +25,7 @@ export const DEFAULT_FLEET_LIMITS: FleetLimits = {
   maxConnections: 20_000,
   maxDevicesPerUser: 10_000,
   stats: { perMinute: 60, burst: 60 },
-  acceptPerSecond: 200,
+  acceptPerSecond: 400,
 };
 
 export function fleetLimitsFrom(file: { maxConnections?: number; maxDevicesPerUser?: number; statsPerMinute?: number; mqttAcceptPerSecond?: number }): FleetLimits {

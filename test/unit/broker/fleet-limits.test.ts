@@ -26,7 +26,7 @@ describe('takeStatsToken', () => {
 
 describe('fleetLimitsFrom', () => {
   const rows: Array<[file: Parameters<typeof fleetLimitsFrom>[0], want: typeof DEFAULT_FLEET_LIMITS]> = [
-    [{}, { maxConnections: 20_000, maxDevicesPerUser: 10_000, stats: { perMinute: 60, burst: 60 }, acceptPerSecond: 200 }],
+    [{}, { maxConnections: 20_000, maxDevicesPerUser: 10_000, stats: { perMinute: 60, burst: 60 }, acceptPerSecond: 400 }],
     [{ statsPerMinute: 6 }, { ...DEFAULT_FLEET_LIMITS, stats: { perMinute: 6, burst: 10 } }],
     [{ statsPerMinute: 120, maxConnections: 3, mqttAcceptPerSecond: 5 }, { ...DEFAULT_FLEET_LIMITS, maxConnections: 3, acceptPerSecond: 5, stats: { perMinute: 120, burst: 120 } }],
   ];
