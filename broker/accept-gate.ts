@@ -10,9 +10,10 @@
 //
 // A connection that finds no place waits its turn, oldest first, rather than being turned away: it has
 // paid its TLS handshake already, and turning it away costs it and the hub another one when it comes
-// back (3,000 Pis after a restart: about one 503 each). The room holds `waitingSeconds` of the rate (8 s),
-// and none waits longer than `maxWaitMs` (15 s), inside the agent's 30 s for its CONNACK with room for
-// the handshake before and the session's restore after. A waiting connection costs the hub what a
+// back (3,000 Pis after a restart: about one 503 each). The room holds `waitingSeconds` of the rate (5 s),
+// and none waits longer than `maxWaitMs` (10 s), inside the agent's 30 s for its CONNACK with room for
+// the handshake before (seconds in a storm's first wave) and the session's restore after: with 8 s and
+// 15 s, 182 of 10,000 Pis gave up waiting for their CONNACK in a restart. A waiting connection costs the hub what a
 // connected one does (its TLS socket), which `maxConnections` already provides for.
 //
 // Beyond the room, connections are turned away with a time to come back, handed out as a schedule:
@@ -44,8 +45,8 @@ export interface GateOptions {
 
 interface Waiter { a: Arrival; since: number; gone: boolean }
 
-export const DEFAULT_WAITING_SECONDS = 8;
-export const DEFAULT_MAX_WAIT_MS = 15_000;
+export const DEFAULT_WAITING_SECONDS = 5;
+export const DEFAULT_MAX_WAIT_MS = 10_000;
 
 export class AcceptGate {
   private tokens: number;

@@ -18,7 +18,7 @@ export interface CommanderStart {
   fleet: string[];
   rate: number;
   seconds: number;
-  /** Appends "<send time, epoch ms> <round trip ms> <probe|fleet>" a line. */
+  /** Appends "<send time, epoch ms> <round trip ms> <probe|fleet> <request id>" a line. */
   rttLog?: string;
 }
 
@@ -42,7 +42,7 @@ async function run(m: CommanderStart): Promise<CommanderReport> {
     pending.delete(id);
     const ms = performance.now() - p.due;
     rtts[p.group].push(ms);
-    if (m.rttLog) appendFileSync(m.rttLog, `${Math.round(performance.timeOrigin + p.due)} ${ms.toFixed(1)} ${p.group}\n`);
+    if (m.rttLog) appendFileSync(m.rttLog, `${(performance.timeOrigin + p.due).toFixed(1)} ${ms.toFixed(1)} ${p.group} ${id}\n`);
   });
   await client.subscribeAsync(['devices/+/cmd/res/+'], { qos: 1 });
   const t0 = performance.now();

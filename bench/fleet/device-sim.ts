@@ -7,7 +7,7 @@
 // Forked by fleet.ts with an IPC channel; every message in either direction is a SimMessage/SimReport.
 // Bounded: it only connects the devices it is given, to the URL it is given (127.0.0.1), and exits
 // when told to stop or when its parent goes away.
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { type LinkEvents, MqttLink } from '../../agent/mqtt-link.js';
 import type { Fields, Logger } from '../../shared/log.js';
 import { CmdRequestSchema, type CmdResult, type Manifest, type Stats, type Status } from '../../shared/schemas.js';
@@ -15,7 +15,11 @@ import { parseDeviceTopic, topics } from '../../shared/topics.js';
 import type { FleetDevice } from './enroll-bulk.js';
 
 export type SimMessage =
-  | { type: 'start'; url: string; ca: string; devicesFile: string; from: number; to: number; inFlight: number; reconnectMinMs: number; reconnectMaxMs: number }
+  | {
+    type: 'start'; url: string; ca: string; devicesFile: string; from: number; to: number; inFlight: number; reconnectMinMs: number; reconnectMaxMs: number;
+    /** Appends "<request id> <received, epoch ms> <answered, epoch ms>" a line for each request (BENCH_FLEET_RTT_LOG's `.pi`). */
+    hopLog?: string;
+  }
   | { type: 'stats'; everyMs: number }
   /** From now on count each Pi once when it is up again (`back`): a restart's measure. */
   | { type: 'mark' }
@@ -66,7 +70,10 @@ class SimPi {
   private subscribed = false;
   private statsTimer: NodeJS.Timeout | null = null;
 
-  constructor(readonly d: FleetDevice, url: string, ca: string, o: { reconnectMinMs: number; reconnectMaxMs: number }, private readonly counts: SimCounts) {
+  constructor(
+    readonly d: FleetDevice, url: string, ca: string, o: { reconnectMinMs: number; reconnectMaxMs: number }, private readonly counts: SimCounts,
+    private readonly hopLog?: string,
+  ) {
     const serial = d.serial;
     const credentials = { key: d.key, cert: d.cert, ca };
     this.link = new MqttLink({
@@ -100,6 +107,7 @@ class SimPi {
   }
 
   private onMessage(topic: string, payload: Buffer): void {
+    const received = performance.timeOrigin + performance.now();
     const t = parseDeviceTopic(topic);
     if (t?.kind !== 'cmd-req') return;
     let req;
@@ -107,6 +115,7 @@ class SimPi {
     const res: CmdResult = { v: 1, id: req.id, ok: true, exitCode: 0, signal: null, stdout: 'ok\n', stderr: '', truncated: false, durationMs: 0 };
     this.link.publish(topics.cmdRes(this.d.serial, req.id), JSON.stringify(res), { qos: 1 })
       .then(() => { this.counts.requestsAnswered++; }, () => {});
+    if (this.hopLog) appendFileSync(this.hopLog, `${req.id} ${received.toFixed(1)} ${(performance.timeOrigin + performance.now()).toFixed(1)}\n`);
   }
 
   statsEvery(ms: number): void {
@@ -147,7 +156,7 @@ async function start(m: Extract<SimMessage, { type: 'start' }>): Promise<void> {
   let next = 0;
   const launch = () => {
     while (next < mine.length && pis.length - counts.everUp < m.inFlight) {
-      const pi = new SimPi(mine[next++]!, m.url, m.ca, m, counts);
+      const pi = new SimPi(mine[next++]!, m.url, m.ca, m, counts, m.hopLog);
       pi.link.once('up', launch);
       pi.link.once('down', () => setTimeout(launch, 100));
       pis.push(pi);

@@ -234,6 +234,7 @@ class Sims {
       const m: SimMessage = {
         type: 'start', url, ca, devicesFile, from, to,
         inFlight: Math.max(1, Math.ceil(o.inFlight / ranges.length)), reconnectMinMs: o.reconnectMinMs, reconnectMaxMs: o.reconnectMaxMs,
+        ...(o.rttLog ? { hopLog: `${o.rttLog}.pi` } : {}),
       };
       child.send(m);
       this.children.push(child);

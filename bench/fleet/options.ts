@@ -40,7 +40,8 @@ export const FLEET_USAGE = `Fleet (simulated Pis, each with its own certificate 
   BENCH_FLEET_HUB_JSON=…     settings for the fleet's hub.json ('{"mqttAcceptPerSecond":300}'; default: none, as shipped)
   BENCH_FLEET_NODE_ARGS=…    Node/V8 flags for the Node brokers (--cpu-prof --cpu-prof-dir=DIR, …)
   BENCH_FLEET_SIM_ARGS=…     Node flags for the simulator processes (--cpu-prof --cpu-prof-dir=DIR, …)
-  BENCH_FLEET_RTT_LOG=FILE   each round trip of the load: "<send time, epoch ms> <ms> <probe|fleet>" a line
+  BENCH_FLEET_RTT_LOG=FILE   each round trip of the load: "<send time, epoch ms> <ms> <probe|fleet> <id>" a line,
+                             and in FILE.pi what the Pi did: "<id> <received> <answered>" (epoch ms)
   PIFLEET_LOOP_LOG=FILE      the Node broker's event-loop delay and GC pauses, a JSON line a second
 `;
 
