@@ -3,6 +3,7 @@
 // connected (CONNACK sent) at a time, a waiting room for the next few seconds' worth, and for each
 // connection turned away a time to come back.
 //
+// (A connection whose CONNECT has not arrived a second after it was let in stops counting: server.ts.)
 // The limit on those let in follows the hub's real pace: when it is slower than `perSecond` (a busy
 // or small machine, a long garbage collection), fewer are let in, and none waits so long for its
 // CONNACK that it gives up and comes back — which cost a handshake and a place for nothing (10,000 Pis

@@ -21,6 +21,9 @@ import { type IdentityResolver, resolveIdentity } from './mqtt/identity.js';
  */
 export const LISTEN_BACKLOG = 4096;
 
+/** How long a connection let in through the accept gate counts as the hub's work before its CONNECT arrives. */
+export const CONNECT_GRACE_MS = 1000;
+
 export interface TlsMaterial {
   key: string; cert: string; ca: string[];
   /** Session ticket keys kept across restarts (ca/ticket-keys.ts); Node makes its own without. */
@@ -97,12 +100,25 @@ export class HubServer {
       });
       if (!decided) socket.once('close', leave); // gone while it waited: its place goes to the next
     };
-    /** Tells the gate, once, that a connection it let in is connected (CONNACK sent) or gone. */
-    const settle = (socket: import('node:stream').Duplex): (() => void) => {
+    /**
+     * Tells the gate, once, that a connection it let in no longer counts: connected (CONNACK sent), gone,
+     * or its CONNECT not there CONNECT_GRACE_MS after it was let in. The gate bounds the hub's own work in
+     * flight; a client slow to send CONNECT (a busy or far-away Pi) costs the hub nothing meanwhile, and
+     * counted until it connected, a few hundred of them would hold every place and starve the rest.
+     */
+    const settle = (socket: import('node:stream').Duplex): { connecting(): void; connected(): void } | undefined => {
+      if (!gate) return undefined;
       let open = true;
-      const done = () => { if (open) { open = false; gate?.done(); } };
+      const done = () => {
+        if (!open) return;
+        open = false;
+        clearTimeout(grace);
+        gate.done();
+      };
+      const grace = setTimeout(done, CONNECT_GRACE_MS);
+      grace.unref();
       socket.once('close', done);
-      return done;
+      return { connecting: () => clearTimeout(grace), connected: done };
     };
     const wss = new WebSocketServer({
       noServer: true,

@@ -33,6 +33,8 @@ export interface ConnState {
   delivered: RecentDeliveries | null;
   /** With several hub nodes: this connection's name, once it holds its device's session (holders.ts). */
   holding?: string;
+  /** Called once when the client's CONNECT arrives (the accept gate's grace for a slow client: server.ts). */
+  connecting?: (() => void) | null;
 }
 
 export type HubClient = Client & {

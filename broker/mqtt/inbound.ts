@@ -17,7 +17,11 @@ export function watchInbound(
   if (!client._parser) throw new Error('aedes internals changed: client._parser is missing (pinned aedes version?)');
   const parser = client._parser;
   parser.prependListener('packet', (packet) => {
-    if (packet.cmd === 'connect') state.requestedClientId = (packet as { clientId?: string }).clientId ?? '';
+    if (packet.cmd === 'connect') {
+      state.requestedClientId = (packet as { clientId?: string }).clientId ?? '';
+      state.connecting?.();
+      state.connecting = null;
+    }
     if (state.mount) mountInbound(state.mount, packet);
     if (packet.cmd === 'subscribe') subscribing(packet.subscriptions ?? []);
     else if (packet.cmd === 'unsubscribe') for (const t of packet.unsubscriptions ?? []) state.filters.delete(t);

@@ -8,10 +8,12 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import WebSocket from 'ws';
 import { MqttLink } from '../../../agent/mqtt-link.js';
 import { createLogger } from '../../../shared/log.js';
 import { topics } from '../../../shared/topics.js';
 import { type DeviceCredentials, TestHub } from '../../helpers/hub.js';
+import { connect } from '../../helpers/mqtt.js';
 import { waitFor } from '../../helpers/process.js';
 
 const FLEET = 30;
@@ -90,5 +92,32 @@ describe('a restart under a fleet', () => {
     assert.equal(health.status, 200);
     await waitFor(() => up.size === FLEET, 60_000, 'every Pi up in the end');
     assert.ok(hub.daemon.output.some((l) => l.includes('MQTT connections beyond the accept rate deferred')), 'some were deferred');
+  });
+
+  it('clients let in that never send CONNECT do not hold the accept gate: a Pi behind them connects within seconds', async () => {
+    await Promise.all(fleet.map((l) => l.stop()));
+    fleet = [];
+    await hub.stop();
+    // 4 a second: at most 4 let in and not yet connected. Four clients take those places and stay silent
+    // after their upgrade (a far-away or stuck Pi); counted until they connect, they would hold them
+    // until aedes gives up on them (30 s), and the Pi behind would wait its 10 s and be turned away.
+    hub = await TestHub.start({ config: { enrollBurst: 1000, mqttAcceptPerSecond: 4 } });
+    const [silentCreds, pi] = await enrollFleet(hub, 2) as [DeviceCredentials, DeviceCredentials];
+    const silent = await Promise.all(Array.from({ length: 4 }, () => new Promise<WebSocket>((resolve, reject) => {
+      const tlsOptions: WebSocket.ClientOptions & { servername: string } = { key: silentCreds.key, cert: silentCreds.cert, ca: hub.caPem, servername: 'localhost' };
+      const ws = new WebSocket(hub.wssUrl, ['mqtt'], tlsOptions);
+      ws.once('open', () => resolve(ws));
+      ws.once('error', reject);
+    })));
+    try {
+      const t0 = Date.now();
+      const client = await connect(hub, pi, { clientId: pi.serial, clean: false });
+      const ms = Date.now() - t0;
+      client.end(true);
+      assert.ok(ms < 5_000, `connected in ${ms} ms, not after the silent ones' places were given back`);
+      assert.ok(!hub.daemon.output.some((l) => l.includes('MQTT connections beyond the accept rate deferred')), 'nobody turned away');
+    } finally {
+      for (const ws of silent) ws.terminate();
+    }
   });
 });
