@@ -109,16 +109,19 @@ export class HubServer {
     const settle = (socket: import('node:stream').Duplex): { connecting(): void; connected(): void } | undefined => {
       if (!gate) return undefined;
       let open = true;
+      // Dropped once cleared: the connection keeps these closures for its lifetime, not a timer object.
+      let grace: NodeJS.Timeout | null = null;
+      const stopGrace = () => { if (grace) { clearTimeout(grace); grace = null; } };
       const done = () => {
         if (!open) return;
         open = false;
-        clearTimeout(grace);
+        stopGrace();
         gate.done();
       };
-      const grace = setTimeout(done, CONNECT_GRACE_MS);
+      grace = setTimeout(done, CONNECT_GRACE_MS);
       grace.unref();
       socket.once('close', done);
-      return { connecting: () => clearTimeout(grace), connected: done };
+      return { connecting: stopGrace, connected: done };
     };
     const wss = new WebSocketServer({
       noServer: true,
