@@ -4,13 +4,17 @@ import { readFileSync, readdirSync } from 'node:fs';
 
 const CLK_TCK = 100; // USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK)
 
+/** utime + stime from a `stat` file's text (a process's, or one thread's), in seconds. */
+function statCpuSeconds(stat: string): number {
+  // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // fields 14 and 15 of stat(5)
+}
+
 /** utime + stime of every thread of `pid`, in seconds; NaN if the process is gone. */
 export function cpuSeconds(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // fields 14 and 15 of stat(5)
+    return statCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return Number.NaN;
   }
@@ -18,8 +22,9 @@ export function cpuSeconds(pid: number): number {
 
 /**
  * CPU seconds of `pid` by thread name (`/proc/PID/task/TID/stat`): the event loop's thread is the one
- * whose id is the process's, named `main`; V8's helpers (`V8 DefaultWorke`: the garbage collector's
- * marking and sweeping) and libuv's pool (`libuv-worker`) are summed under their names.
+ * whose id is the process's, named `main`; the others are summed under their names (Node 20 names
+ * V8's helpers, the garbage collector's marking and sweeping, after the process: `node`; libuv's pool
+ * `libuv-worker`).
  */
 export function cpuByThread(pid: number): Record<string, number> {
   const out: Record<string, number> = {};
@@ -29,8 +34,7 @@ export function cpuByThread(pid: number): Record<string, number> {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+      out[name] = (out[name] ?? 0) + statCpuSeconds(stat);
     } catch { /* the thread ended meanwhile */ }
   }
   return out;
