@@ -3,11 +3,14 @@
 // connected (CONNACK sent) at a time, a waiting room for the next few seconds' worth, and for each
 // connection turned away a time to come back.
 //
-// (A connection whose CONNECT has not arrived a second after it was let in stops counting: server.ts.)
 // The limit on those let in follows the hub's real pace: when it is slower than `perSecond` (a busy
 // or small machine, a long garbage collection), fewer are let in, and none waits so long for its
 // CONNACK that it gives up and comes back — which cost a handshake and a place for nothing (10,000 Pis
-// after a restart: 28,000 such timeouts in 200 s, and the hub never caught up).
+// after a restart: 28,000 such timeouts in 200 s, and the hub never caught up). What the places bound is
+// the hub's own work in flight: a connection whose CONNECT has not arrived `connectGraceMs` after it was
+// let in stops counting until it does. A slow client (a busy or far-away Pi) costs the hub nothing
+// meanwhile, and counted until it connected, a hundred of them held every place and the gate's pace
+// collapsed (a 10,000-Pi restart: 19 back after 41 s, then 699 CONNACK timeouts).
 //
 // A connection that finds no place waits its turn, oldest first, rather than being turned away: it has
 // paid its TLS handshake already, and turning it away costs it and the hub another one when it comes
@@ -25,10 +28,18 @@
 
 import { MAX_RETRY_AFTER_S } from '../shared/limits.js';
 
+/** What a connection let in tells the gate; each at most once, later calls do nothing. */
+export interface Pass {
+  /** Its CONNECT arrived: it counts until done(), however long that takes. */
+  connecting(): void;
+  /** It is connected (CONNACK sent) or gone: another may come in. */
+  done(): void;
+}
+
 /** A new connection at the gate. */
 export interface Arrival {
-  /** Its turn: go on, and call done() once it is connected or gone. */
-  go(): void;
+  /** Its turn: go on, and report through `pass`. */
+  go(pass: Pass): void;
   /** Turned away: to come back in `retryAfterS` seconds. */
   away(retryAfterS: number): void;
 }
@@ -40,7 +51,9 @@ export interface GateOptions {
   maxWaitMs?: number;
   /** The clock (tests move their own). */
   clock?: () => number;
-  /** Whether the gate lets the waiting in on its own timer (tests call pump()). */
+  /** How long one let in counts before its CONNECT arrives. */
+  connectGraceMs?: number;
+  /** Whether the gate keeps time with timers: lets the waiting in, ends a CONNECT's grace (tests call pump()). */
   timer?: boolean;
 }
 
@@ -48,6 +61,7 @@ interface Waiter { a: Arrival; since: number; gone: boolean }
 
 export const DEFAULT_WAITING_SECONDS = 5;
 export const DEFAULT_MAX_WAIT_MS = 10_000;
+export const DEFAULT_CONNECT_GRACE_MS = 1000;
 
 export class AcceptGate {
   private tokens: number;
@@ -64,6 +78,7 @@ export class AcceptGate {
   private waitingNow = 0;
   readonly maxWaiting: number;
   private readonly maxWaitMs: number;
+  private readonly connectGraceMs: number;
   private readonly clock: () => number;
   private readonly useTimer: boolean;
   private timer: NodeJS.Timeout | null = null;
@@ -76,6 +91,7 @@ export class AcceptGate {
     this.maxPending = Math.max(4, Math.ceil(perSecond / 4));
     this.maxWaiting = Math.ceil(perSecond * (o.waitingSeconds ?? DEFAULT_WAITING_SECONDS));
     this.maxWaitMs = o.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+    this.connectGraceMs = o.connectGraceMs ?? DEFAULT_CONNECT_GRACE_MS;
     this.useTimer = o.timer ?? true;
   }
 
@@ -90,7 +106,7 @@ export class AcceptGate {
   enter(a: Arrival): () => void {
     const now = this.clock();
     if (this.closed) { a.away(1); return noop; }
-    if (this.waitingNow === 0 && this.take(now)) { a.go(); return noop; }
+    if (this.waitingNow === 0 && this.take(now)) { a.go(this.pass()); return noop; }
     if (this.waitingNow >= this.maxWaiting) { a.away(this.defer(now)); return noop; }
     const w: Waiter = { a, since: now, gone: false };
     this.queue.push(w);
@@ -103,10 +119,24 @@ export class AcceptGate {
     };
   }
 
-  /** A connection let in is connected, or gone: another may come in. */
-  done(): void {
-    if (this.pending > 0) this.pending--;
-    if (this.waitingNow > 0) this.pump();
+  /** A place for one just let in, given back once: connected, gone, or its CONNECT's grace over. */
+  private pass(): Pass {
+    let open = true;
+    // Dropped once cleared: a connection keeps its pass for its lifetime, not a timer object.
+    let grace: NodeJS.Timeout | null = null;
+    const connecting = () => { if (grace) { clearTimeout(grace); grace = null; } };
+    const done = () => {
+      if (!open) return;
+      open = false;
+      connecting();
+      this.pending--;
+      if (this.waitingNow > 0) this.pump();
+    };
+    if (this.useTimer) {
+      grace = setTimeout(done, this.connectGraceMs);
+      grace.unref();
+    }
+    return { connecting, done };
   }
 
   /** Lets in the waiting, oldest first, as far as tokens and places allow; turns away those waiting too long. */
@@ -121,7 +151,7 @@ export class AcceptGate {
       }
       if (!this.take(now)) break;
       this.shift(w);
-      w.a.go();
+      w.a.go(this.pass());
     }
     if (this.head === this.queue.length) { this.queue = []; this.head = 0; }
     else if (this.head > 1024 && this.head * 2 > this.queue.length) { this.queue = this.queue.slice(this.head); this.head = 0; }

@@ -8,7 +8,7 @@ import tls, { type TLSSocket } from 'node:tls';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../shared/log.js';
 import { coalescingWebSocketStream } from '../shared/ws-stream.js';
-import { AcceptGate } from './accept-gate.js';
+import { AcceptGate, type Pass } from './accept-gate.js';
 import type { HubBroker } from './mqtt/broker.js';
 import type { ClientAuth } from './config.js';
 import { type IdentityResolver, resolveIdentity } from './mqtt/identity.js';
@@ -20,9 +20,6 @@ import { type IdentityResolver, resolveIdentity } from './mqtt/identity.js';
  * TCP's retransmission (1 s, then 3 s, 7 s…) before the hub even sees it.
  */
 export const LISTEN_BACKLOG = 4096;
-
-/** How long a connection let in through the accept gate counts as the hub's work before its CONNECT arrives. */
-export const CONNECT_GRACE_MS = 1000;
 
 export interface TlsMaterial {
   key: string; cert: string; ca: string[];
@@ -77,15 +74,20 @@ export class HubServer {
     let deferredLogged = 0;
     /**
      * A new MQTT connection through the accept gate (accept-gate.ts): `go` now or once its turn comes,
-     * or `away` with the seconds to come back in; the turned away are counted in one log line a second.
+     * with its pass (given back when the socket closes, if not before), or `away` with the seconds to come
+     * back in; the turned away are counted in one log line a second.
      */
-    const enter = (socket: import('node:stream').Duplex, go: () => void, away: (retryAfterS: number) => void): void => {
+    const enter = (socket: import('node:stream').Duplex, go: (pass?: Pass) => void, away: (retryAfterS: number) => void): void => {
       if (!gate) return go();
       let leave: (() => void) | null = null;
       let decided = false;
       const decide = () => { decided = true; if (leave) socket.off('close', leave); };
       leave = gate.enter({
-        go: () => { decide(); go(); },
+        go: (pass) => {
+          decide();
+          socket.once('close', pass.done);
+          go(pass);
+        },
         away: (retryAfterS) => {
           decide();
           deferred++;
@@ -99,29 +101,6 @@ export class HubServer {
         },
       });
       if (!decided) socket.once('close', leave); // gone while it waited: its place goes to the next
-    };
-    /**
-     * Tells the gate, once, that a connection it let in no longer counts: connected (CONNACK sent), gone,
-     * or its CONNECT not there CONNECT_GRACE_MS after it was let in. The gate bounds the hub's own work in
-     * flight; a client slow to send CONNECT (a busy or far-away Pi) costs the hub nothing meanwhile, and
-     * counted until it connected, a few hundred of them would hold every place and starve the rest.
-     */
-    const settle = (socket: import('node:stream').Duplex): { connecting(): void; connected(): void } | undefined => {
-      if (!gate) return undefined;
-      let open = true;
-      // Dropped once cleared: the connection keeps these closures for its lifetime, not a timer object.
-      let grace: NodeJS.Timeout | null = null;
-      const stopGrace = () => { if (grace) { clearTimeout(grace); grace = null; } };
-      const done = () => {
-        if (!open) return;
-        open = false;
-        stopGrace();
-        gate.done();
-      };
-      grace = setTimeout(done, CONNECT_GRACE_MS);
-      grace.unref();
-      socket.once('close', done);
-      return { connecting: stopGrace, connected: done };
     };
     const wss = new WebSocketServer({
       noServer: true,
@@ -147,13 +126,12 @@ export class HubServer {
         socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
         return;
       }
-      enter(socket, () => {
-        const ready = settle(socket);
+      enter(socket, (pass) => {
         const who = resolveIdentity(this.resolvers, socket as TLSSocket, req);
         wss.handleUpgrade(req, socket, head, (ws) => {
           const stream = coalescingWebSocketStream(ws);
           stream.on('error', ignore); // aedes reports errors on its client
-          this.broker.handle(stream, req, who, remoteOf(socket as TLSSocket), ready);
+          this.broker.handle(stream, req, who, remoteOf(socket as TLSSocket), pass);
         });
       }, (retryAfterS) => {
         // When to come back: the gate's schedule, so that the deferred return at the rate the hub takes them.
@@ -167,8 +145,8 @@ export class HubServer {
     const mqtts = tls.createServer(this.tlsOptions(o), (socket) => {
       socket.setNoDelay(true);
       socket.on('error', ignore);
-      enter(socket, () => {
-        this.broker.handle(socket, null, resolveIdentity(this.resolvers, socket, null), remoteOf(socket), settle(socket));
+      enter(socket, (pass) => {
+        this.broker.handle(socket, null, resolveIdentity(this.resolvers, socket, null), remoteOf(socket), pass);
       }, () => socket.destroy()); // MQTT has no "come back later" before CONNECT
     });
     mqtts.on('tlsClientError', (err) => this.log.debug('TLS handshake failed', { error: err.message }));

@@ -146,18 +146,18 @@ export class HubBroker {
   }
 
   /**
-   * Hands a new connection (a WebSocket stream or a TLS socket) to aedes, with who it is. For the
-   * accept gate's count (broker/accept-gate.ts): `gate.connecting` is called when its CONNECT arrives,
-   * `gate.connected` once aedes has connected it (CONNACK sent, the session restored).
+   * Hands a new connection (a WebSocket stream or a TLS socket) to aedes, with who it is and its accept
+   * gate's pass (broker/accept-gate.ts): `connecting` when its CONNECT arrives, `done` once aedes has
+   * connected it (CONNACK sent, the session restored).
    */
-  handle(stream: Duplex, req: IncomingMessage | null, who: IdentityResult, remote: string, gate?: { connecting(): void; connected(): void }): void {
+  handle(stream: Duplex, req: IncomingMessage | null, who: IdentityResult, remote: string, pass?: { connecting(): void; done(): void }): void {
     // The hub stops taking connections before it stops its broker, and closes them after: one that was
     // accepted just before is dropped here.
     if (!this.aedes) return void stream.destroy();
     // aedes would keep the upgrade request (headers, raw headers, stream state: ~2 KB) for the
     // connection's lifetime only to hand it to hooks that read the identity resolved here instead.
     const client = this.aedes.handle(stream) as unknown as HubClient;
-    if (gate) client.once('connected', gate.connected);
+    if (pass) client.once('connected', pass.done);
     const identity = who.ok ? who.identity : null;
     const tlsSocket = (req?.socket ?? stream) as Partial<TLSSocket>;
     const state: ConnState = {
@@ -174,7 +174,7 @@ export class HubBroker {
       oversized: null,
       ctx: null,
       delivered: null,
-      connecting: gate ? gate.connecting : null,
+      connecting: pass ? pass.connecting : null,
     };
     client[STATE] = state;
     client.duplicates = NO_HIGH_WATER_MARK; // exact deduplication instead, in authorizeForward

@@ -33,7 +33,7 @@ export interface ConnState {
   delivered: RecentDeliveries | null;
   /** With several hub nodes: this connection's name, once it holds its device's session (holders.ts). */
   holding?: string;
-  /** Called once when the client's CONNECT arrives (the accept gate's grace for a slow client: server.ts). */
+  /** Called once when the client's CONNECT arrives (its accept gate's pass: broker/accept-gate.ts). */
   connecting?: (() => void) | null;
 }
 

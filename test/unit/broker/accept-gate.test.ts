@@ -5,7 +5,7 @@
 // retrying together), never further than MAX_RETRY_AFTER_S.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AcceptGate, type GateOptions } from '../../../broker/accept-gate.js';
+import { AcceptGate, type GateOptions, type Pass } from '../../../broker/accept-gate.js';
 import { MAX_RETRY_AFTER_S } from '../../../shared/limits.js';
 
 const T = 1_000_000;
@@ -21,9 +21,9 @@ function gateAt(perSecond: number, o: GateOptions = {}) {
 
 /** One connection at the gate: what it is told at once, and later (`told`). */
 function knock(gate: AcceptGate, connectsAtOnce = false) {
-  const c: { told: Said | null; leave: () => void } = { told: null, leave: () => {} };
+  const c: { told: Said | null; leave: () => void; pass: Pass | null } = { told: null, leave: () => {}, pass: null };
   c.leave = gate.enter({
-    go: () => { c.told = { ok: true }; if (connectsAtOnce) gate.done(); },
+    go: (pass) => { c.told = { ok: true }; c.pass = pass; if (connectsAtOnce) pass.done(); },
     away: (retryAfterS) => { c.told = { ok: false, retryAfterS }; },
   });
   const now: Said = c.told ?? { waiting: true };
@@ -72,11 +72,13 @@ describe('accept gate', () => {
   it('lets in at most a quarter of perSecond that have not connected yet, then one more for each that has (or is gone)', () => {
     const { gate } = gateAt(200, { waitingSeconds: 0 });
     assert.equal(gate.maxPending, 50);
-    const waiting = Array.from({ length: 60 }, () => knock(gate).now);
+    const ks = Array.from({ length: 60 }, () => knock(gate));
+    const waiting = ks.map((k) => k.now);
     assert.equal(waiting.filter((a) => 'ok' in a && a.ok).length, 50, 'tokens left, but 50 are still waiting for their CONNACK');
     assert.deepEqual(waiting.at(-1), { ok: false, retryAfterS: 1 });
-    gate.done();
-    gate.done();
+    ks[0]!.c.pass!.done();
+    ks[0]!.c.pass!.done(); // twice: gives back one place, not two
+    ks[1]!.c.pass!.done();
     assert.deepEqual([knock(gate).now, knock(gate).now, knock(gate).now].map((a) => 'ok' in a && a.ok), [true, true, false]);
   });
 
@@ -139,8 +141,31 @@ describe('accept gate', () => {
     const next = knock(gate);
     assert.ok(first.every((k) => 'ok' in k.now), 'the first 50 in');
     assert.deepEqual(next.now, { waiting: true });
-    gate.done(); // one of the first connected
+    first[0]!.c.pass!.done(); // one of the first connected
     assert.deepEqual(next.c.told, { ok: true });
+  });
+
+  it('one let in whose CONNECT has not come within the grace stops counting; one whose CONNECT came counts until done', async () => {
+    const gate = new AcceptGate(16, { connectGraceMs: 50 }); // 4 places
+    const silent = Array.from({ length: 4 }, () => knock(gate)); // let in, never a CONNECT
+    const behind = knock(gate);
+    assert.ok(silent.every((k) => 'ok' in k.now));
+    assert.deepEqual(behind.now, { waiting: true }, 'no place while the four count');
+    const t0 = Date.now();
+    while (behind.c.told === null && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(behind.c.told, { ok: true }, 'let in once the silent ones stopped counting');
+    assert.ok(Date.now() - t0 >= 40, 'not before their grace was over');
+
+    const gate2 = new AcceptGate(16, { connectGraceMs: 50 });
+    const slow = Array.from({ length: 4 }, () => knock(gate2));
+    for (const k of slow) k.c.pass!.connecting(); // CONNECT in, CONNACK not yet: the hub's own work
+    const behind2 = knock(gate2);
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(behind2.c.told, null, 'still waiting: those connecting keep their places past the grace');
+    slow[0]!.c.pass!.done();
+    assert.deepEqual(behind2.c.told, { ok: true });
+    gate.close();
+    gate2.close();
   });
 
   it('turns away one that waited too long, with a time from the schedule', () => {
