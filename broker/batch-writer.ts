@@ -3,7 +3,7 @@
 export abstract class BatchWriter {
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly flushMs: number) {}
+  constructor(protected readonly flushMs: number) {}
 
   start(): void {
     this.timer = setInterval(() => this.flush(), this.flushMs);

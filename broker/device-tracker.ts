@@ -33,6 +33,9 @@ export interface DeviceEntry extends StatsBucket {
  * Devices written per turn of the event loop (flush). A device costs ~60 µs (its sample validated, a
  * row updated, two history points, their share of the commit): 250 held the loop 16–60 ms, and a
  * command arriving meanwhile waited (issue 14, docs/BENCHMARKING.md "Where the stalls come from").
+ * The chunks of a flush are spread over its interval, not run back to back: 20 chunks in a row (1,000
+ * Pis reporting a second) held every turn of the loop for ~150 ms, and each command caught then waited
+ * at each of its turns in the hub (docs/BENCHMARKING.md "A stall a second").
  */
 const FLUSH_CHUNK = 50;
 
@@ -47,7 +50,7 @@ export class DeviceTracker extends BatchWriter {
   private readonly entries = new Map<string, DeviceEntry>();
   private dirty: DeviceEntry[] = [];
   private prune: NodeJS.Timeout | null = null;
-  private draining: NodeJS.Immediate | null = null;
+  private draining: NodeJS.Timeout | null = null;
   /** Entries holding a point not written yet. */
   private readonly pending = new Set<DeviceEntry>();
   private sweptMinute = 0;
@@ -117,10 +120,18 @@ export class DeviceTracker extends BatchWriter {
    */
   override flush(): void {
     this.sweep();
+    if (this.draining) clearTimeout(this.draining); // still at it: paced again, for what is due now
+    this.draining = null;
     this.writeChunk();
-    if (this.dirty.length > 0 && !this.draining) {
-      this.draining = setImmediate(() => { this.draining = null; this.flush(); });
-    }
+    const chunks = Math.ceil(this.dirty.length / FLUSH_CHUNK);
+    if (chunks === 0) return;
+    // The rest, a chunk at a time, evenly over this interval (the next flush paces whatever is left).
+    const gap = Math.max(1, Math.floor(this.flushMs / (chunks + 1)));
+    const next = () => {
+      this.writeChunk();
+      this.draining = this.dirty.length > 0 ? setTimeout(next, gap) : null;
+    };
+    this.draining = setTimeout(next, gap);
   }
 
   /** Once a minute: the points of Pis that went quiet, due once their minute is over (and a grace). */
@@ -202,7 +213,7 @@ export class DeviceTracker extends BatchWriter {
     const history: HistorySample[] = [];
     for (const e of [...this.pending]) this.written(e, history);
     this.write([], history);
-    if (this.draining) clearImmediate(this.draining);
+    if (this.draining) clearTimeout(this.draining);
     this.draining = null;
   }
 }

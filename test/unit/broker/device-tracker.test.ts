@@ -82,3 +82,36 @@ describe('device tracker: stats history', () => {
     assert.deepEqual(stored('pi-gone'), []);
   });
 });
+
+describe('device tracker: paced writes', () => {
+  it("a flush writes one chunk at once and spreads the rest over its interval, not back to back", async () => {
+    const flushMs = 200;
+    const paced = new DeviceTracker(store, createLogger('test', { write: () => true }), flushMs);
+    const serials = Array.from({ length: 120 }, (_, i) => `pi-p${i}`); // three chunks of 50
+    for (const serial of serials) {
+      store.devices.enroll(userId, serial, null, `c-${serial}`);
+      paced.stats(paced.device(userId, serial), Buffer.from(JSON.stringify(stats(0.1))));
+    }
+    const written = () => serials.filter((s) => store.devices.get(userId, s)?.lastSeenAt != null).length;
+    paced.flush();
+    assert.equal(written(), 50, 'the first chunk, now');
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(written(), 50, 'the next chunk waits its turn in the interval, not the next turn of the loop');
+    await new Promise((r) => setTimeout(r, flushMs));
+    assert.equal(written(), 120, 'all of them within the interval');
+    paced.stop();
+  });
+
+  it('stop writes what is still waiting for its turn', () => {
+    const paced = new DeviceTracker(store, createLogger('test', { write: () => true }), 60_000);
+    const serials = Array.from({ length: 120 }, (_, i) => `pi-s${i}`);
+    for (const serial of serials) {
+      store.devices.enroll(userId, serial, null, `c-${serial}`);
+      paced.stats(paced.device(userId, serial), Buffer.from(JSON.stringify(stats(0.1))));
+    }
+    paced.start();
+    paced.stop();
+    assert.equal(serials.filter((s) => store.devices.get(userId, s)?.lastSeenAt != null).length, 120);
+  });
+});
