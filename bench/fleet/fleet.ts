@@ -21,11 +21,11 @@ import type { MqttClient } from 'mqtt';
 import { type Credential, type Endpoints, connectClient } from '../clients.js';
 import { startMosquitto } from '../contenders.js';
 import type { Fixture } from '../fixture.js';
-import { unitEnvironment } from '../agent.js';
+import { unitEnvironment, unitNodeFlags } from '../agent.js';
 import { Daemon, HUB_CLI, HUB_LISTENING, ROOT } from '../harness.js';
-import { assertLoopbackOnly, spawnBroker } from '../isolate.js';
+import { BROKER_CPU, GENERATOR_CPU, assertLoopbackOnly, spawnBroker } from '../isolate.js';
 import type { BenchOptions } from '../options.js';
-import { cpuByThread, cpuOf, cpuSeconds, listenOverflows, rssBytes } from '../proc.js';
+import { busySeconds, cpuByThread, cpuOf, cpuSeconds, listenOverflows, rssBytes } from '../proc.js';
 import { quantile } from '../stats.js';
 import { packageVersion } from '../versions.js';
 import { type FleetDevice, enrollBulk } from './enroll-bulk.js';
@@ -76,6 +76,12 @@ export interface LoadResult {
   fleet: RttSummary;
   brokerCpuPct: number;
   brokerRssEnd: number;
+  /**
+   * How busy the broker's and the generator's CPUs were over the window, anyone's load (null unpinned):
+   * with every Pi, the user's watcher and the commander on the generator's CPU, a saturated generator
+   * delays the round trips as much as the broker does (docs/BENCHMARKING.md, "The method").
+   */
+  corePct: { broker: number; generator: number } | null;
 }
 
 export interface StormResult {
@@ -151,9 +157,12 @@ async function startFleetHub(f: Fixture, o: FleetOptions, pin: boolean, work: st
   writeFileSync(join(f.dataDir, 'hub.json'), JSON.stringify(o.hubJson));
   const probeFile = join(work, 'hub-mem.json');
   const args = (port: string, mqttsPort: string) => [HUB_CLI, 'serve', '--data-dir', f.dataDir, '--host', '127.0.0.1', '--port', port, '--mqtts-port', mqttsPort];
-  // As systemd/pi-hub.service runs it: with that unit's environment (its malloc setting), not its data directory.
-  const { PI_HUB_DATA_DIR: _, ...unitEnv } = unitEnvironment(readFileSync(join(ROOT, 'systemd', 'pi-hub.service'), 'utf8'));
-  let { daemon, m } = await startNodeBroker('pi-hub', args('0', '0'), HUB_LISTENING, pin, probeFile, o.nodeArgs, unitEnv);
+  // As systemd/pi-hub.service runs it: with that unit's environment (its malloc setting), not its data
+  // directory, and ExecStart's node flags (the GC's room) before any the bench is given.
+  const unit = readFileSync(join(ROOT, 'systemd', 'pi-hub.service'), 'utf8');
+  const { PI_HUB_DATA_DIR: _, ...unitEnv } = unitEnvironment(unit);
+  const nodeArgs = [...unitNodeFlags(unit), ...o.nodeArgs];
+  let { daemon, m } = await startNodeBroker('pi-hub', args('0', '0'), HUB_LISTENING, pin, probeFile, nodeArgs, unitEnv);
   const port = m[1]!;
   const mqttsPort = m[2]!;
   const broker: Broker = {
@@ -165,7 +174,7 @@ async function startFleetHub(f: Fixture, o: FleetOptions, pin: boolean, work: st
       const t0 = performance.now();
       await daemon.stop('SIGTERM', 120_000);
       const t1 = performance.now();
-      ({ daemon } = await startNodeBroker('pi-hub', args(port, mqttsPort), HUB_LISTENING, pin, probeFile, o.nodeArgs, unitEnv));
+      ({ daemon } = await startNodeBroker('pi-hub', args(port, mqttsPort), HUB_LISTENING, pin, probeFile, nodeArgs, unitEnv));
       broker.pid = daemon.pid;
       return { pid: daemon.pid, stopS: (t1 - t0) / 1000, startS: (performance.now() - t1) / 1000 };
     },
@@ -279,7 +288,7 @@ class Sims {
 }
 
 /** The user's side during the load: everything every Pi sends on one connection, and requests from a process of their own. */
-async function runLoad(b: Broker, user: Credential, serials: string[], sims: Sims, o: FleetOptions): Promise<LoadResult> {
+async function runLoad(b: Broker, user: Credential, serials: string[], sims: Sims, o: FleetOptions, pin: boolean): Promise<LoadResult> {
   // A dashboard tab showing every Pi: the hub drops stats (QoS 0) for a watcher that falls behind.
   const watcher: MqttClient = await connectClient('wss', b.endpoints, user, `fleet-watch-${process.pid}`, 15_000);
   let stats = 0;
@@ -292,6 +301,7 @@ async function runLoad(b: Broker, user: Credential, serials: string[], sims: Sim
   const report = once(commander, 'message') as Promise<[CommanderReport]>;
   const exited = once(commander, 'exit');
   const cpu0 = cpuSeconds(b.pid);
+  const busy0 = busySeconds().perCpu;
   const stats0 = stats;
   const sent0 = sims.total().statsSent;
   const t0 = performance.now();
@@ -303,6 +313,9 @@ async function runLoad(b: Broker, user: Credential, serials: string[], sims: Sim
   await sleep(o.loadSeconds * 1000);
   const wallS = (performance.now() - t0) / 1000;
   const brokerCpuPct = ((cpuSeconds(b.pid) - cpu0) / wallS) * 100;
+  const busy1 = busySeconds().perCpu;
+  const corePctOf = (cpu: number) => Math.min(100, (((busy1[cpu] ?? Number.NaN) - (busy0[cpu] ?? Number.NaN)) / wallS) * 100);
+  const corePct = pin ? { broker: corePctOf(BROKER_CPU), generator: corePctOf(GENERATOR_CPU) } : null;
   const statsDelivered = stats - stats0;
   const statsOffered = sims.total().statsSent - sent0;
   const [r] = await Promise.race([report, exited.then(() => [{ sent: 0, probe: [], fleet: [], error: 'the commander exited without a report' }] as [CommanderReport])]);
@@ -317,7 +330,7 @@ async function runLoad(b: Broker, user: Credential, serials: string[], sims: Sim
     seconds: wallS, statsOfferedPerS: statsOffered / wallS, statsDeliveredPerS: statsDelivered / wallS,
     cmdRate: o.cmdRate, cmdSent: r.sent, cmdAnswered: r.probe.length + r.fleet.length,
     probe: summary(r.probe), fleet: summary(r.fleet),
-    brokerCpuPct, brokerRssEnd: rssBytes(b.pid),
+    brokerCpuPct, brokerRssEnd: rssBytes(b.pid), corePct,
   };
 }
 
@@ -438,7 +451,7 @@ export async function runFleet(
       results.push(result);
       if (!all) result.errors.push(`${o.size - connected} Pis not up after ${o.rampTimeoutS} s`);
       if (o.loadSeconds > 0 && !stopping()) {
-        result.load = await runLoad(broker, f.user, serials, sims, o);
+        result.load = await runLoad(broker, f.user, serials, sims, o, pin);
         progress(`fleet: ${broker.label}: load p99 ${result.load.probe.p99Ms.toFixed(1)} ms (probe Pis), ${result.load.fleet.p99Ms.toFixed(1)} ms (fleet), ${result.load.statsDeliveredPerS.toFixed(0)} stats/s`);
       }
       if (o.storm && broker.restart && !stopping()) {

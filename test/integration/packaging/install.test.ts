@@ -94,7 +94,9 @@ describe('installed into a throwaway root', () => {
     assert.match(await box.ok('pi-hub --help'), /pi-hub/);
     // better-sqlite3 and argon2 from the package, as the service's user.
     await box.ok('runuser -u pi-hub -- pi-hub user add alice --password-stdin', { stdin: 'correct horse battery\n' });
-    const serve = await box.ok(`runuser -u pi-hub -- pi-hub serve --port 0 --mqtts-port 0 >/tmp/hub.log 2>&1 & p=$!
+    // As the installed unit starts it: its ExecStart= (node, its flags, the CLI in the package), its environment.
+    const serve = await box.ok(`cmd=$(sed -n 's/^ExecStart=//p' /usr/lib/systemd/system/pi-hub.service)
+      runuser -u pi-hub -- env PI_HUB_DATA_DIR=/var/lib/pi-hub $cmd --port 0 --mqtts-port 0 >/tmp/hub.log 2>&1 & p=$!
       for i in $(seq 150); do grep -q listening /tmp/hub.log && break; sleep 0.2; done
       kill $p; wait $p || true; cat /tmp/hub.log`, { timeoutMs: 60_000 });
     assert.match(serve, /listening https:\/\/127\.0\.0\.1:\d+ mqtts:\/\/127\.0\.0\.1:\d+/);

@@ -45,6 +45,7 @@ for (const unit of UNITS) {
         assert.match(text, /^User=pi-hub$/m);
         assert.match(text, /^NoNewPrivileges=yes$/m);
         assert.match(text, /^ProtectSystem=strict$/m);
+        assert.match(text, /^ExecStart=\/usr\/bin\/node --heap-growing-percent=\d+ \/usr\/lib\/pi-hub\/dist\/broker\/cli\.js serve$/m, "the hub's CLI as the wrapper runs it, with the GC's room");
       } else {
         // The update runs apt outside pi-agent.service, and core.json's update starts exactly this unit.
         assert.match(text, /^Type=oneshot$/m);
