@@ -25,7 +25,9 @@ export interface DeviceEntry extends StatsBucket {
   point?: HistoryPoint;
   online?: boolean;
   status?: unknown;
+  /** The last stats sample not written yet: its first `rawStatsLength` bytes (none when 0). */
   rawStats?: Buffer;
+  rawStatsLength?: number;
   manifest?: unknown;
 }
 
@@ -102,8 +104,16 @@ export class DeviceTracker extends BatchWriter {
     this.touch(e);
   }
 
+  /**
+   * The sample is copied into a buffer the entry keeps (grown when a sample is larger): the payload
+   * itself would live until the flush, past a young-generation collection or two, and every sample's
+   * Buffer be promoted to the old generation, whose growth sets how often a full collection comes
+   * (docs/BENCHMARKING.md, "A stall a second").
+   */
   stats(e: DeviceEntry, raw: Buffer): void {
-    e.rawStats = raw;
+    if (!e.rawStats || e.rawStats.length < raw.length) e.rawStats = Buffer.allocUnsafeSlow(Math.max(256, raw.length + (raw.length >> 2)));
+    raw.copy(e.rawStats);
+    e.rawStatsLength = raw.length;
     this.touch(e);
   }
 
@@ -157,17 +167,18 @@ export class DeviceTracker extends BatchWriter {
       const r: DeviceReport = { serial: e.serial, userId: e.userId, seenAt };
       if (e.status !== undefined) { r.status = e.status; r.online = e.online ?? false; }
       if (e.manifest !== undefined) r.manifest = e.manifest;
-      if (e.rawStats !== undefined) {
-        const stats = parseValid(e.rawStats, StatsSchema);
+      if (e.rawStatsLength) {
+        const stats = parseValid(e.rawStats!.toString('utf8', 0, e.rawStatsLength), StatsSchema);
+        e.rawStatsLength = 0;
         if (stats) {
           r.stats = stats;
-          e.point = historyPoint(stats, seenAt);
+          e.point = historyPoint(stats, seenAt, e.point);
           this.pending.add(e);
         } else {
           this.log.warn('invalid stats not recorded', { device: e.serial });
         }
       }
-      e.status = e.rawStats = e.manifest = undefined;
+      e.status = e.manifest = undefined;
       reports.push(r);
     }
     this.write(reports, history);
@@ -218,11 +229,19 @@ export class DeviceTracker extends BatchWriter {
   }
 }
 
-/** What the history keeps of a sample: charted values, timed by the hub (a Pi without a clock may be off). */
-function historyPoint(s: Stats, ts: number): HistoryPoint {
+/**
+ * What the history keeps of a sample: charted values, timed by the hub (a Pi without a clock may be
+ * off). The minute's point is overwritten in place (`into`), not made again for each sample: a new
+ * one each time, held until the next, was promoted to the old generation every 5 s for every Pi.
+ */
+function historyPoint(s: Stats, ts: number, into: HistoryPoint = {} as HistoryPoint): HistoryPoint {
   const disk = s.disk.find((d) => d.mount === '/') ?? s.disk[0];
-  return {
-    ts, load: s.cpu.load, tempC: s.cpu.tempC ?? null, memUsed: s.mem.used, memTotal: s.mem.total,
-    diskUsed: disk?.used ?? null, diskSize: disk?.size ?? null,
-  };
+  into.ts = ts;
+  into.load = s.cpu.load;
+  into.tempC = s.cpu.tempC ?? null;
+  into.memUsed = s.mem.used;
+  into.memTotal = s.mem.total;
+  into.diskUsed = disk?.used ?? null;
+  into.diskSize = disk?.size ?? null;
+  return into;
 }
