@@ -39,7 +39,8 @@ if (loopLog) {
   const h = monitorEventLoopDelay({ resolution: 10 });
   h.enable();
   setInterval(() => {
-    const line = { at: Date.now(), maxMs: h.max / 1e6, p99Ms: h.percentile(99) / 1e6, heapMB: process.memoryUsage().heapUsed / 2 ** 20, gc: gcs };
+    // pid: a restart's two hubs write into the same file, the old one while it closes its sessions.
+    const line = { pid: process.pid, at: Date.now(), maxMs: h.max / 1e6, p99Ms: h.percentile(99) / 1e6, heapMB: process.memoryUsage().heapUsed / 2 ** 20, gc: gcs };
     appendFileSync(loopLog, JSON.stringify(line) + '\n');
     h.reset();
     gcs = {};
