@@ -25,7 +25,7 @@ export interface DeviceEntry extends StatsBucket {
   point?: HistoryPoint;
   online?: boolean;
   status?: unknown;
-  /** The last stats sample not written yet: its first `rawStatsLength` bytes (none when 0). */
+  /** The last stats sample not written yet: the first `rawStatsLength` bytes of `rawStats` (none when undefined). */
   rawStats?: Buffer;
   rawStatsLength?: number;
   manifest?: unknown;
@@ -167,9 +167,9 @@ export class DeviceTracker extends BatchWriter {
       const r: DeviceReport = { serial: e.serial, userId: e.userId, seenAt };
       if (e.status !== undefined) { r.status = e.status; r.online = e.online ?? false; }
       if (e.manifest !== undefined) r.manifest = e.manifest;
-      if (e.rawStatsLength) {
+      if (e.rawStatsLength !== undefined) {
         const stats = parseValid(e.rawStats!.toString('utf8', 0, e.rawStatsLength), StatsSchema);
-        e.rawStatsLength = 0;
+        e.rawStatsLength = undefined;
         if (stats) {
           r.stats = stats;
           e.point = historyPoint(stats, seenAt, e.point);

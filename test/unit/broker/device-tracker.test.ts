@@ -96,6 +96,18 @@ describe('device tracker: the samples it keeps', () => {
       assert.equal(tracker.pendingPoint(userId, 'pi-s')?.load, load, `the sample of ${raw.length} bytes`);
     }
   });
+
+  it('an empty sample is read, found invalid and logged, and the last valid point stays', () => {
+    const lines: string[] = [];
+    const t = new DeviceTracker(store, createLogger('test', { write: (l: string) => { lines.push(l); return true; } }), 1000, () => now);
+    const e = t.device(userId, 'pi-s');
+    t.stats(e, Buffer.from(JSON.stringify(stats(0.4))));
+    t.flush();
+    t.stats(e, Buffer.alloc(0));
+    t.flush();
+    assert.equal(t.pendingPoint(userId, 'pi-s')?.load, 0.4);
+    assert.equal(lines.filter((l) => l.includes('invalid stats not recorded')).length, 1);
+  });
 });
 
 describe('device tracker: paced writes', () => {
