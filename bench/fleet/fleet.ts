@@ -25,7 +25,7 @@ import { unitEnvironment, unitNodeFlags } from '../agent.js';
 import { Daemon, HUB_CLI, HUB_LISTENING, ROOT } from '../harness.js';
 import { BROKER_CPU, GENERATOR_CPU, assertLoopbackOnly, spawnBroker } from '../isolate.js';
 import type { BenchOptions } from '../options.js';
-import { busySeconds, cpuByThread, cpuOf, cpuSeconds, listenOverflows, rssBytes } from '../proc.js';
+import { cpuByThread, cpuOf, cpuSeconds, listenOverflows, rssBytes, startCpuWindow } from '../proc.js';
 import { quantile } from '../stats.js';
 import { packageVersion } from '../versions.js';
 import { type FleetDevice, enrollBulk } from './enroll-bulk.js';
@@ -300,22 +300,17 @@ async function runLoad(b: Broker, user: Credential, serials: string[], sims: Sim
   const commander = fork(COMMANDER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const report = once(commander, 'message') as Promise<[CommanderReport]>;
   const exited = once(commander, 'exit');
-  const cpu0 = cpuSeconds(b.pid);
-  const busy0 = busySeconds().perCpu;
+  const cpu = startCpuWindow([b.pid]);
   const stats0 = stats;
   const sent0 = sims.total().statsSent;
-  const t0 = performance.now();
   commander.send({
     endpoints: b.endpoints, user, rate: o.cmdRate, seconds: o.loadSeconds,
     probes: serials.slice(serials.length - probes), fleet: serials.slice(0, serials.length - probes),
     ...(o.rttLog ? { rttLog: o.rttLog } : {}),
   } satisfies CommanderStart);
   await sleep(o.loadSeconds * 1000);
-  const wallS = (performance.now() - t0) / 1000;
-  const brokerCpuPct = ((cpuSeconds(b.pid) - cpu0) / wallS) * 100;
-  const busy1 = busySeconds().perCpu;
-  const corePctOf = (cpu: number) => Math.min(100, (((busy1[cpu] ?? Number.NaN) - (busy0[cpu] ?? Number.NaN)) / wallS) * 100);
-  const corePct = pin ? { broker: corePctOf(BROKER_CPU), generator: corePctOf(GENERATOR_CPU) } : null;
+  const { wallS, brokerPct: brokerCpuPct, corePct: cores } = cpu.stop();
+  const corePct = pin ? { broker: cores[BROKER_CPU] ?? Number.NaN, generator: cores[GENERATOR_CPU] ?? Number.NaN } : null;
   const statsDelivered = stats - stats0;
   const statsOffered = sims.total().statsSent - sent0;
   const [r] = await Promise.race([report, exited.then(() => [{ sent: 0, probe: [], fleet: [], error: 'the commander exited without a report' }] as [CommanderReport])]);
