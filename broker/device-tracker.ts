@@ -25,9 +25,7 @@ export interface DeviceEntry extends StatsBucket {
   point?: HistoryPoint;
   online?: boolean;
   status?: unknown;
-  /** The last stats sample not written yet: the first `rawStatsLength` bytes of `rawStats` (none when undefined). */
   rawStats?: Buffer;
-  rawStatsLength?: number;
   manifest?: unknown;
 }
 
@@ -104,16 +102,8 @@ export class DeviceTracker extends BatchWriter {
     this.touch(e);
   }
 
-  /**
-   * The sample is copied into a buffer the entry keeps (grown when a sample is larger): the payload
-   * itself would live until the flush, past a young-generation collection or two, and every sample's
-   * Buffer be promoted to the old generation, whose growth sets how often a full collection comes
-   * (docs/BENCHMARKING.md, "A stall a second").
-   */
   stats(e: DeviceEntry, raw: Buffer): void {
-    if (!e.rawStats || e.rawStats.length < raw.length) e.rawStats = Buffer.allocUnsafeSlow(Math.max(256, raw.length + (raw.length >> 2)));
-    raw.copy(e.rawStats);
-    e.rawStatsLength = raw.length;
+    e.rawStats = raw;
     this.touch(e);
   }
 
@@ -167,9 +157,8 @@ export class DeviceTracker extends BatchWriter {
       const r: DeviceReport = { serial: e.serial, userId: e.userId, seenAt };
       if (e.status !== undefined) { r.status = e.status; r.online = e.online ?? false; }
       if (e.manifest !== undefined) r.manifest = e.manifest;
-      if (e.rawStatsLength !== undefined) {
-        const stats = parseValid(e.rawStats!.toString('utf8', 0, e.rawStatsLength), StatsSchema);
-        e.rawStatsLength = undefined;
+      if (e.rawStats !== undefined) {
+        const stats = parseValid(e.rawStats, StatsSchema);
         if (stats) {
           r.stats = stats;
           e.point = historyPoint(stats, seenAt, e.point);
@@ -178,7 +167,7 @@ export class DeviceTracker extends BatchWriter {
           this.log.warn('invalid stats not recorded', { device: e.serial });
         }
       }
-      e.status = e.manifest = undefined;
+      e.status = e.rawStats = e.manifest = undefined;
       reports.push(r);
     }
     this.write(reports, history);

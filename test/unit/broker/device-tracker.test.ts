@@ -84,19 +84,6 @@ describe('device tracker: stats history', () => {
 });
 
 describe('device tracker: the samples it keeps', () => {
-  it('keeps the bytes a sample came with, whatever its length and whatever happens to the payload after', () => {
-    const e = tracker.device(userId, 'pi-s');
-    // Long, short, then longer than the buffer the first one made: each read whole, and alone.
-    for (const [load, indent] of [[0.1, 8], [0.2, 0], [0.3, 60]] as const) {
-      now += 5_000;
-      const raw = Buffer.from(JSON.stringify(stats(load), null, indent));
-      tracker.stats(e, raw);
-      raw.fill(0x20); // the broker's buffer, reused or dropped: the tracker has its own copy
-      tracker.flush();
-      assert.equal(tracker.pendingPoint(userId, 'pi-s')?.load, load, `the sample of ${raw.length} bytes`);
-    }
-  });
-
   it('an empty sample is read, found invalid and logged, and the last valid point stays', () => {
     const lines: string[] = [];
     const t = new DeviceTracker(store, createLogger('test', { write: (l: string) => { lines.push(l); return true; } }), 1000, () => now);
