@@ -3,7 +3,7 @@
 // (seen-requests.ts): a QoS 1 redelivery is never run again — also across a restart, since the ids are
 // persisted before anything runs (a `reboot` redelivered after the reboot must not reboot again) — but
 // is answered again, and an id reused for another request is refused with `duplicate_id`.
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatIssues } from '../shared/errors.js';
 import { ensureDir } from '../shared/fs.js';
@@ -36,6 +36,8 @@ export interface CommandServiceOptions {
   /** How many of the latest results are held in memory for a redelivered request, and their JSON bytes in all. */
   heldResultsMax?: number;
   heldResultsMaxBytes?: number;
+  /** commands.log is moved to commands.log.1 (replacing it) once an append would take it past this. */
+  commandLogMaxBytes?: number;
 }
 
 export const SEEN_IDS_FILE = 'seen-ids.json';
@@ -44,6 +46,8 @@ export const DEFAULT_SEEN_IDS_MAX = 10_000;
 // A result is at most ~130 KiB (64 KiB per stream), and a Pi Zero has 512 MB in all.
 export const DEFAULT_HELD_RESULTS_MAX = 64;
 export const DEFAULT_HELD_RESULTS_MAX_BYTES = 1024 * 1024;
+// Two files of this at most: years of a command a minute's history would otherwise fill an SD card.
+export const DEFAULT_COMMAND_LOG_MAX_BYTES = 4 * 1024 * 1024;
 
 /** What is known of a request: all of it, or of an invalid one, its id and whatever fields had the right shape. */
 type RequestInfo = Pick<CmdRequest, 'id'> & Partial<Omit<CmdRequest, 'id'>>;
@@ -61,6 +65,8 @@ export class CommandService {
   private readonly queue: Job[] = [];
   private readonly running = new Map<Job, { controller: AbortController; done: Promise<void> }>();
   private stopping = true;
+  /** commands.log's size as last seen; null until read (at start, or after a failed append). */
+  private logBytes: number | null = null;
 
   constructor(options: CommandServiceOptions) {
     this.opts = { maxConcurrent: 2, maxQueued: 8, ...options };
@@ -247,11 +253,31 @@ export class CommandService {
     if (result) {
       Object.assign(line, { ok: result.ok, exitCode: result.exitCode, signal: result.signal, durationMs: result.durationMs, error: result.error?.code ?? null });
     }
+    const file = join(this.opts.stateDir, COMMAND_LOG_FILE);
+    const text = `${JSON.stringify(line)}\n`;
+    const bytes = Buffer.byteLength(text);
+    const max = this.opts.commandLogMaxBytes ?? DEFAULT_COMMAND_LOG_MAX_BYTES;
     try {
-      appendFileSync(join(this.opts.stateDir, COMMAND_LOG_FILE), `${JSON.stringify(line)}\n`, { mode: 0o600 });
+      this.logBytes ??= sizeOf(file);
+      if (this.logBytes > 0 && this.logBytes + bytes > max) {
+        renameSync(file, `${file}.1`);
+        this.logBytes = 0;
+      }
+      appendFileSync(file, text, { mode: 0o600 });
+      this.logBytes += bytes;
     } catch (err) {
+      this.logBytes = null;
       this.log.error('cannot append to the command log', { error: (err as Error).message });
     }
+  }
+}
+
+function sizeOf(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
   }
 }
 

@@ -1,7 +1,7 @@
 // CommandService end to end: real module files, real registry, real child processes (as root, so
 // "user": "nobody" really switches users).
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -413,6 +413,25 @@ describe('CommandService', { skip: !isRoot && 'needs root to switch users' }, ()
       { event: 'request', id: 'log-2', by: 'alice', module: 'test', command: 'touch', params: {} },
       { event: 'result', id: 'log-2', by: 'alice', module: 'test', command: 'touch', params: {}, ok: false, exitCode: null, signal: null, error: 'unknown_command' },
     ]);
+  });
+
+  it('keeps commands.log bounded: past the limit it becomes commands.log.1 and a new one starts', async () => {
+    const s = await service({ commandLogMaxBytes: 1000 });
+    const file = join(stateDir, 'commands.log');
+    const ids = (text: string) => text.trim().split('\n').map((l) => (JSON.parse(l) as { id: string; event: string }));
+    for (let i = 1; i <= 8; i++) await s.submit(req('test', 'echo', { msg: `m${i}` }, `rot-${i}`));
+    const current = readFileSync(file, 'utf8');
+    const previous = readFileSync(`${file}.1`, 'utf8');
+    assert.ok(Buffer.byteLength(current) <= 1000 && Buffer.byteLength(previous) <= 1000, 'neither file is past the limit');
+    const newest = ids(current);
+    const older = ids(previous);
+    // The newest lines are in commands.log, the ones before them in commands.log.1, nothing out of order.
+    assert.deepEqual([newest.at(-1)?.id, newest.at(-1)?.event], ['rot-8', 'result']);
+    const seq = [...older, ...newest].map((l) => `${l.id}:${l.event}`);
+    const all = Array.from({ length: 8 }, (_, i) => [`rot-${i + 1}:request`, `rot-${i + 1}:result`]).flat();
+    assert.deepEqual(seq, all.slice(all.length - seq.length));
+    assert.ok(seq.length < all.length, 'the oldest lines are gone');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
   });
 
   it('runs the doctor: a valid report goes to the callback, a table to stdout', async () => {
