@@ -1,7 +1,6 @@
 // The worker thread of wal-checkpointer.ts: its own connection to the database file, and a PASSIVE
-// checkpoint every `everyMs`, reported to the hub's thread. PASSIVE never waits for a reader or a
-// writer, so the hub's own connection is never held by it; what it cannot copy this time it copies
-// next time.
+// checkpoint every `everyMs`. PASSIVE never waits for a reader or a writer, so the hub's own connection
+// is never held by it; what it cannot copy this time it copies next time.
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
 
