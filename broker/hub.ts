@@ -60,7 +60,6 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
     const chosen = choosePersistence(config.mqttPersistence, config.dataDir);
     log.info('MQTT persistence', { persistence: chosen.describe });
     mqtt = { persistence: chosen.persistence, singleNode: chosen.singleNode };
-    chosen.keepUp?.(log.child('mqtt-store'));
   }
   const broker = new HubBroker({ sessions, tracker, audit, log: log.child('mqtt'), limits: config.limits, ...mqtt, fleet: config.fleet });
   const resolvers = [new CertificateResolver(store, data.trustDomain), new SessionResolver(store)];
@@ -73,7 +72,6 @@ export async function startHub(config: HubConfig, log: Logger = createLogger('pi
   });
   const server = new HubServer(broker, resolvers, api.listener, log.child('server'));
 
-  store.keepUp?.(log.child('store'));
   tracker.start();
   audit.start();
   await crl.start();

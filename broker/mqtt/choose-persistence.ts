@@ -2,7 +2,6 @@
 // `sqlite` (the default) keeps sessions, queues, retained messages and wills in <data-dir>/mqtt.db across
 // restarts; `memory` forgets them at every stop (tests, the bench's comparison).
 import { join } from 'node:path';
-import type { Logger } from '../../shared/log.js';
 import { type AsyncPersistence, memoryPersistence } from './persistence.js';
 import { SqlitePersistence } from './sqlite-persistence.js';
 
@@ -18,16 +17,13 @@ export interface ChosenPersistence {
   singleNode: boolean;
   /** For the start-up log. */
   describe: string;
-  /** A serving hub's upkeep beside its event loop (SQLite: checkpoints from a worker thread); ended with the store. */
-  keepUp?: (log: Logger) => void;
 }
 
 export function choosePersistence(kind: MqttPersistenceKind, dataDir: string): ChosenPersistence {
   switch (kind) {
     case 'sqlite': {
       const file = join(dataDir, MQTT_DB_FILE);
-      const persistence = SqlitePersistence.open(file);
-      return { persistence, singleNode: true, describe: `sqlite ${file}`, keepUp: (log) => persistence.keepUp(log) };
+      return { persistence: SqlitePersistence.open(file), singleNode: true, describe: `sqlite ${file}` };
     }
     case 'memory':
       return { persistence: memoryPersistence(), singleNode: true, describe: 'memory (forgotten at every stop)' };

@@ -14,8 +14,6 @@ import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import type Database from 'better-sqlite3';
 import { type Db, openDb, statementCache } from '../store/db.js';
-import { WalCheckpointer } from '../store/wal-checkpointer.js';
-import type { Logger } from '../../shared/log.js';
 import { decodePacket, encodePacket, payloadBytes } from './packet-codec.js';
 import type { AsyncPersistence, ClientRef, SessionLedger, StoredPacket, StoredSession, StoredSubscription } from './persistence.js';
 import { MQTT_MIGRATIONS } from './sqlite-schema.js';
@@ -55,7 +53,6 @@ export class SqlitePersistence implements AsyncPersistence, SessionLedger {
   private brokerRef: { id: string } | null = null;
   private waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
   private destroyed = false;
-  private checkpointer: WalCheckpointer | null = null;
 
   private constructor(private readonly db: Db) {
     this.q = statementCache(db);
@@ -66,12 +63,6 @@ export class SqlitePersistence implements AsyncPersistence, SessionLedger {
     const db = openDb(file, { migrations: MQTT_MIGRATIONS });
     db.pragma(`journal_size_limit = ${WAL_LIMIT_BYTES}`);
     return new SqlitePersistence(db);
-  }
-
-  /** Checkpoints from a worker thread, not inside this turn's commit (store/wal-checkpointer.ts). */
-  keepUp(log: Logger): void {
-    this.checkpointer ??= new WalCheckpointer(this.db, log);
-    this.checkpointer.start();
   }
 
   /** The broker the store was set up with (aedes-persistence's suite reads it). */
@@ -411,7 +402,6 @@ export class SqlitePersistence implements AsyncPersistence, SessionLedger {
     if (this.destroyed) throw new Error('destroyed called twice!');
     this.commit();
     this.destroyed = true;
-    await this.checkpointer?.stop();
     this.db.close();
   }
 }

@@ -12,8 +12,6 @@ import { History } from './history.js';
 import { Sessions } from './sessions.js';
 import type { HubStore, RevocationFeed } from './store.js';
 import { Users } from './users.js';
-import { WalCheckpointer } from './wal-checkpointer.js';
-import type { Logger } from '../../shared/log.js';
 
 /** settings key: how many revocations were made on this database (by any process). */
 const REVOCATIONS = 'revocations';
@@ -28,7 +26,6 @@ export class SqliteStore implements HubStore {
   readonly history: History;
   /** Revocations committed through this store: data_version only changes for other connections' commits. */
   private revocations = 0;
-  private checkpointer: WalCheckpointer | null = null;
 
   constructor(private readonly db: Db) {
     const revoked = () => {
@@ -92,13 +89,7 @@ export class SqliteStore implements HubStore {
     };
   }
 
-  keepUp(log: Logger): void {
-    this.checkpointer ??= new WalCheckpointer(this.db, log);
-    this.checkpointer.start();
-  }
-
   close(): void {
-    void this.checkpointer?.stop();
     this.db.close();
   }
 }

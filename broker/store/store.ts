@@ -251,8 +251,6 @@ export interface HubStore {
   transaction<T>(fn: () => T): T;
   /** Tells a live hub of revocations, made by it or by another process on the same data. */
   revocationFeed(): RevocationFeed;
-  /** A serving hub's upkeep beside its event loop (SQLite: checkpoints from a worker thread); ended by close(). */
-  keepUp?(log: { error(msg: string, fields?: Record<string, unknown>): void }): void;
   close(): void;
 }
 
