@@ -65,8 +65,6 @@ export class CommandService {
   private readonly queue: Job[] = [];
   private readonly running = new Map<Job, { controller: AbortController; done: Promise<void> }>();
   private stopping = true;
-  /** commands.log's size as last seen; null until read (at start, or after a failed append). */
-  private logBytes: number | null = null;
 
   constructor(options: CommandServiceOptions) {
     this.opts = { maxConcurrent: 2, maxQueued: 8, ...options };
@@ -255,23 +253,22 @@ export class CommandService {
     }
     const file = join(this.opts.stateDir, COMMAND_LOG_FILE);
     const text = `${JSON.stringify(line)}\n`;
-    const bytes = Buffer.byteLength(text);
-    const max = this.opts.commandLogMaxBytes ?? DEFAULT_COMMAND_LOG_MAX_BYTES;
     try {
-      this.logBytes ??= sizeOf(file);
-      if (this.logBytes > 0 && this.logBytes + bytes > max) {
-        renameSync(file, `${file}.1`);
-        this.logBytes = 0;
-      }
-      appendFileSync(file, text, { mode: 0o600 });
-      this.logBytes += bytes;
+      // Its size is read each time, not counted: the owner may empty or remove the file meanwhile.
+      const size = sizeOf(file);
+      if (size > 0 && size + Buffer.byteLength(text) > (this.opts.commandLogMaxBytes ?? DEFAULT_COMMAND_LOG_MAX_BYTES)) renameSync(file, `${file}.1`);
     } catch (err) {
-      this.logBytes = null;
+      this.log.warn('cannot move the command log aside; appending to it', { error: (err as Error).message });
+    }
+    try {
+      appendFileSync(file, text, { mode: 0o600 });
+    } catch (err) {
       this.log.error('cannot append to the command log', { error: (err as Error).message });
     }
   }
 }
 
+/** The file's size; 0 when there is none. */
 function sizeOf(file: string): number {
   try {
     return statSync(file).size;

@@ -434,6 +434,19 @@ describe('CommandService', { skip: !isRoot && 'needs root to switch users' }, ()
     assert.equal(statSync(file).mode & 0o777, 0o600);
   });
 
+  it('keeps logging when the owner empties or removes commands.log', async () => {
+    const s = await service({ commandLogMaxBytes: 1000 });
+    const file = join(stateDir, 'commands.log');
+    for (let i = 1; i <= 3; i++) await s.submit(req('test', 'echo', { msg: `m${i}` }, `gone-${i}`));
+    rmSync(file);
+    rmSync(`${file}.1`, { force: true });
+    for (let i = 4; i <= 5; i++) await s.submit(req('test', 'echo', { msg: `m${i}` }, `gone-${i}`));
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; event: string });
+    assert.deepEqual(lines.map((l) => `${l.id}:${l.event}`), ['gone-4:request', 'gone-4:result', 'gone-5:request', 'gone-5:result']);
+    assert.ok(!existsSync(`${file}.1`), 'nothing was moved aside: the new file is far from the limit');
+    assert.ok(!log.lines.some((l) => l.includes('command log')), log.lines.join('\n'));
+  });
+
   it('runs the doctor: a valid report goes to the callback, a table to stdout', async () => {
     writeModule('health.json', {
       id: 'health', title: 'Health', kind: 'doctor', checks: {
