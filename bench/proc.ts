@@ -60,6 +60,19 @@ export function rssBytes(pid: number): number {
   }
 }
 
+/**
+ * Bytes the process has caused to be written to storage (`write_bytes` in /proc/PID/io: files, not
+ * sockets), NaN when unreadable (another user's process without privileges).
+ */
+export function storageWriteBytes(pid: number): number {
+  try {
+    const m = /^write_bytes:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+    return m ? Number(m[1]) : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** CPU seconds spent busy (steal included) by the whole machine and by each CPU, from /proc/stat. */
 export function busySeconds(): { all: number; perCpu: number[] } {
   const perCpu: number[] = [];

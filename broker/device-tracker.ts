@@ -1,59 +1,82 @@
-// What the hub remembers of each device: last status, last seen, last stats and manifest. Reports
-// arrive on the broker's hot path, so each device has one stable entry (a connection holds on to its
-// own), marked dirty per message and written to SQLite each flush, in small chunks of one transaction
-// each. Stats are parsed and validated only then, once per device per flush; "last seen" is the time of
-// its chunk.
+// What the hub remembers of each device: last status, last seen, last stats and manifest, and the stats
+// history. Reports arrive on the broker's hot path, so each device has one stable entry (a connection
+// holds on to its own) and a message only notes what came: its time, and for stats the raw sample.
 //
-// The stats history keeps a point a minute: the minute's last sample (store/history.ts). The current
-// minute's point stays here, replaced by each sample, and is written once its minute is over — by the
-// Pi's first sample of a later minute, or by a sweep for a Pi that went quiet, or at stop. A Pi sending
-// every 5 s costs two history rows a minute instead of two a sample (issue 14: 10,000 Pis).
+// When the store learns it (docs/ARCHITECTURE.md, "HTTP API"):
+// - a status or a manifest (online, offline, what the Pi offers) at the next flush, within a second;
+// - everything else — last seen, the newest stats, the history points of minutes that are over — in
+//   the device's routine write, once a minute at a second of its own (from a hash of its name, so that
+//   a fleet started at once is still written evenly), if it said anything since its last write. A Pi
+//   sending stats every 5 s so costs a row write a minute, not twelve: at 10,000 Pis the hub wrote 2,000
+//   rows and ~9 MB of WAL a second (issue 14, docs/BENCHMARKING.md "The device row once a minute").
+// Meanwhile this node answers with what it holds (view, pendingPoints); another node reading hub.db
+// sees the row, at most about a minute behind.
+//
+// Stats are parsed and validated only when written or shown: a minute's newest sample is all that is
+// kept of it (the history keeps a point a minute, the minute's last sample: store/history.ts).
 import { parseValid } from '../shared/json.js';
 import type { Logger } from '../shared/log.js';
 import { type Stats, StatsSchema } from '../shared/schemas.js';
 import { BatchWriter } from './batch-writer.js';
-import type { DeviceReport, HistoryPoint, HubStore } from './store/store.js';
+import type { Device, DeviceReport, HistoryPoint, HubStore } from './store/store.js';
 import type { StatsBucket } from './fleet-limits.js';
+
+/** A stats sample as it came (its first `len` bytes of `buf`), not read yet: the newest of its minute. */
+interface Sample { buf: Buffer; len: number; at: number }
 
 export interface DeviceEntry extends StatsBucket {
   readonly serial: string;
   readonly userId: string;
+  /** In the list written a chunk at a time (`dirty`), or waiting for its routine write (`queued`). */
   dirty: boolean;
-  /** Something came from the device since its last write (dirty may also mean: its point is due). */
-  reported?: boolean;
-  /** The current minute's history point, not written yet. */
-  point?: HistoryPoint;
+  queued?: boolean;
+  /** Its second of the minute for routine writes (0–59). */
+  readonly slot: number;
+  /** When its last message came, and what of that the store has. */
+  seenAt?: number;
+  writtenSeenAt?: number;
+  /** Status and manifest not written yet. */
   online?: boolean;
   status?: unknown;
-  rawStats?: Buffer;
   manifest?: unknown;
+  /** Samples not read yet, oldest first, one a minute. */
+  samples?: Sample[];
+  /** History points read and not written, oldest first, one a minute; the last may be the running minute's. */
+  points?: HistoryPoint[];
 }
 
 /**
- * Devices written per turn of the event loop (flush). A device costs ~60 µs (its sample validated, a
- * row updated, two history points, their share of the commit): 250 held the loop 16–60 ms, and a
- * command arriving meanwhile waited (issue 14, docs/BENCHMARKING.md "Where the stalls come from").
- * The chunks of a flush are spread over its interval, not run back to back: 20 chunks in a row (1,000
- * Pis reporting a second) held every turn of the loop for ~150 ms, and each command caught then waited
- * at each of its turns in the hub (docs/BENCHMARKING.md "A stall a second").
+ * Devices written per turn of the event loop. A device costs ~60 µs (its sample validated, a row
+ * updated, history points, their share of the commit): 250 held the loop 16–60 ms, and a command
+ * arriving meanwhile waited (issue 14, docs/BENCHMARKING.md "Where the stalls come from"). The chunks of
+ * a flush are spread over its interval, not run back to back (docs/BENCHMARKING.md "A stall a second").
  */
 const FLUSH_CHUNK = 50;
 
+/** A device's second of the minute for its routine writes: FNV-1a of its key, spread evenly over 60. */
+export function writeSlot(userId: string, serial: string): number {
+  const key = entryKey(userId, serial);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % 60;
+}
+
 const MINUTE = 60_000;
-/** A quiet Pi's last point is written this long after its minute ended (the others roll over themselves). */
-const POINT_GRACE_MS = 10_000;
 const minuteOf = (ts: number) => Math.floor(ts / MINUTE);
-const entryKey = (userId: string, serial: string) => `${userId}/${serial}`;
+const secondOf = (ts: number) => Math.floor(ts / 1000);
+function entryKey(userId: string, serial: string): string { return `${userId}/${serial}`; }
 type HistorySample = { userId: string; serial: string; point: HistoryPoint };
+type Newest = { stats: Stats; at: number };
 
 export class DeviceTracker extends BatchWriter {
   private readonly entries = new Map<string, DeviceEntry>();
+  /** Written now, a chunk per turn of the loop. */
   private dirty: DeviceEntry[] = [];
+  /** Waiting for their routine write, by their second of the minute; and the last second taken. */
+  private wheel: DeviceEntry[][] = Array.from({ length: 60 }, () => []);
+  private takenSecond = -1;
   private prune: NodeJS.Timeout | null = null;
   private draining: NodeJS.Timeout | null = null;
-  /** Entries holding a point not written yet. */
-  private readonly pending = new Set<DeviceEntry>();
-  private sweptMinute = 0;
 
   constructor(private readonly store: HubStore, private readonly log: Logger, flushMs = 1000, private readonly now: () => number = Date.now) { super(flushMs); }
 
@@ -61,7 +84,7 @@ export class DeviceTracker extends BatchWriter {
   device(userId: string, serial: string): DeviceEntry {
     const key = entryKey(userId, serial);
     let e = this.entries.get(key);
-    if (!e) this.entries.set(key, (e = { serial, userId, dirty: false }));
+    if (!e) this.entries.set(key, (e = { serial, userId, dirty: false, slot: writeSlot(userId, serial) }));
     return e;
   }
 
@@ -70,25 +93,49 @@ export class DeviceTracker extends BatchWriter {
     return this.store.devices.isEnrolled(userId, serial);
   }
 
-  /** The device's newest history point not yet in the store (its current minute), if any. */
-  pendingPoint(userId: string, serial: string): HistoryPoint | null {
-    return this.entries.get(entryKey(userId, serial))?.point ?? null;
+  /** The stored device with what this node heard since its last write. */
+  view(d: Device): Device {
+    const e = this.entries.get(entryKey(d.userId, d.serial));
+    if (!e) return d;
+    const v = { ...d };
+    if (e.seenAt !== undefined && (v.lastSeenAt ?? 0) < e.seenAt) v.lastSeenAt = e.seenAt;
+    if (e.status !== undefined) { v.lastStatus = e.status; v.online = e.online ?? false; }
+    if (e.manifest !== undefined) v.manifest = e.manifest;
+    // The newest valid sample (the older ones are read only if it is not).
+    for (let i = (e.samples?.length ?? 0) - 1; i >= 0; i--) {
+      const s = e.samples![i]!;
+      const stats = parseValid(s.buf.subarray(0, s.len), StatsSchema);
+      if (stats) { v.lastStats = stats; v.lastDataAt = s.at; break; }
+    }
+    return v;
   }
 
-  /** The device was removed: its point not written yet goes with it. */
+  /** The device's history points not yet in the store (the running minute's last), oldest first. */
+  pendingPoints(userId: string, serial: string): HistoryPoint[] {
+    const e = this.entries.get(entryKey(userId, serial));
+    return e ? this.read(e, false).points : [];
+  }
+
+  /** The device was removed: what it sent and was not written goes with it. */
   forget(userId: string, serial: string): void {
     const e = this.entries.get(entryKey(userId, serial));
     if (!e) return;
-    this.pending.delete(e);
-    e.point = undefined;
+    e.samples = e.points = undefined;
   }
 
+  /** A message came: the device is written at its next second of the minute, unless it is due already. */
   private touch(e: DeviceEntry): void {
-    e.reported = true;
-    this.due(e);
+    e.seenAt = this.now();
+    this.schedule(e);
   }
 
-  private due(e: DeviceEntry): void {
+  private schedule(e: DeviceEntry): void {
+    if (e.dirty || e.queued) return;
+    e.queued = true;
+    this.wheel[e.slot]!.push(e);
+  }
+
+  private writeSoon(e: DeviceEntry): void {
     if (e.dirty) return;
     e.dirty = true;
     this.dirty.push(e);
@@ -100,26 +147,69 @@ export class DeviceTracker extends BatchWriter {
     e.status = status;
     e.online = status.online;
     this.touch(e);
-  }
-
-  stats(e: DeviceEntry, raw: Buffer): void {
-    e.rawStats = raw;
-    this.touch(e);
+    this.writeSoon(e);
   }
 
   manifest(e: DeviceEntry, manifest: unknown): void {
     e.manifest = manifest;
     this.touch(e);
+    this.writeSoon(e);
+  }
+
+  stats(e: DeviceEntry, raw: Buffer): void {
+    this.touch(e);
+    const at = e.seenAt!;
+    const samples = (e.samples ??= []);
+    const last = samples[samples.length - 1];
+    if (last && minuteOf(last.at) === minuteOf(at)) {
+      // The minute's newer sample, in the older one's place when it fits (they differ by a few bytes).
+      if (last.buf.length < raw.length) last.buf = sampleBuffer(raw.length);
+      raw.copy(last.buf);
+      last.len = raw.length;
+      last.at = at;
+    } else {
+      // A copy: the payload may be a view of a larger read buffer, and it is held for up to a minute.
+      // At most two or three a device: it is written within ~61 s of its first.
+      const buf = sampleBuffer(raw.length);
+      raw.copy(buf);
+      samples.push({ buf, len: raw.length, at });
+    }
   }
 
   /**
-   * Writes the devices that reported since the last flush, FLUSH_CHUNK per turn of the event loop:
-   * with thousands of Pis sending stats, one transaction for all of them (each sample validated, a
-   * row updated and a history point added) held the event loop for ~100 ms every second, and every
-   * command's round trip waited behind it (issue 14).
+   * The device's samples read: history points (one a minute, the minute's last valid sample) after the
+   * ones already read, and the newest valid stats. `consume` moves them into the entry (to be written),
+   * logging the invalid; otherwise the entry is left as it is (a view).
+   */
+  private read(e: DeviceEntry, consume: boolean): { newest: Newest | null; points: HistoryPoint[] } {
+    const points = e.points ? [...e.points] : [];
+    let newest: Newest | null = null;
+    for (const s of e.samples ?? []) {
+      const stats = parseValid(s.buf.subarray(0, s.len), StatsSchema);
+      if (!stats) {
+        if (consume) this.log.warn('invalid stats not recorded', { device: e.serial });
+        continue;
+      }
+      newest = { stats, at: s.at };
+      const p = historyPoint(stats, s.at);
+      const last = points[points.length - 1];
+      if (last && minuteOf(last.ts) === minuteOf(p.ts)) points[points.length - 1] = p;
+      else points.push(p);
+    }
+    if (consume) {
+      e.samples = undefined;
+      e.points = points.length > 0 ? points : undefined;
+    }
+    return { newest, points };
+  }
+
+  /**
+   * Writes what is due: statuses and manifests that came, and the devices whose routine write is due;
+   * FLUSH_CHUNK per turn of the event loop, spread over the interval: one transaction for thousands of
+   * devices held the event loop for ~100 ms, and every command's round trip waited behind it (issue 14).
    */
   override flush(): void {
-    this.sweep();
+    this.takeDue(this.now());
     if (this.draining) clearTimeout(this.draining); // still at it: paced again, for what is due now
     this.draining = null;
     this.writeChunk();
@@ -134,50 +224,68 @@ export class DeviceTracker extends BatchWriter {
     this.draining = setTimeout(next, gap);
   }
 
-  /** Once a minute: the points of Pis that went quiet, due once their minute is over (and a grace). */
-  private sweep(): void {
-    const minute = minuteOf(this.now() - POINT_GRACE_MS);
-    if (minute === this.sweptMinute) return;
-    this.sweptMinute = minute;
-    for (const e of this.pending) if (minuteOf(e.point!.ts) < minute) this.due(e);
+  /** Moves the devices whose second came since the last flush into the list written now. */
+  private takeDue(now: number): void {
+    const second = secondOf(now);
+    if (this.takenSecond < 0) this.takenSecond = second - 1;
+    const from = Math.max(this.takenSecond + 1, second - 59); // a minute at most: every slot once
+    for (let s = from; s <= second; s++) {
+      const slot = ((s % 60) + 60) % 60;
+      const due = this.wheel[slot]!;
+      if (due.length === 0) continue;
+      this.wheel[slot] = [];
+      for (const e of due) {
+        e.queued = false;
+        if (this.unwritten(e)) this.writeSoon(e);
+      }
+    }
+    this.takenSecond = Math.max(this.takenSecond, second);
+  }
+
+  private unwritten(e: DeviceEntry): boolean {
+    return e.seenAt !== e.writtenSeenAt || e.status !== undefined || e.manifest !== undefined
+      || (e.samples?.length ?? 0) > 0 || (e.points?.length ?? 0) > 0;
   }
 
   private writeChunk(): void {
     if (this.dirty.length === 0) return;
     const batch = this.dirty.length <= FLUSH_CHUNK ? this.dirty : this.dirty.slice(0, FLUSH_CHUNK);
     this.dirty = batch === this.dirty ? [] : this.dirty.slice(FLUSH_CHUNK);
-    const seenAt = this.now();
+    this.writeEntries(batch, false);
+  }
+
+  /** Writes the entries; `all`: the running minute's points too (the hub stops). */
+  private writeEntries(batch: DeviceEntry[], all: boolean): void {
+    const now = this.now();
+    const over = minuteOf(now);
     const history: HistorySample[] = [];
     const reports: DeviceReport[] = [];
     for (const e of batch) {
       e.dirty = false;
-      if (e.point && minuteOf(e.point.ts) < minuteOf(seenAt)) this.written(e, history);
-      if (!e.reported) continue;
-      e.reported = false;
-      const r: DeviceReport = { serial: e.serial, userId: e.userId, seenAt };
-      if (e.status !== undefined) { r.status = e.status; r.online = e.online ?? false; }
-      if (e.manifest !== undefined) r.manifest = e.manifest;
-      if (e.rawStats !== undefined) {
-        const stats = parseValid(e.rawStats, StatsSchema);
-        if (stats) {
-          r.stats = stats;
-          e.point = historyPoint(stats, seenAt, e.point);
-          this.pending.add(e);
-        } else {
-          this.log.warn('invalid stats not recorded', { device: e.serial });
+      const newest = this.read(e, true).newest;
+      const points = e.points;
+      if (points) {
+        let kept = 0;
+        for (const p of points) {
+          if (all || minuteOf(p.ts) < over) history.push({ userId: e.userId, serial: e.serial, point: p });
+          else points[kept++] = p;
         }
+        points.length = kept;
+        if (kept === 0) e.points = undefined;
       }
-      e.status = e.rawStats = e.manifest = undefined;
-      reports.push(r);
+      if (e.seenAt !== e.writtenSeenAt || e.status !== undefined || e.manifest !== undefined || newest) {
+        const r: DeviceReport = { serial: e.serial, userId: e.userId, seenAt: e.seenAt ?? now };
+        if (e.status !== undefined) { r.status = e.status; r.online = e.online ?? false; }
+        if (e.manifest !== undefined) r.manifest = e.manifest;
+        if (newest) { r.stats = newest.stats; r.dataAt = newest.at; }
+        reports.push(r);
+      }
+      e.writtenSeenAt = e.seenAt;
+      e.status = e.manifest = undefined;
+      // The running minute's point is written once it is over, even if the Pi says nothing more.
+      if (e.points) this.schedule(e);
     }
     this.write(reports, history);
-  }
-
-  /** Moves the entry's point into `history` (to be written). */
-  private written(e: DeviceEntry, history: HistorySample[]): void {
-    history.push({ userId: e.userId, serial: e.serial, point: e.point! });
-    e.point = undefined;
-    this.pending.delete(e);
   }
 
   private write(reports: DeviceReport[], history: HistorySample[]): void {
@@ -205,32 +313,36 @@ export class DeviceTracker extends BatchWriter {
     this.prune.unref();
   }
 
+  /** Writes everything now, the running minute's points included: the store closes next. */
   override stop(): void {
     if (this.prune) clearInterval(this.prune);
     this.prune = null;
     super.stop();
-    while (this.dirty.length > 0) this.writeChunk(); // everything, now: the store closes next
-    const history: HistorySample[] = [];
-    for (const e of [...this.pending]) this.written(e, history);
-    this.write([], history);
     if (this.draining) clearTimeout(this.draining);
     this.draining = null;
+    const left = [...this.entries.values()].filter((e) => this.unwritten(e));
+    this.dirty = [];
+    this.wheel = Array.from({ length: 60 }, () => []);
+    for (const e of left) e.queued = false;
+    for (let i = 0; i < left.length; i += FLUSH_CHUNK) this.writeEntries(left.slice(i, i + FLUSH_CHUNK), true);
   }
 }
 
-/**
- * What the history keeps of a sample: charted values, timed by the hub (a Pi without a clock may be
- * off). The minute's point is overwritten in place (`into`), not made again for each sample: a new
- * one each time, held until the next, was promoted to the old generation every 5 s for every Pi.
- */
-function historyPoint(s: Stats, ts: number, into: HistoryPoint = {} as HistoryPoint): HistoryPoint {
+/** Outside Node's shared 8 KiB pool (a pooled slice would keep its whole slab), a little room to grow. */
+function sampleBuffer(len: number): Buffer {
+  return Buffer.allocUnsafeSlow((len + 63) & ~63);
+}
+
+/** What the history keeps of a sample: charted values, timed by the hub (a Pi without a clock may be off). */
+function historyPoint(s: Stats, ts: number): HistoryPoint {
   const disk = s.disk.find((d) => d.mount === '/') ?? s.disk[0];
-  into.ts = ts;
-  into.load = s.cpu.load;
-  into.tempC = s.cpu.tempC ?? null;
-  into.memUsed = s.mem.used;
-  into.memTotal = s.mem.total;
-  into.diskUsed = disk?.used ?? null;
-  into.diskSize = disk?.size ?? null;
-  return into;
+  return {
+    ts,
+    load: s.cpu.load,
+    tempC: s.cpu.tempC ?? null,
+    memUsed: s.mem.used,
+    memTotal: s.mem.total,
+    diskUsed: disk?.used ?? null,
+    diskSize: disk?.size ?? null,
+  };
 }

@@ -25,7 +25,7 @@ import { unitEnvironment, unitNodeFlags } from '../agent.js';
 import { Daemon, HUB_CLI, HUB_LISTENING, ROOT } from '../harness.js';
 import { BROKER_CPU, GENERATOR_CPU, assertLoopbackOnly, spawnBroker } from '../isolate.js';
 import type { BenchOptions } from '../options.js';
-import { cpuByThread, cpuOf, cpuSeconds, listenOverflows, rssBytes, startCpuWindow } from '../proc.js';
+import { cpuByThread, cpuOf, cpuSeconds, listenOverflows, rssBytes, startCpuWindow, storageWriteBytes } from '../proc.js';
 import { quantile } from '../stats.js';
 import { packageVersion } from '../versions.js';
 import { type FleetDevice, enrollBulk } from './enroll-bulk.js';
@@ -76,6 +76,8 @@ export interface LoadResult {
   fleet: RttSummary;
   brokerCpuPct: number;
   brokerRssEnd: number;
+  /** What the broker wrote to storage a second over the window (its databases and their WALs, its logs). */
+  brokerWritesPerS: number;
   /**
    * How busy the broker's and the generator's CPUs were over the window, anyone's load (null unpinned):
    * with every Pi, the user's watcher and the commander on the generator's CPU, a saturated generator
@@ -301,6 +303,7 @@ async function runLoad(b: Broker, user: Credential, serials: string[], sims: Sim
   const report = once(commander, 'message') as Promise<[CommanderReport]>;
   const exited = once(commander, 'exit');
   const cpu = startCpuWindow([b.pid]);
+  const written0 = storageWriteBytes(b.pid);
   const stats0 = stats;
   const sent0 = sims.total().statsSent;
   commander.send({
@@ -310,6 +313,7 @@ async function runLoad(b: Broker, user: Credential, serials: string[], sims: Sim
   } satisfies CommanderStart);
   await sleep(o.loadSeconds * 1000);
   const { wallS, brokerPct: brokerCpuPct, corePct: cores } = cpu.stop();
+  const brokerWritesPerS = (storageWriteBytes(b.pid) - written0) / wallS;
   const corePct = pin ? { broker: cores[BROKER_CPU] ?? Number.NaN, generator: cores[GENERATOR_CPU] ?? Number.NaN } : null;
   const statsDelivered = stats - stats0;
   const statsOffered = sims.total().statsSent - sent0;
@@ -325,7 +329,7 @@ async function runLoad(b: Broker, user: Credential, serials: string[], sims: Sim
     seconds: wallS, statsOfferedPerS: statsOffered / wallS, statsDeliveredPerS: statsDelivered / wallS,
     cmdRate: o.cmdRate, cmdSent: r.sent, cmdAnswered: r.probe.length + r.fleet.length,
     probe: summary(r.probe), fleet: summary(r.fleet),
-    brokerCpuPct, brokerRssEnd: rssBytes(b.pid), corePct,
+    brokerCpuPct, brokerRssEnd: rssBytes(b.pid), brokerWritesPerS, corePct,
   };
 }
 

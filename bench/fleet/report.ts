@@ -10,7 +10,7 @@ export function renderFleet(results: FleetResult[], skipped: string[]): string {
   if (results.length === 0) return `Fleet: nothing measured${skipped.length ? ` (${skipped.join('; ')})` : ''}`;
   const n = results[0]!.size;
   const lines = [`Fleet: ${n} simulated Pis (own P-256 certificate each, persistent session, the agent's subscriptions), mTLS WebSocket, one broker at a time`];
-  const rows: string[][] = [['contender', 'up', 'ramp', 'RSS idle / no Pi', 'per connection', 'stats/s offered → delivered', 'cmd p50 / p99 (max): probe Pis; fleet', 'broker CPU, RSS under load (CPUs busy: broker\'s, generator\'s)', 'restart: stop, start; all back (p10, p50, p90)', 'health p99 (failed); kept-alive p99']];
+  const rows: string[][] = [['contender', 'up', 'ramp', 'RSS idle / no Pi', 'per connection', 'stats/s offered → delivered', 'cmd p50 / p99 (max): probe Pis; fleet', 'broker CPU, RSS, disk writes under load (CPUs busy: broker\'s, generator\'s)', 'restart: stop, start; all back (p10, p50, p90)', 'health p99 (failed); kept-alive p99']];
   for (const r of results) {
     const l = r.load;
     const st = r.storm;
@@ -18,7 +18,7 @@ export function renderFleet(results: FleetResult[], skipped: string[]): string {
       r.label, `${r.connected}/${r.size}`, s(r.rampS), `${mb(r.fullRss)} / ${mb(r.baseRss)}`, kb(r.perConnBytes),
       l ? `${l.statsOfferedPerS.toFixed(0)} → ${l.statsDeliveredPerS.toFixed(0)}` : '–',
       l ? `${ms(l.probe.p50Ms)} / ${ms(l.probe.p99Ms)} (${ms(l.probe.maxMs)}); ${ms(l.fleet.p50Ms)} / ${ms(l.fleet.p99Ms)} (${ms(l.fleet.maxMs)}), ${l.cmdAnswered}/${l.cmdSent}` : '–',
-      l ? `${l.brokerCpuPct.toFixed(0)} %, ${mb(l.brokerRssEnd)}${l.corePct ? ` (${l.corePct.broker.toFixed(0)} %, ${l.corePct.generator.toFixed(0)} %)` : ''}` : '–',
+      l ? `${l.brokerCpuPct.toFixed(0)} %, ${mb(l.brokerRssEnd)}, ${Number.isNaN(l.brokerWritesPerS) ? '?' : `${(l.brokerWritesPerS / 1048576).toFixed(1)} MB/s`}${l.corePct ? ` (${l.corePct.broker.toFixed(0)} %, ${l.corePct.generator.toFixed(0)} %)` : ''}` : '–',
       st ? `${s(st.stopS)}, ${s(st.startS)}; ${s(st.allBackS)} (${s(st.backAt.p10)}, ${s(st.backAt.half)}, ${s(st.backAt.p90)})${st.missing ? `, ${st.missing} missing` : ''}` : '–',
       st ? `${ms(st.healthP99Ms)} (${st.healthFailed}); ${ms(st.keptP99Ms)}` : '–',
     ]);

@@ -32,15 +32,13 @@ export function deviceRoutes(router: Router, d: DeviceRoutesDeps, auth: ApiAuth)
   const perAddress = rateLimit(new RateLimiter(30, 500), (ctx) => ctx.ip);
 
   const deviceOf = (userId: string, serial: string): Device => {
-    d.tracker.flush();
     const device = d.store.devices.get(userId, serial);
     if (!device || device.removedAt !== null) throw new HttpError(404, 'not_found', `no Pi ${serial} of yours`);
-    return device;
+    return d.tracker.view(device);
   };
 
   router.on('GET', '/api/v1/devices', perAddress, auth.requireUser, async (ctx) => {
-    d.tracker.flush();
-    return { body: { devices: d.store.devices.list(userIdOf(ctx)).map(view) } };
+    return { body: { devices: d.store.devices.list(userIdOf(ctx)).map((x) => view(d.tracker.view(x))) } };
   });
 
   router.on('GET', '/api/v1/devices/:serial', perAddress, auth.requireUser, async (ctx) => ({
@@ -51,10 +49,10 @@ export function deviceRoutes(router: Router, d: DeviceRoutesDeps, auth: ApiAuth)
     const q = HistoryQuerySchema.safeParse(Object.fromEntries(ctx.url.searchParams));
     if (!q.success) throw new HttpError(400, 'invalid_request', 'since: milliseconds since the epoch');
     const device = deviceOf(userIdOf(ctx), ctx.params.serial!);
-    // The current minute's point is still in the tracker (device-tracker.ts): the newest, after the stored ones.
+    // The newest points are still in the tracker (device-tracker.ts): the running minute's, and those of
+    // minutes over that wait for the device's routine write. They come after the stored ones.
     const points = d.store.history.range(device.userId, device.serial, q.data.since);
-    const current = d.tracker.pendingPoint(device.userId, device.serial);
-    if (current && current.ts >= q.data.since) points.push(current);
+    for (const p of d.tracker.pendingPoints(device.userId, device.serial)) if (p.ts >= q.data.since) points.push(p);
     return { body: { points } };
   });
 

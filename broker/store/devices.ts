@@ -64,18 +64,32 @@ export class Devices implements DeviceStore {
     return (this.q('SELECT count(*) AS n FROM devices WHERE removed_at IS NULL AND user_id = ?').get(userId) as { n: number }).n;
   }
 
-  /** Writes what devices reported since the last flush, in one transaction (see DeviceTracker). */
+  /**
+   * Writes what devices reported since their last write, in one transaction (see DeviceTracker): one
+   * statement a device. Last seen and the newest stats never go back in time: with several hub nodes
+   * the node a Pi left may write what it heard after the node it moved to (each writes a minute apart).
+   */
   applyReports(reports: Iterable<DeviceReport>): void {
-    const status = this.q('UPDATE devices SET last_status = ?, online = ?, last_seen_at = ? WHERE serial = ? AND user_id = ?');
-    const stats = this.q('UPDATE devices SET last_stats = ?, last_seen_at = ?, last_data_at = ? WHERE serial = ? AND user_id = ?');
-    const manifest = this.q('UPDATE devices SET manifest = ?, last_seen_at = ? WHERE serial = ? AND user_id = ?');
-    const seen = this.q('UPDATE devices SET last_seen_at = ? WHERE serial = ? AND user_id = ?');
+    const update = this.q(`UPDATE devices SET
+        last_status = COALESCE(@status, last_status),
+        online = COALESCE(@online, online),
+        manifest = COALESCE(@manifest, manifest),
+        last_stats = CASE WHEN @stats IS NOT NULL AND (last_data_at IS NULL OR last_data_at <= @dataAt) THEN @stats ELSE last_stats END,
+        last_data_at = CASE WHEN @stats IS NOT NULL AND (last_data_at IS NULL OR last_data_at <= @dataAt) THEN @dataAt ELSE last_data_at END,
+        last_seen_at = MAX(COALESCE(last_seen_at, 0), @seenAt)
+      WHERE serial = @serial AND user_id = @userId`);
     this.db.transaction(() => {
       for (const r of reports) {
-        if (r.status !== undefined) status.run(JSON.stringify(r.status), r.online ? 1 : 0, r.seenAt, r.serial, r.userId);
-        if (r.stats !== undefined) stats.run(JSON.stringify(r.stats), r.seenAt, r.seenAt, r.serial, r.userId);
-        if (r.manifest !== undefined) manifest.run(JSON.stringify(r.manifest), r.seenAt, r.serial, r.userId);
-        if (r.status === undefined && r.stats === undefined && r.manifest === undefined) seen.run(r.seenAt, r.serial, r.userId);
+        update.run({
+          serial: r.serial,
+          userId: r.userId,
+          seenAt: r.seenAt,
+          status: r.status === undefined ? null : JSON.stringify(r.status),
+          online: r.status === undefined ? null : r.online ? 1 : 0,
+          manifest: r.manifest === undefined ? null : JSON.stringify(r.manifest),
+          stats: r.stats === undefined ? null : JSON.stringify(r.stats),
+          dataAt: r.dataAt ?? r.seenAt,
+        });
       }
     })();
   }

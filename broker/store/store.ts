@@ -105,7 +105,7 @@ export interface Device {
   manifest: unknown;
 }
 
-/** What devices reported since the last flush (DeviceTracker). */
+/** What devices reported since their last write (DeviceTracker). */
 export interface DeviceReport {
   serial: string;
   userId: string;
@@ -113,6 +113,8 @@ export interface DeviceReport {
   online?: boolean;
   status?: unknown;
   stats?: unknown;
+  /** When `stats` came (their sample's time; `seenAt` when absent). */
+  dataAt?: number;
   manifest?: unknown;
 }
 
