@@ -17,7 +17,7 @@ import { parseJson } from '../../shared/json.js';
 import { DROP_QOS0_BACKLOG_BYTES, MAX_FILTERS_PER_SUBSCRIBE, MAX_PAYLOAD_BYTES, MAX_SUBSCRIPTIONS_PER_SESSION } from '../../shared/limits.js';
 import type { Logger } from '../../shared/log.js';
 import { type ErrorCode, StatusSchema } from '../../shared/schemas.js';
-import { type DeviceTopic, parseDeviceTopic } from '../../shared/topics.js';
+import { type DeviceTopic, parseDeviceTopic, topicMatches } from '../../shared/topics.js';
 import type { AuditWriter } from '../audit-writer.js';
 import type { DeviceEntry, DeviceTracker } from '../device-tracker.js';
 import { maySubscribe, publishAllowed } from './acl.js';
@@ -380,12 +380,24 @@ export class HubBroker {
     // A client that does not keep up loses QoS 0 messages (stats: the next sample replaces them)
     // rather than making the hub buffer without bound (inbound.ts closes it further on).
     if (packet.qos === 0 && client.conn.writableLength > DROP_QOS0_BACKLOG_BYTES) return null;
+    // A retained message given at SUBSCRIBE goes at the QoS granted at most [MQTT-3.8.4-6]. aedes looks
+    // the subscription up by the topic it delivers, after this hook stripped it, so it never found one
+    // and a QoS 0 subscriber got QoS 1 (every PUBLISH to be acknowledged). Only there: live messages come
+    // through each subscription's own QoS, and a queued one was queued for a QoS 1 subscription.
+    if (packet.qos > 0 && packet.retain && !grantsQos1(client, packet.topic)) packet.qos = 0;
     const topic = unmountOutbound(mount, packet.topic);
     if (topic === null) return null;
     packet.topic = topic;
     if (packet.qos > 1) packet.qos = 1; // the QoS granted at most (inbound.ts)
     return packet;
   }
+}
+
+/** Does one of the client's subscriptions that match this internal topic have QoS 1 (or more)? */
+function grantsQos1(client: HubClient, topic: string): boolean {
+  const subs = (client as unknown as { subscriptions?: Record<string, { qos?: number }> }).subscriptions ?? {};
+  for (const filter in subs) if ((subs[filter]!.qos ?? 0) > 0 && topicMatches(filter, topic)) return true;
+  return false;
 }
 
 /**

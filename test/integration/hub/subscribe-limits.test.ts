@@ -157,6 +157,19 @@ for (const transport of ['mqtts', 'wss'] as Transport[]) {
       } finally { await end(c.client, pi); }
     });
 
+    it('a QoS 0 subscription gets QoS 1 messages at QoS 0, retained and live [MQTT-3.8.4-6]', async () => {
+      const c = await connectCollector(hub, A.user, { transport });
+      const pi = await connect(hub, device(A, 'pi-a1'), { transport, clientId: 'pi-a1' });
+      try {
+        await pi.publishAsync('devices/pi-a1/status', JSON.stringify({ v: 1, online: true, ts: 1 }), { qos: 1, retain: true });
+        assert.deepEqual(await granted(c.client, ['devices/pi-a1/status'], 0), [0]);
+        const kept = await c.next('devices/pi-a1/status', 5_000, 0, (m) => m.retain);
+        await pi.publishAsync('devices/pi-a1/status', JSON.stringify({ v: 1, online: true, ts: 2 }), { qos: 1 });
+        const m = await c.live('devices/pi-a1/status');
+        assert.deepEqual([kept.qos, m.qos], [0, 0]);
+      } finally { await end(c.client, pi); }
+    });
+
     it('a device may subscribe to exactly its two filters, not to narrower ones within them', async () => {
       const c = await connect(hub, device(A, 'pi-a1'), { transport, clientId: 'pi-a1' });
       try {
