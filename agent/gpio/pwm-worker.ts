@@ -1,7 +1,7 @@
 // The software PWM's worker thread: every channel on one absolute timeline (rises at t0 + k·period, falls
 // a duty later), so the average frequency is exact and only single edges jitter. It sleeps in
-// Atomics.wait to each next edge; the wake-up latency delays rises and falls alike (a small correction,
-// `shift`, keeps them equal), which leaves the duty alone. Measured figures: docs/ARCHITECTURE.md, "GPIO".
+// Atomics.wait to each next edge; how late each edge comes is paid back on the next fall (`excess`,
+// below), so the duty is exact on average too. Measured figures: docs/ARCHITECTURE.md, "GPIO".
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -20,21 +20,24 @@ const ZERO = Buffer.from('0');
 interface Channel {
   bcm: number; duty: number; freqHz: number; t0: number; period: number; high: number;
   nextRise: number; nextFall: number; level: 0 | 1; fd: number | null;
-  /** How late rises and falls come (moving averages), and the shift of every fall that evens them (below). */
-  riseLate: number; fallLate: number; shift: number;
+  /** When the last rise was made; how much longer the pin was high than the duty asks, in all (ms); the next fall's move. */
+  lastRise: number; excess: number; shift: number;
 }
 
 /**
- * Waking from a longer sleep (before a rise at a low duty) can be later than from a shorter one: the
- * high time would shrink by the difference. Each fall is moved by `shift`, steered after every cycle
- * towards making falls as late as rises, so the duty stays exact on average. A sample beyond a tenth
- * of the period (a stall) counts as that much; the shift keeps a fall inside its cycle.
+ * Edges come late by the thread's wake-up latency, falls and rises unequally (a longer sleep wakes
+ * later; a busy machine preempts the thread while the pin is high): the high time drifts from the duty.
+ * Each fall is moved earlier by the high time the pin has had too much so far (later, if too little),
+ * within its cycle: the error of all cycles together is then no more than the last one's, so the duty
+ * is exact on average however late single edges come. A stall's debt is paid over the next cycles
+ * (shorter pulses), up to two periods of it.
  */
-const LATE_ALPHA = 0.05;
-const SHIFT_GAIN = 0.1;
+const EDGE_GAP_MS = 0.001;
 
-function lateness(ch: Channel, late: number): number {
-  return Math.max(-ch.period / 10, Math.min(ch.period / 10, late));
+function afterFall(ch: Channel, t: number): void {
+  ch.excess = Math.max(-2 * ch.period, Math.min(2 * ch.period, ch.excess + (t - ch.lastRise) - ch.high));
+  // The next fall stays strictly inside its cycle: after its rise, before the next one.
+  ch.shift = Math.max(EDGE_GAP_MS - ch.high, Math.min(ch.period - ch.high - EDGE_GAP_MS, -ch.excess));
 }
 
 const channels = new Map<number, Channel>();
@@ -46,7 +49,8 @@ function record(bcm: number, level: 0 | 1, t: number): void {
   Atomics.store(ctrl, CTRL.RECORDED, n + 1);
 }
 
-function drive(ch: Channel, level: 0 | 1): void {
+/** Sets the pin; returns when it was set (as recorded), NaN if it could not be. */
+function drive(ch: Channel, level: 0 | 1): number {
   ch.level = level;
   const sink = data.sink;
   if (sink.kind === 'sysfs') {
@@ -56,10 +60,12 @@ function drive(ch: Channel, level: 0 | 1): void {
     } catch (err) {
       parentPort?.postMessage({ bcm: ch.bcm, error: (err as Error).message });
       stopChannel(ch.bcm);
-      return;
+      return Number.NaN;
     }
   }
-  record(ch.bcm, level, performance.now());
+  const t = performance.now();
+  record(ch.bcm, level, t);
+  return t;
 }
 
 function stopChannel(bcm: number): void {
@@ -79,9 +85,9 @@ function reconfigure(): void {
     if (ch && ch.duty === duty && ch.freqHz === freqHz) continue;
     const now = performance.now();
     const period = 1000 / freqHz;
-    const next: Channel = { bcm, duty, freqHz, t0: now, period, high: duty * period, nextRise: now + period, nextFall: now + duty * period, level: 1, fd: ch?.fd ?? null, riseLate: 0, fallLate: 0, shift: 0 };
+    const next: Channel = { bcm, duty, freqHz, t0: now, period, high: duty * period, nextRise: now + period, nextFall: now + duty * period, level: 1, fd: ch?.fd ?? null, lastRise: now, excess: 0, shift: 0 };
     channels.set(bcm, next);
-    drive(next, 1);
+    next.lastRise = drive(next, 1);
   }
 }
 
@@ -95,6 +101,10 @@ function resync(ch: Channel, now: number): void {
   const high = now - start < ch.high;
   ch.nextRise = start + ch.period;
   ch.nextFall = high ? start + ch.high : start + ch.period + ch.high;
+  // The cycles skipped are no one's debt: the account starts again (a fall in this cycle pays nothing).
+  ch.excess = 0;
+  ch.shift = 0;
+  ch.lastRise = start;
   if (ch.level !== (high ? 1 : 0)) drive(ch, high ? 1 : 0);
 }
 
@@ -104,16 +114,13 @@ function runDue(now: number): number {
   for (const ch of channels.values()) {
     if (now - Math.min(ch.nextRise, ch.nextFall) > ch.period) resync(ch, now);
     while (Math.min(ch.nextRise, ch.nextFall + ch.shift) <= now && channels.has(ch.bcm)) {
-      const t = performance.now();
       if (ch.nextFall + ch.shift <= ch.nextRise) {
-        drive(ch, 0);
-        ch.fallLate += LATE_ALPHA * (lateness(ch, t - ch.nextFall) - ch.fallLate);
-        const room = Math.min(ch.high, ch.period - ch.high) / 2;
-        ch.shift = Math.max(-room, Math.min(room, ch.shift + SHIFT_GAIN * (ch.riseLate - ch.fallLate)));
+        const t = drive(ch, 0);
         ch.nextFall += ch.period;
+        if (!Number.isNaN(t)) afterFall(ch, t);
       } else {
-        drive(ch, 1);
-        ch.riseLate += LATE_ALPHA * (lateness(ch, t - ch.nextRise) - ch.riseLate);
+        const t = drive(ch, 1);
+        if (!Number.isNaN(t)) ch.lastRise = t;
         ch.nextRise += ch.period;
       }
     }
