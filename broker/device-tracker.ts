@@ -36,8 +36,7 @@ export interface DeviceEntry extends StatsBucket {
   seenAt?: number;
   writtenSeenAt?: number;
   /** Status and manifest not written yet. */
-  online?: boolean;
-  status?: unknown;
+  status?: { online: boolean };
   manifest?: unknown;
   /** Samples not read yet, oldest first, one a minute. */
   samples?: Sample[];
@@ -99,13 +98,12 @@ export class DeviceTracker extends BatchWriter {
     if (!e) return d;
     const v = { ...d };
     if (e.seenAt !== undefined && (v.lastSeenAt ?? 0) < e.seenAt) v.lastSeenAt = e.seenAt;
-    if (e.status !== undefined) { v.lastStatus = e.status; v.online = e.online ?? false; }
+    if (e.status !== undefined) { v.lastStatus = e.status; v.online = e.status.online; }
     if (e.manifest !== undefined) v.manifest = e.manifest;
     // The newest valid sample (the older ones are read only if it is not).
     for (let i = (e.samples?.length ?? 0) - 1; i >= 0; i--) {
-      const s = e.samples![i]!;
-      const stats = parseValid(s.buf.subarray(0, s.len), StatsSchema);
-      if (stats) { v.lastStats = stats; v.lastDataAt = s.at; break; }
+      const stats = parsed(e.samples![i]!);
+      if (stats) { v.lastStats = stats; v.lastDataAt = e.samples![i]!.at; break; }
     }
     return v;
   }
@@ -145,7 +143,6 @@ export class DeviceTracker extends BatchWriter {
 
   status(e: DeviceEntry, status: { online: boolean }): void {
     e.status = status;
-    e.online = status.online;
     this.touch(e);
     this.writeSoon(e);
   }
@@ -185,7 +182,7 @@ export class DeviceTracker extends BatchWriter {
     const points = e.points ? [...e.points] : [];
     let newest: Newest | null = null;
     for (const s of e.samples ?? []) {
-      const stats = parseValid(s.buf.subarray(0, s.len), StatsSchema);
+      const stats = parsed(s);
       if (!stats) {
         if (consume) this.log.warn('invalid stats not recorded', { device: e.serial });
         continue;
@@ -230,10 +227,9 @@ export class DeviceTracker extends BatchWriter {
     if (this.takenSecond < 0) this.takenSecond = second - 1;
     const from = Math.max(this.takenSecond + 1, second - 59); // a minute at most: every slot once
     for (let s = from; s <= second; s++) {
-      const slot = ((s % 60) + 60) % 60;
-      const due = this.wheel[slot]!;
+      const due = this.wheel[s % 60]!;
       if (due.length === 0) continue;
-      this.wheel[slot] = [];
+      this.wheel[s % 60] = [];
       for (const e of due) {
         e.queued = false;
         if (this.unwritten(e)) this.writeSoon(e);
@@ -242,9 +238,13 @@ export class DeviceTracker extends BatchWriter {
     this.takenSecond = Math.max(this.takenSecond, second);
   }
 
+  /** Something the store does not have yet: for the device row, or samples and points. */
   private unwritten(e: DeviceEntry): boolean {
-    return e.seenAt !== e.writtenSeenAt || e.status !== undefined || e.manifest !== undefined
-      || (e.samples?.length ?? 0) > 0 || (e.points?.length ?? 0) > 0;
+    return this.rowUnwritten(e) || e.samples !== undefined || e.points !== undefined;
+  }
+
+  private rowUnwritten(e: DeviceEntry): boolean {
+    return e.seenAt !== e.writtenSeenAt || e.status !== undefined || e.manifest !== undefined;
   }
 
   private writeChunk(): void {
@@ -273,9 +273,9 @@ export class DeviceTracker extends BatchWriter {
         points.length = kept;
         if (kept === 0) e.points = undefined;
       }
-      if (e.seenAt !== e.writtenSeenAt || e.status !== undefined || e.manifest !== undefined || newest) {
+      if (this.rowUnwritten(e) || newest) {
         const r: DeviceReport = { serial: e.serial, userId: e.userId, seenAt: e.seenAt ?? now };
-        if (e.status !== undefined) { r.status = e.status; r.online = e.online ?? false; }
+        if (e.status !== undefined) { r.status = e.status; r.online = e.status.online; }
         if (e.manifest !== undefined) r.manifest = e.manifest;
         if (newest) { r.stats = newest.stats; r.dataAt = newest.at; }
         reports.push(r);
@@ -326,6 +326,11 @@ export class DeviceTracker extends BatchWriter {
     for (const e of left) e.queued = false;
     for (let i = 0; i < left.length; i += FLUSH_CHUNK) this.writeEntries(left.slice(i, i + FLUSH_CHUNK), true);
   }
+}
+
+/** The sample's stats if it is valid (StatsSchema), else null. */
+function parsed(s: Sample): Stats | null {
+  return parseValid(s.buf.subarray(0, s.len), StatsSchema);
 }
 
 /** Outside Node's shared 8 KiB pool (a pooled slice would keep its whole slab), a little room to grow. */
