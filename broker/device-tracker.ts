@@ -9,7 +9,7 @@
 //   a fleet started at once is still written evenly), if it said anything since its last write. A Pi
 //   sending stats every 5 s so costs a row write a minute, not twelve: at 10,000 Pis the hub wrote 2,000
 //   rows and ~9 MB of WAL a second (issue 14, docs/BENCHMARKING.md "The device row once a minute").
-// Meanwhile this node answers with what it holds (view, pendingPoints); another node reading hub.db
+// Meanwhile this node answers with what it holds (latest, pendingPoints); another node reading hub.db
 // sees the row, at most about a minute behind.
 //
 // Stats are parsed and validated only when written or shown: a minute's newest sample is all that is
@@ -93,7 +93,7 @@ export class DeviceTracker extends BatchWriter {
   }
 
   /** The stored device with what this node heard since its last write. */
-  view(d: Device): Device {
+  latest(d: Device): Device {
     const e = this.entries.get(entryKey(d.userId, d.serial));
     if (!e) return d;
     const v = { ...d };

@@ -34,11 +34,11 @@ export function deviceRoutes(router: Router, d: DeviceRoutesDeps, auth: ApiAuth)
   const deviceOf = (userId: string, serial: string): Device => {
     const device = d.store.devices.get(userId, serial);
     if (!device || device.removedAt !== null) throw new HttpError(404, 'not_found', `no Pi ${serial} of yours`);
-    return d.tracker.view(device);
+    return d.tracker.latest(device);
   };
 
   router.on('GET', '/api/v1/devices', perAddress, auth.requireUser, async (ctx) => {
-    return { body: { devices: d.store.devices.list(userIdOf(ctx)).map((x) => view(d.tracker.view(x))) } };
+    return { body: { devices: d.store.devices.list(userIdOf(ctx)).map((x) => view(d.tracker.latest(x))) } };
   });
 
   router.on('GET', '/api/v1/devices/:serial', perAddress, auth.requireUser, async (ctx) => ({

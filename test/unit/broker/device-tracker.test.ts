@@ -1,6 +1,6 @@
 // The device tracker writes a Pi's status and manifest within a flush, and the rest — last seen, the
 // newest stats, history points — in the Pi's routine write, once a minute at a second of its own (a
-// hash of its name); meanwhile it answers with what it holds (view, pendingPoints). The history keeps a
+// hash of its name); meanwhile it answers with what it holds (latest, pendingPoints). The history keeps a
 // point a minute (the minute's last sample), written once its minute is over; a removed Pi's are never
 // written. A real SQLite store in a temporary directory, a clock the test moves.
 import assert from 'node:assert/strict';
@@ -68,7 +68,7 @@ describe('device tracker: when the store learns what', () => {
     for (let s = 0; s < 30; s += 5) {
       sample(pi, T0 + s * 1000, s / 100);
       assert.deepEqual([row(pi).lastDataAt, row(pi).lastStats], [null, null], `not written at ${s} s`);
-      const v = tracker.view(row(pi));
+      const v = tracker.latest(row(pi));
       assert.deepEqual([v.lastSeenAt, v.lastDataAt, loadOf(v.lastStats)], [T0 + s * 1000, T0 + s * 1000, s / 100], `seen at ${s} s`);
     }
     sample(pi, T0 + 30_000, 0.3); // its second
@@ -86,7 +86,7 @@ describe('device tracker: when the store learns what', () => {
     now = T0 + 1_000;
     tracker.status(e, status(true));
     tracker.manifest(e, manifest('shed'));
-    assert.equal(tracker.view(row('pi-2')).online, true, 'shown before it is written');
+    assert.equal(tracker.latest(row('pi-2')).online, true, 'shown before it is written');
     assert.equal(row('pi-2').online, false);
     flushAt(T0 + 1_500);
     const r = row('pi-2');
@@ -173,7 +173,7 @@ describe('device tracker: the samples it keeps', () => {
     t.flush();
     now = T0 + 25_000;
     t.stats(e, Buffer.alloc(0));
-    assert.equal(loadOf(t.view(row(pi)).lastStats), 0.4, 'not shown');
+    assert.equal(loadOf(t.latest(row(pi)).lastStats), 0.4, 'not shown');
     now = T0 + MINUTE + 20_000;
     t.flush();
     t.stop();
