@@ -5,7 +5,13 @@
 // With $PIFLEET_LOOP_LOG set it also appends one JSON line a second: the event loop's delay (max and
 // p99) and the garbage collections' pauses in that second, to lay beside slow round trips
 // (docs/BENCHMARKING.md, "Where the stalls come from").
+// With $PIFLEET_ALLOC_PROFILE=FILE and $PIFLEET_ALLOC_PROFILE_AT=START,SECONDS it samples every
+// allocation (garbage included: what makes the scavenges) from START seconds after the broker started,
+// for SECONDS, and writes a .heapprofile (Chromium's DevTools open it) to FILE. With
+// $PIFLEET_ALLOC_PROFILE_SURVIVORS=1 it leaves out what a scavenge collected: what is left is what lived
+// long enough to be promoted (the old generation's growth), plus what is young when it stops.
 import { appendFileSync, writeFileSync, renameSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { join } from 'node:path';
 import { PerformanceObserver, constants, monitorEventLoopDelay } from 'node:perf_hooks';
 import v8 from 'node:v8';
@@ -20,6 +26,26 @@ if (file) {
     writeFileSync(`${file}.tmp`, JSON.stringify({ ...process.memoryUsage(), at: Date.now(), snapshot }));
     renameSync(`${file}.tmp`, file);
   });
+}
+
+const allocFile = process.env.PIFLEET_ALLOC_PROFILE;
+if (allocFile) {
+  const at = process.env.PIFLEET_ALLOC_PROFILE_AT ?? '30,20';
+  const [startS, seconds] = at.split(',').map(Number);
+  if (!(startS! >= 0 && seconds! > 0)) throw new Error(`PIFLEET_ALLOC_PROFILE_AT must be START,SECONDS (got ${JSON.stringify(at)})`);
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) => new Promise<unknown>((resolve, reject) =>
+    session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+  setTimeout(() => {
+    void (async () => {
+      await post('HeapProfiler.enable');
+      await post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: process.env.PIFLEET_ALLOC_PROFILE_SURVIVORS !== '1' });
+      await new Promise((r) => setTimeout(r, seconds! * 1000).unref());
+      const { profile } = await post('HeapProfiler.stopSampling') as { profile: unknown };
+      writeFileSync(allocFile, JSON.stringify(profile));
+    })();
+  }, startS! * 1000).unref();
 }
 
 const loopLog = process.env.PIFLEET_LOOP_LOG;

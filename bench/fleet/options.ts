@@ -43,6 +43,9 @@ export const FLEET_USAGE = `Fleet (simulated Pis, each with its own certificate 
   BENCH_FLEET_RTT_LOG=FILE   each round trip of the load: "<send time, epoch ms> <ms> <probe|fleet> <id>" a line,
                              and in FILE.pi what the Pi did: "<id> <received> <answered>" (epoch ms)
   PIFLEET_LOOP_LOG=FILE      the Node broker's event-loop delay and GC pauses, a JSON line a second
+  PIFLEET_ALLOC_PROFILE=FILE the Node broker's allocations, sampled, as a .heapprofile (DevTools opens it), from
+  PIFLEET_ALLOC_PROFILE_AT=START,SECONDS   START s after the broker started, for SECONDS (30,20)
+  PIFLEET_ALLOC_PROFILE_SURVIVORS=1        only what outlived the scavenges (what gets promoted)
 `;
 
 export function parseFleetOptions(env: NodeJS.ProcessEnv, quick: boolean, fail: (msg: string) => Error): FleetOptions {
